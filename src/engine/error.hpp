@@ -1,0 +1,34 @@
+#pragma once
+/// Errors that travel up through the layers as values, gathering context on the way.
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace kp {
+
+/// What failed, which decides the exit code at the top: 2 for a bad plan or usage,
+/// 3 for infrastructure (a host, an agent, the network).
+enum class error_kind { usage, infrastructure };
+
+/// An error message with the context it gathered on its way up ("host b: starting agent: ...").
+struct error {
+    std::string message;
+    error_kind kind = error_kind::infrastructure;
+
+    /// Returns this error with `what` prepended as context.
+    [[nodiscard]] error context(std::string_view what) const;
+};
+
+/// Builds an infrastructure error from a message.
+[[nodiscard]] error make_error(std::string message);
+/// Builds an error from the current errno, e.g. "connect 198.18.0.2:5201: Connection refused".
+[[nodiscard]] error errno_error(std::string_view what);
+
+template <class T>
+using result = std::expected<T, error>;
+
+/// Shorthand for returning an error: `return fail("no such host");`
+inline std::unexpected<error> fail(std::string message) { return std::unexpected(make_error(std::move(message))); }
+inline std::unexpected<error> fail(error e) { return std::unexpected(std::move(e)); }
+
+} // namespace kp
