@@ -1,2 +1,0 @@
-// Replaced by the agent and transports.
-namespace kp::remote {}
