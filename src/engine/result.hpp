@@ -29,6 +29,7 @@ struct tls_report {
     std::string version;          ///< "TLSv1.3", ...
     std::string cipher;           ///< OpenSSL's name of the negotiated cipher
     double handshake_s = 0;
+    std::string note;             ///< why a path fell back, e.g. "auto: kernel has no TLS ULP (...)"
 };
 
 /// The figures of one flow over the measurement window.
