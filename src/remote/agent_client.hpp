@@ -1,0 +1,82 @@
+#pragma once
+/// The runner's handle on one agent: sends typed requests over a transport and matches replies.
+/// One per host for the whole plan. Thread-safe: several requests may be outstanding at once
+/// (wait on one instance while stop is sent from another thread).
+///
+/// Every error has kind infrastructure and carries context: "host b: start rr/1: agent: ...".
+/// When the agent dies, every outstanding and later request fails at once with
+/// "agent on host b exited (killed by signal 9)" instead of hanging.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/error.hpp"
+#include "engine/job.hpp"
+#include "engine/result.hpp"
+#include "engine/session.hpp"
+#include "remote/capabilities.hpp"
+#include "remote/transport.hpp"
+
+namespace kp::remote {
+
+/// What a server side reports after listen: where clients connect, which certificate to pin.
+struct listen_reply {
+    std::uint16_t port = 0;
+    std::string tls_fingerprint; ///< empty without TLS
+};
+
+/// A connection to one agent process (local or over SSH).
+class agent_client {
+  public:
+    using timeout = std::chrono::milliseconds;
+
+    /// Takes over `t`, exchanges hellos (protocol version check) within `hello_timeout`.
+    static result<std::unique_ptr<agent_client>> start(std::string host_name, std::unique_ptr<transport> t,
+                                                       timeout hello_timeout);
+    ~agent_client(); ///< shutdown()
+    agent_client(const agent_client&) = delete;
+    agent_client& operator=(const agent_client&) = delete;
+
+    /// The agent's hello: versions, CPUs, kernel, kTLS, interfaces.
+    [[nodiscard]] const capabilities& caps() const;
+    /// The host name this client was started with, for messages.
+    [[nodiscard]] const std::string& host() const;
+
+    /// The environment manifest of the agent's host (see probe_environment()).
+    result<nlohmann::json> environment(timeout t);
+
+    /// Creates the server side of `instance` and opens its listening socket on `bind` (port 0: any).
+    result<listen_reply> listen(const std::string& instance, const engine::job_spec& job,
+                                const engine::endpoint& bind, timeout t);
+    /// Creates the client side of `instance` towards `server`; the flows open in establish().
+    result<void> connect(const std::string& instance, const engine::job_spec& job,
+                         const engine::endpoint& server, timeout t);
+    /// Completes the data connections of `instance` (both sides must be asked, concurrently).
+    result<void> establish(const std::string& instance, timeout t);
+    /// Starts traffic; the engine runs warm-up then duration and stops on its own.
+    result<void> start(const std::string& instance, timeout t);
+    /// Waits for `instance` to finish (at most `t`), then returns its collected figures.
+    result<engine::side_result> wait(const std::string& instance, timeout t);
+    /// Stops traffic of `instance` now; a pending wait() then returns.
+    result<void> stop(const std::string& instance, timeout t);
+    /// The figures of `instance` after stop() (wait() already returns them).
+    result<engine::side_result> collect(const std::string& instance, timeout t);
+    /// Drops the session of `instance` on the agent, closing its sockets and freeing its ports.
+    result<void> release(const std::string& instance, timeout t = std::chrono::seconds(5));
+
+    /// Politely asks the agent to exit, then closes the transport. Idempotent.
+    void shutdown();
+    /// False once the agent exited or the stream broke.
+    [[nodiscard]] bool alive() const;
+
+    struct impl;
+
+  private:
+    explicit agent_client(std::unique_ptr<impl> i);
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace kp::remote

@@ -1,0 +1,47 @@
+#pragma once
+/// What an agent tells the runner about its host in the hello: versions, CPUs, kernel, kTLS,
+/// interfaces. Probed once by the agent at start; also the environment manifest of a run.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kp::remote {
+
+/// One network interface of an agent's host.
+struct interface_info {
+    std::string name;
+    std::vector<std::string> addresses; ///< numeric IPv4/IPv6 addresses, no prefix length
+    int mtu = 0;
+    std::string driver; ///< kernel driver ("virtio_net"); empty for virtual interfaces
+};
+
+/// The hello payload of an agent.
+struct capabilities {
+    int protocol_version = 0;
+    std::string build_id;          ///< "0.1.0+<first 16 hex digits of the binary's SHA-256>"
+    std::string arch;              ///< uname -m
+    std::string kernel;            ///< uname -r
+    int cpu_count = 0;             ///< online CPUs
+    std::vector<int> allowed_cpus; ///< sched_getaffinity of the agent
+    bool ktls = false;
+    std::string ktls_reason; ///< why kTLS is unavailable; empty when available
+    std::vector<interface_info> interfaces;
+};
+
+/// Probes this host (the agent calls it once at start).
+[[nodiscard]] capabilities probe_capabilities();
+
+/// The environment manifest of this host: kernel, CPU model and count, interfaces with MTU and
+/// driver, TCP and busy-poll sysctls, RPS/XPS masks, CPU frequency governor.
+[[nodiscard]] nlohmann::json probe_environment();
+
+/// "0.1.0+<hash>": the version and a prefix of the SHA-256 of /proc/self/exe (cached).
+[[nodiscard]] const std::string& build_id();
+
+void to_json(nlohmann::json& j, const interface_info& i);
+void from_json(const nlohmann::json& j, interface_info& i);
+void to_json(nlohmann::json& j, const capabilities& c);
+void from_json(const nlohmann::json& j, capabilities& c);
+
+} // namespace kp::remote
