@@ -31,7 +31,7 @@ std::optional<std::string> check_placement(const placement_rule& rule, std::span
 /// sched_getaffinity.
 result<void> pin_thread(pid_t tid, int cpu);
 
-/// The rule in plan syntax: "any", "rx", "rx+2", "rx-1", "cpus 0-3,8".
+/// The rule in plan syntax: "any", "rx", "rx+2", "rx-1", "0-3,8" (parse_placement reads it back).
 std::string to_string(const placement_rule& rule);
 /// Parses plan syntax: "any", "rx", "rx+N", "rx-N", or a CPU list such as "0-3,8".
 result<placement_rule> parse_placement(std::string_view text);
