@@ -1,0 +1,151 @@
+// TLS in user space on real loopback TCP connections: handshakes, pinned fingerprints, every
+// version and cipher moving verified data both ways, failures that end within their deadline.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "engine/tls.hpp"
+#include "tls_helpers.hpp"
+
+using namespace kp_test;
+
+TEST_CASE("tls: identity is an in-memory self-signed certificate with a SHA-256 fingerprint") {
+    auto a = tls::make_identity();
+    auto b = tls::make_identity();
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a->fingerprint.size() == 64);
+    CHECK(a->fingerprint.find_first_not_of("0123456789abcdef") == std::string::npos);
+    CHECK(a->fingerprint != b->fingerprint);
+    CHECK(a->key);
+    CHECK(a->cert);
+}
+
+TEST_CASE("tls: openssl mode moves verified data both ways with every version and cipher") {
+    auto id = tls::make_identity();
+    REQUIRE(id);
+    for (auto v : {tls_version::v1_2, tls_version::v1_3}) {
+        for (auto c : {tls_cipher::aes_128_gcm, tls_cipher::aes_256_gcm, tls_cipher::chacha20_poly1305}) {
+            auto spec = spec_of(tls_mode::openssl, v, c);
+            CAPTURE(cipher_name(v, c));
+            auto server_ctx = tls::make_server_context(*id, spec);
+            REQUIRE(server_ctx);
+            spec.peer_fingerprint = id->fingerprint;
+            auto client_ctx = tls::make_client_context(spec);
+            REQUIRE(client_ctx);
+            auto h = run_handshake(**server_ctx, **client_ctx);
+            REQUIRE_MESSAGE(h.client, h.client.error().message);
+            REQUIRE_MESSAGE(h.server, h.server.error().message);
+            for (const tls_report* r : {&h.client_report, &h.server_report}) {
+                CHECK(r->version == (v == tls_version::v1_2 ? "TLSv1.2" : "TLSv1.3"));
+                CHECK(r->cipher == cipher_name(v, c));
+                CHECK(r->tx_path == "user");
+                CHECK(r->rx_path == "user");
+                CHECK(r->handshake_s > 0);
+                CHECK(r->handshake_s < 5);
+                CHECK(r->note.empty());
+            }
+            CHECK((*h.client)->fd() == h.client_fd);
+            check_both_ways(**h.client, **h.server, 4 << 20);
+        }
+    }
+}
+
+TEST_CASE("tls: a wrong fingerprint fails the handshake on both sides, quickly") {
+    auto id = tls::make_identity();
+    auto other = tls::make_identity();
+    REQUIRE(id);
+    REQUIRE(other);
+    for (auto v : {tls_version::v1_2, tls_version::v1_3}) {
+        auto spec = spec_of(tls_mode::openssl, v, tls_cipher::aes_128_gcm);
+        auto server_ctx = tls::make_server_context(*id, spec);
+        REQUIRE(server_ctx);
+        spec.peer_fingerprint = other->fingerprint;
+        auto client_ctx = tls::make_client_context(spec);
+        REQUIRE(client_ctx);
+        auto h = run_handshake(**server_ctx, **client_ctx);
+        REQUIRE_FALSE(h.client);
+        REQUIRE_FALSE(h.server);
+        CHECK(h.client.error().message == "TLS handshake: certificate fingerprint mismatch: expected " +
+                                              other->fingerprint + ", got " + id->fingerprint);
+        CHECK(h.server.error().message == "TLS handshake: sslv3 alert bad certificate (the peer rejected our "
+                                          "certificate: fingerprint mismatch?)");
+        CHECK(h.seconds < 2);
+    }
+}
+
+TEST_CASE("tls: a silent peer makes the handshake fail at its deadline, not hang") {
+    auto id = tls::make_identity();
+    REQUIRE(id);
+    auto spec = spec_of(tls_mode::openssl, tls_version::v1_3, tls_cipher::aes_128_gcm);
+    spec.peer_fingerprint = id->fingerprint;
+    auto client_ctx = tls::make_client_context(spec);
+    REQUIRE(client_ctx);
+    auto [c, s] = tcp_pair(); // nobody handshakes on s
+    tls_report report;
+    auto t0 = clk::now();
+    auto r = tls::handshake(c, **client_ctx, t0 + std::chrono::milliseconds(300), report);
+    double took = std::chrono::duration<double>(clk::now() - t0).count();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "TLS handshake: timed out (no answer from the peer before the deadline)");
+    CHECK(took >= 0.29);
+    CHECK(took < 1.5);
+    ::close(c);
+    ::close(s);
+}
+
+TEST_CASE("tls: a peer that hangs up during the handshake is an error") {
+    auto id = tls::make_identity();
+    REQUIRE(id);
+    auto spec = spec_of(tls_mode::openssl, tls_version::v1_3, tls_cipher::aes_128_gcm);
+    spec.peer_fingerprint = id->fingerprint;
+    auto client_ctx = tls::make_client_context(spec);
+    REQUIRE(client_ctx);
+    auto [c, s] = tcp_pair();
+    ::close(s);
+    tls_report report;
+    auto r = tls::handshake(c, **client_ctx, clk::now() + std::chrono::seconds(5), report);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.starts_with("TLS handshake: "));
+    ::close(c);
+}
+
+TEST_CASE("tls: client context rejects a malformed fingerprint") {
+    auto spec = spec_of(tls_mode::openssl, tls_version::v1_3, tls_cipher::aes_128_gcm);
+    spec.peer_fingerprint = "abc";
+    auto ctx = tls::make_client_context(spec);
+    REQUIRE_FALSE(ctx);
+    CHECK(ctx.error().message ==
+          "TLS client: the server certificate fingerprint to pin must be 64 hex digits, got 'abc'");
+}
+
+TEST_CASE("tls: fingerprints pin case-insensitively and with colons") {
+    auto id = tls::make_identity();
+    REQUIRE(id);
+    auto spec = spec_of(tls_mode::openssl, tls_version::v1_3, tls_cipher::aes_256_gcm);
+    auto server_ctx = tls::make_server_context(*id, spec);
+    REQUIRE(server_ctx);
+    std::string colons;
+    for (std::size_t i = 0; i < id->fingerprint.size(); i += 2)
+        colons += (i ? ":" : "") + id->fingerprint.substr(i, 2);
+    for (char& ch : colons)
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    spec.peer_fingerprint = colons;
+    auto client_ctx = tls::make_client_context(spec);
+    REQUIRE(client_ctx);
+    auto h = run_handshake(**server_ctx, **client_ctx);
+    CHECK(h.client);
+    CHECK(h.server);
+}
