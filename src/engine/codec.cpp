@@ -1,5 +1,6 @@
 #include "engine/codec.hpp"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <type_traits>
@@ -79,11 +80,15 @@ requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) void read(const json
             bad(path, fmt::format("{} is too large", n));
         out = static_cast<T>(n);
     } else if (v.is_number_integer()) {
+        // Positive numbers built in C++ (json(int)) are signed even though the parser makes them unsigned.
         const auto n = v.get<std::int64_t>();
-        if (std::is_unsigned_v<T>) bad(path, fmt::format("expected an unsigned integer, got {}", n));
-        if (n < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
-            n > static_cast<std::int64_t>(std::numeric_limits<T>::max()))
+        if (std::is_unsigned_v<T> && n < 0) bad(path, fmt::format("expected an unsigned integer, got {}", n));
+        if (std::is_signed_v<T> && (n < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+                                    n > static_cast<std::int64_t>(std::numeric_limits<T>::max())))
             bad(path, fmt::format("{} is out of range", n));
+        if (std::is_unsigned_v<T> &&
+            static_cast<std::uint64_t>(n) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+            bad(path, fmt::format("{} is too large", n));
         out = static_cast<T>(n);
     } else {
         bad(path, fmt::format("expected {}integer, got {}", std::is_unsigned_v<T> ? "an unsigned " : "an ",
