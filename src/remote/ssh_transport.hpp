@@ -52,7 +52,8 @@ struct deploy_report {
 /// Connects, verifies the host key, authenticates, deploys `local_binary` if the host lacks it,
 /// and runs `<binary> agent`. The agent's stderr lines go to `sink` as "<host_name>: <line>".
 [[nodiscard]] result<std::unique_ptr<transport>> open_ssh_agent(const ssh_options& options,
-                                                                const std::string& local_binary, log_sink sink,
+                                                                const std::string& local_binary,
+                                                                log_sink sink,
                                                                 deploy_report* report = nullptr);
 
 /// Connects like open_ssh_agent but runs `command` (a shell command line) instead of an agent,
