@@ -185,8 +185,10 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
     if (slot.stage == 0) {
         ssize_t n = ::recv(slot.fd, slot.hello_buf + slot.have, hello_len - slot.have, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-        if (n <= 0) { // gone before a complete hello: never a measured connection
-            ++extra.err_rejected;
+        if (n <= 0) {
+            // Gone before a complete hello: never a measured connection. One that sent nothing
+            // at all is a client abandoning a connect at its window end, not a refusal.
+            if (slot.have > 0) ++extra.err_rejected;
             return crr_server_close(s);
         }
         slot.have += static_cast<std::uint32_t>(n);

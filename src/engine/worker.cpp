@@ -27,6 +27,8 @@ constexpr std::uint64_t tag(std::uint64_t kind, std::uint32_t index) {
 // Flows beyond this share their worker's histogram: 35 KiB each would not scale to 10k flows.
 constexpr std::uint32_t max_flow_histograms = 256;
 constexpr std::int64_t second_ns = 1'000'000'000;
+// A tcp_crr server lingers until no client connection has been active for this long.
+constexpr std::int64_t crr_quiet_ns = 100'000'000;
 
 bool is_udp(conn_role r) {
     return r == conn_role::udp_send || r == conn_role::udp_recv || r == conn_role::udp_rr_client ||
@@ -327,6 +329,7 @@ void worker::loop() noexcept {
             !in_window_ && !ended_ ? w_begin
             : in_window_ ? std::min<std::int64_t>(w_end, w_begin + std::int64_t(next_sample_ + 1) * second_ns)
                          : ctx_.w.linger_end;
+        if (ended_ && ctx_.listen_fd >= 0) boundary = std::min(boundary, last_crr_activity_ + crr_quiet_ns);
         std::int64_t wake = std::min(next_timer, boundary);
         std::int64_t wait = std::max<std::int64_t>(0, wake - now);
         timespec ts{static_cast<time_t>(wait / second_ns), static_cast<long>(wait % second_ns)};
@@ -348,8 +351,10 @@ void worker::loop() noexcept {
                 if (c.hist != nullptr) now = mono_ns(); // keep latencies honest after long handlers
             } else if (kind == tag_crr_slot) {
                 crr_server_io(idx, e.events);
+                last_crr_activity_ = now;
             } else if (kind == tag_listener) {
                 crr_accept();
+                last_crr_activity_ = now;
             }
         }
         if (stopping) {
@@ -371,8 +376,15 @@ void worker::loop() noexcept {
         }
         if (ended_) {
             bool all_done = std::all_of(conns_.begin(), conns_.end(), [](const conn* c) { return c->done; });
+            if (ctx_.listen_fd >= 0 && now - last_crr_activity_ < crr_quiet_ns) all_done = false;
             if (all_done || now >= ctx_.w.linger_end) break;
         }
+    }
+    if (ctx_.listen_fd >= 0) {
+        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
+        for (std::uint32_t i = 0; i < crr_slots_.size(); ++i)
+            if (crr_slots_[i].fd >= 0) crr_server_close(i);
+        if (ended_) extra = extra_at_end_;
     }
 }
 
@@ -452,11 +464,12 @@ void worker::end_window(std::int64_t now) noexcept {
         }
     }
     if (ctx_.listen_fd >= 0) {
-        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
-        for (std::uint32_t i = 0; i < crr_slots_.size(); ++i)
-            if (crr_slots_[i].fd >= 0) crr_server_close(i);
+        // The tcp_crr server keeps serving through the linger (uncounted), so a client whose
+        // window ends a little later does not see its last transactions cut off.
         for (std::size_t f = 0; f < crr_live_.size(); ++f)
             crr_flows[f] = window_delta(crr_begin_[f], crr_live_[f]);
+        extra_at_end_ = extra;
+        last_crr_activity_ = now;
     }
 }
 

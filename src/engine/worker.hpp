@@ -129,6 +129,8 @@ class worker {
     std::vector<crr_server_slot> crr_slots_;
     std::vector<std::uint32_t> crr_free_;
     std::vector<counters> crr_live_, crr_begin_;
+    counters extra_at_end_;
+    std::int64_t last_crr_activity_ = 0;
     std::vector<epoll_event> events_;
     std::uint64_t total_bytes_ = 0, total_tx_ = 0;
     std::uint64_t sample_bytes_ = 0, sample_tx_ = 0;

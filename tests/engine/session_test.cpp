@@ -177,7 +177,11 @@ TEST_CASE("session: smoke run of every kind for one second") {
         std::uint64_t moved =
             total(r.client, &flow_result::bytes_sent) + total(r.client, &flow_result::bytes_received);
         CHECK(moved > 0);
-        CHECK(r.client.errors.connect == 0);
-        CHECK(r.server.errors.rejected_hello == 0);
+        for (const auto* side : {&r.client, &r.server}) {
+            CHECK(side->errors.connect == 0);
+            CHECK(side->errors.read == 0);
+            CHECK(side->errors.write == 0);
+            CHECK(side->errors.rejected_hello == 0);
+        }
     }
 }

@@ -1,0 +1,62 @@
+#include <doctest/doctest.h>
+
+#include "session_fixture.hpp"
+
+using namespace kp::engine;
+using namespace kp::engine::test;
+
+namespace {
+
+/// Runs `job` with TLS: the client pins the fingerprint the server reports.
+pair_result run_tls(job_spec job) {
+    auto srv = listen(job, {"127.0.0.1", 0});
+    REQUIRE_MESSAGE(srv.has_value(), (srv ? "" : srv.error().message));
+    REQUIRE((*srv)->tls_fingerprint().size() == 64);
+    auto client = job;
+    client.tls.peer_fingerprint = (*srv)->tls_fingerprint();
+    return run_with(**srv, client);
+}
+
+} // namespace
+
+TEST_CASE("session: tcp_stream and tcp_rr over user-space TLS deliver verified bytes") {
+    for (auto kind : {traffic::tcp_stream, traffic::tcp_rr}) {
+        CAPTURE(static_cast<int>(kind));
+        auto job = short_job(kind, std::chrono::milliseconds(300));
+        job.tls.mode = tls_mode::openssl;
+        job.verify = true;
+        job.dir = direction::bidir;
+        auto r = run_tls(job);
+        for (const auto* side : {&r.client, &r.server}) {
+            const auto& f = side->flows[0];
+            CHECK(f.bytes_received > 0);
+            CHECK(f.tls.tx_path == "user");
+            CHECK(f.tls.rx_path == "user");
+            CHECK(f.tls.version == "TLSv1.3");
+            CHECK(f.tls.handshake_s > 0);
+            CHECK(side->errors.verify == 0);
+            CHECK(side->errors.read == 0);
+        }
+        if (kind == traffic::tcp_rr) CHECK(r.client.flows[0].transactions > 100);
+    }
+}
+
+TEST_CASE("session: a wrong TLS fingerprint fails the handshake with the flow named") {
+    auto job = short_job(traffic::tcp_stream, std::chrono::milliseconds(300));
+    job.tls.mode = tls_mode::openssl;
+    auto srv = listen(job, {"127.0.0.1", 0});
+    REQUIRE(srv.has_value());
+    auto client = job;
+    client.tls.peer_fingerprint = std::string(64, 'a');
+    auto cli = connect(client, {"127.0.0.1", (*srv)->port()});
+    REQUIRE(cli.has_value());
+    auto deadline = std::chrono::steady_clock::now() + 3s;
+    kp::result<void> server_est;
+    std::thread t([&] { server_est = (*srv)->establish(deadline); });
+    auto est = (*cli)->establish(deadline);
+    t.join();
+    REQUIRE_FALSE(est.has_value());
+    CHECK(est.error().message.starts_with("flow 0: TLS handshake: "));
+    CHECK(est.error().message.find("fingerprint") != std::string::npos);
+    CHECK_FALSE(server_est.has_value());
+}
