@@ -1,13 +1,138 @@
 #include "remote/agent.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "engine/session.hpp"
+#include "remote/agent_service.hpp"
+#include "remote/capabilities.hpp"
+#include "remote/protocol.hpp"
 
 namespace kp::remote {
 
-// Replaced by the real agent loop (remote work).
+namespace {
+
+// How long the agent waits for its worker threads after the control stream closed; together
+// with the engine's stop this keeps "EOF -> exit" under the promised 2 s.
+constexpr auto exit_grace = std::chrono::milliseconds(1500);
+
+template <class... A> void log(fmt::format_string<A...> f, A&&... a) {
+    fmt::print(stderr, "agent[{}]: {}\n", getpid(), fmt::format(f, std::forward<A>(a)...));
+    std::fflush(stderr);
+}
+
+/// Writes whole frames to the protocol fd, one at a time.
+class frame_writer {
+  public:
+    explicit frame_writer(int fd) : fd_(fd) {}
+    void send(const protocol::reply& r) {
+        std::string frame = protocol::encode_frame(protocol::to_json(r));
+        std::lock_guard lock(mutex_);
+        std::size_t done = 0;
+        while (done < frame.size()) {
+            ssize_t n = ::write(fd_, frame.data() + done, frame.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return; // the runner is gone; the reader sees EOF and we exit
+            done += static_cast<std::size_t>(n);
+        }
+    }
+
+  private:
+    int fd_;
+    std::mutex mutex_;
+};
+
+protocol::reply stream_error(protocol::error_code code, std::string message) {
+    protocol::reply r;
+    r.ok = false;
+    r.error = {code, std::move(message), "control stream"};
+    return r;
+}
+
+} // namespace
+
 int agent_main() {
-    std::fputs("kperf-plan agent: not built yet\n", stderr);
-    return 3;
+    // A write to a closed pipe must be an error value, not a death.
+    ::signal(SIGPIPE, SIG_IGN);
+    // Keep the protocol stream to ourselves: move it to a private fd and point fd 1 at stderr,
+    // so a stray printf anywhere (a library, a debug line) cannot corrupt a frame.
+    int out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (out < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+        log("cannot set up the control stream: {}", std::strerror(errno));
+        return 3;
+    }
+    frame_writer writer(out);
+    capabilities caps = probe_capabilities();
+    auto service = std::make_shared<agent_service>([&writer](const protocol::reply& r) { writer.send(r); },
+                                                   caps, session_factory{engine::listen, engine::connect});
+    log("kperf-plan agent {} ready (protocol {})", caps.build_id, protocol::version);
+
+    protocol::frame_decoder decoder;
+    std::array<char, 64 * 1024> buf;
+    std::string why = "end of control stream";
+    while (!service->shutdown_requested()) {
+        ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            why = fmt::format("reading the control stream: {}", std::strerror(errno));
+            break;
+        }
+        if (n == 0) {
+            if (decoder.pending() > 0) {
+                why = fmt::format("truncated frame: {}", decoder.truncation());
+                writer.send(stream_error(protocol::error_code::bad_frame, why));
+            }
+            break;
+        }
+        decoder.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+        bool desync = false;
+        while (!service->shutdown_requested()) {
+            auto frame = decoder.next();
+            if (!frame) {
+                // The length prefix is garbage: nothing after it can be framed. Say so and close.
+                why = frame.error().message;
+                writer.send(
+                    stream_error(protocol::error_code::bad_frame, why + "; closing the control stream"));
+                desync = true;
+                break;
+            }
+            if (!*frame) break;
+            auto req = protocol::parse_request(**frame);
+            if (!req) {
+                protocol::reply r;
+                r.id = req.error().id;
+                r.ok = false;
+                r.error = req.error().error;
+                writer.send(r);
+                continue;
+            }
+            service->handle(*req);
+        }
+        if (desync) break;
+    }
+    if (service->shutdown_requested()) why = "shutdown requested";
+
+    log("{}: stopping all sessions and exiting", why);
+    service->stop_all();
+    if (!service->wait_idle(std::chrono::steady_clock::now() + exit_grace)) {
+        // A session did not stop in time; exiting closes its sockets all the same.
+        log("sessions still busy after {} ms; exiting anyway", exit_grace.count());
+        std::fflush(stderr);
+        ::_exit(0);
+    }
+    service->release_all();
+    ::close(out);
+    return 0;
 }
 
 } // namespace kp::remote

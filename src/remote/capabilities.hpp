@@ -20,6 +20,7 @@ struct interface_info {
 struct capabilities {
     int protocol_version = 0;
     std::string build_id;          ///< "0.1.0+<first 16 hex digits of the binary's SHA-256>"
+    int pid = 0;                   ///< the agent's process id on its host, for messages and tests
     std::string arch;              ///< uname -m
     std::string kernel;            ///< uname -r
     int cpu_count = 0;             ///< online CPUs

@@ -1,0 +1,304 @@
+#include "remote/agent_client.hpp"
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "engine/codec.hpp"
+#include "remote/protocol.hpp"
+
+namespace kp::remote {
+
+namespace {
+
+using json = nlohmann::json;
+using clock = std::chrono::steady_clock;
+
+// How long the reader waits in one read_some before it checks whether it should stop.
+constexpr auto poll_interval = std::chrono::milliseconds(200);
+// The agent enforces each request's timeout itself; the client waits this much longer for the
+// reply so the agent's own, more precise error wins.
+constexpr auto reply_grace = std::chrono::seconds(3);
+constexpr auto shutdown_timeout = std::chrono::seconds(2);
+
+json endpoint_json(const engine::endpoint& e) {
+    return {{"address", e.address}, {"port", e.port}};
+}
+
+bool is_read_timeout(const error& e) {
+    return e.message == read_timeout_message || e.message.find("timed out") != std::string::npos;
+}
+
+} // namespace
+
+/// A reply slot for one outstanding request.
+struct pending_call {
+    bool done = false;
+    result<json> outcome = json();
+};
+
+struct agent_client::impl {
+    std::string host;
+    std::unique_ptr<transport> link;
+    capabilities caps;
+
+    std::mutex write_mutex;
+    std::mutex mutex; // guards everything below
+    std::condition_variable replied;
+    std::map<std::uint64_t, std::shared_ptr<pending_call>> pending;
+    std::uint64_t next_id = 1;
+    bool dead = false;
+    std::string dead_reason;
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> alive{true};
+    std::once_flag shut;
+    std::thread reader;
+
+    /// Marks the agent gone and fails every outstanding request with `reason`.
+    void die(std::string reason) {
+        std::lock_guard lock(mutex);
+        alive = false;
+        if (dead) return;
+        dead = true;
+        dead_reason = std::move(reason);
+        for (auto& [id, call] : pending) {
+            call->done = true;
+            call->outcome = fail(dead_reason);
+        }
+        pending.clear();
+        replied.notify_all();
+    }
+
+    void deliver(protocol::reply r) {
+        std::lock_guard lock(mutex);
+        auto it = pending.find(*r.id);
+        if (it == pending.end()) return; // its caller gave up waiting
+        auto& call = *it->second;
+        call.done = true;
+        if (r.ok) {
+            call.outcome = std::move(r.result);
+        } else {
+            std::string where = r.error.context.empty() ? "" : r.error.context + ": ";
+            call.outcome = fail(fmt::format("agent: {}{}", where, r.error.message));
+        }
+        pending.erase(it);
+        replied.notify_all();
+    }
+
+    void read_loop() {
+        protocol::frame_decoder decoder;
+        std::array<std::byte, 64 * 1024> buf;
+        while (!stopping) {
+            auto n = link->read_some(buf, poll_interval);
+            if (!n) {
+                if (is_read_timeout(n.error())) continue;
+                die(fmt::format("lost the control stream of the agent on host {}: {}", host,
+                                n.error().message));
+                return;
+            }
+            if (*n == 0) {
+                std::string status = link->exit_status();
+                die(fmt::format("agent on host {} exited ({})", host,
+                                status.empty() ? "end of stream" : status));
+                return;
+            }
+            decoder.feed(std::span<const std::byte>(buf.data(), *n));
+            for (;;) {
+                auto frame = decoder.next();
+                if (!frame) {
+                    die(fmt::format("agent on host {}: bad control stream: {}", host, frame.error().message));
+                    return;
+                }
+                if (!*frame) break;
+                auto r = protocol::parse_reply(**frame);
+                if (!r) {
+                    die(fmt::format("agent on host {}: {}", host, r.error().message));
+                    return;
+                }
+                if (!r->id) {
+                    // The agent could not read one of our requests: a bug on one side.
+                    die(fmt::format("agent on host {} rejected a request: {}", host, r->error.message));
+                    return;
+                }
+                deliver(std::move(*r));
+            }
+        }
+    }
+
+    /// Sends one request and waits for its reply; errors are bare (the caller adds context).
+    result<json> call(protocol::request_type type, json args, std::chrono::milliseconds timeout) {
+        auto slot = std::make_shared<pending_call>();
+        protocol::request req;
+        req.type = type;
+        req.timeout = timeout;
+        req.args = std::move(args);
+        {
+            std::lock_guard lock(mutex);
+            if (dead) return fail(dead_reason);
+            req.id = next_id++;
+            pending.emplace(req.id, slot);
+        }
+        std::string frame = protocol::encode_frame(protocol::to_json(req));
+        result<void> sent;
+        {
+            std::lock_guard lock(write_mutex);
+            sent = link->write_all(std::as_bytes(std::span(frame.data(), frame.size())));
+        }
+        std::unique_lock lock(mutex);
+        if (!sent) {
+            // A broken pipe usually means the agent died: give the reader a moment to say how.
+            replied.wait_for(lock, std::chrono::seconds(1), [&] { return slot->done; });
+            if (!slot->done) {
+                pending.erase(req.id);
+                return fail(fmt::format("sending to the agent on host {}: {}", host, sent.error().message));
+            }
+            return slot->outcome;
+        }
+        if (!replied.wait_for(lock, timeout + reply_grace, [&] { return slot->done; })) {
+            pending.erase(req.id);
+            return fail(fmt::format(
+                "no reply from the agent on host {} within {} ms", host,
+                std::chrono::duration_cast<std::chrono::milliseconds>(timeout + reply_grace).count()));
+        }
+        return slot->outcome;
+    }
+
+    /// call() with "host b: <what>" context on any error.
+    result<json> rpc(std::string_view what, protocol::request_type type, json args,
+                     std::chrono::milliseconds t) {
+        auto r = call(type, std::move(args), t);
+        if (!r) return fail(r.error().context(fmt::format("host {}: {}", host, what)));
+        return r;
+    }
+
+    result<engine::side_result> side(std::string_view what, result<json> r) {
+        if (!r) return fail(r.error());
+        auto decoded = engine::decode_side_result(*r);
+        if (!decoded)
+            return fail(decoded.error().context(fmt::format("host {}: {}: agent's result", host, what)));
+        return decoded;
+    }
+};
+
+agent_client::agent_client(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
+
+agent_client::~agent_client() {
+    shutdown();
+}
+
+result<std::unique_ptr<agent_client>> agent_client::start(std::string host_name, std::unique_ptr<transport> t,
+                                                          timeout hello_timeout) {
+    auto i = std::make_unique<impl>();
+    i->host = std::move(host_name);
+    i->link = std::move(t);
+    impl* raw = i.get();
+    std::unique_ptr<agent_client> client(new agent_client(std::move(i)));
+    raw->reader = std::thread([raw] { raw->read_loop(); });
+
+    auto hello = raw->rpc("hello", protocol::request_type::hello,
+                          {{"protocol", protocol::version}, {"build_id", build_id()}}, hello_timeout);
+    if (!hello) return fail(hello.error());
+    // nlohmann throws on a missing or mistyped field; an odd hello is an error value here.
+    try {
+        raw->caps = hello->get<capabilities>();
+    } catch (const json::exception& e) {
+        return fail(fmt::format("host {}: hello: malformed capabilities: {}", raw->host, e.what()));
+    }
+    if (raw->caps.protocol_version != protocol::version)
+        return fail(
+            fmt::format("host {}: hello: protocol version mismatch: runner speaks {}, agent speaks {}",
+                        raw->host, protocol::version, raw->caps.protocol_version));
+    return client;
+}
+
+const capabilities& agent_client::caps() const {
+    return impl_->caps;
+}
+
+const std::string& agent_client::host() const {
+    return impl_->host;
+}
+
+result<nlohmann::json> agent_client::environment(timeout t) {
+    return impl_->rpc("environment", protocol::request_type::environment, json::object(), t);
+}
+
+result<listen_reply> agent_client::listen(const std::string& instance, const engine::job_spec& job,
+                                          const engine::endpoint& bind, timeout t) {
+    std::string what = "listen " + instance;
+    auto r = impl_->rpc(what, protocol::request_type::listen,
+                        {{"instance", instance}, {"job", job}, {"bind", endpoint_json(bind)}}, t);
+    if (!r) return fail(r.error());
+    listen_reply out;
+    auto port = r->find("port");
+    auto fp = r->find("tls_fingerprint");
+    if (port == r->end() || !port->is_number_unsigned() || fp == r->end() || !fp->is_string())
+        return fail(fmt::format("host {}: {}: malformed reply {}", impl_->host, what, r->dump()));
+    out.port = port->get<std::uint16_t>();
+    out.tls_fingerprint = fp->get<std::string>();
+    return out;
+}
+
+result<void> agent_client::connect(const std::string& instance, const engine::job_spec& job,
+                                   const engine::endpoint& server, timeout t) {
+    auto r = impl_->rpc("connect " + instance, protocol::request_type::connect,
+                        {{"instance", instance}, {"job", job}, {"server", endpoint_json(server)}}, t);
+    if (!r) return fail(r.error());
+    return {};
+}
+
+result<void> agent_client::establish(const std::string& instance, timeout t) {
+    auto r =
+        impl_->rpc("establish " + instance, protocol::request_type::establish, {{"instance", instance}}, t);
+    if (!r) return fail(r.error());
+    return {};
+}
+
+result<void> agent_client::start(const std::string& instance, timeout t) {
+    auto r = impl_->rpc("start " + instance, protocol::request_type::start, {{"instance", instance}}, t);
+    if (!r) return fail(r.error());
+    return {};
+}
+
+result<engine::side_result> agent_client::wait(const std::string& instance, timeout t) {
+    std::string what = "wait " + instance;
+    return impl_->side(what, impl_->rpc(what, protocol::request_type::wait, {{"instance", instance}}, t));
+}
+
+result<void> agent_client::stop(const std::string& instance, timeout t) {
+    auto r = impl_->rpc("stop " + instance, protocol::request_type::stop, {{"instance", instance}}, t);
+    if (!r) return fail(r.error());
+    return {};
+}
+
+result<engine::side_result> agent_client::collect(const std::string& instance, timeout t) {
+    std::string what = "collect " + instance;
+    return impl_->side(what, impl_->rpc(what, protocol::request_type::collect, {{"instance", instance}}, t));
+}
+
+result<void> agent_client::release(const std::string& instance, timeout t) {
+    auto r = impl_->rpc("release " + instance, protocol::request_type::release, {{"instance", instance}}, t);
+    if (!r) return fail(r.error());
+    return {};
+}
+
+void agent_client::shutdown() {
+    std::call_once(impl_->shut, [this] {
+        if (alive()) (void)impl_->call(protocol::request_type::shutdown, json::object(), shutdown_timeout);
+        impl_->stopping = true;
+        if (impl_->reader.joinable()) impl_->reader.join();
+        impl_->link->close();
+        impl_->die(fmt::format("agent on host {} was shut down", impl_->host));
+    });
+}
+
+bool agent_client::alive() const {
+    return impl_->alive;
+}
+
+} // namespace kp::remote

@@ -1,0 +1,339 @@
+#include "remote/agent_service.hpp"
+
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "engine/codec.hpp"
+#include "engine/session.hpp"
+
+namespace kp::remote {
+
+using protocol::error_code;
+using protocol::request_type;
+using protocol::wire_error;
+
+/// Where a session is in its life; the order is the order of the steps.
+enum class step : std::uint8_t { created, established, started, finished };
+
+struct agent_service::instance {
+    std::string name;
+    std::unique_ptr<engine::session> session;
+    // Guarded by agent_service::mutex_. `busy` names the operation running on the session
+    // outside the lock (the session itself is driven by one thread at a time); stop() is the
+    // exception the engine allows from any thread.
+    step at = step::created;
+    std::string busy;
+    bool stopped = false;
+};
+
+namespace {
+
+std::unexpected<wire_error> err(error_code code, std::string message, std::string context) {
+    return std::unexpected(wire_error{code, std::move(message), std::move(context)});
+}
+
+std::expected<std::string, wire_error> string_arg(const nlohmann::json& args, const char* key,
+                                                  std::string_view ctx) {
+    auto it = args.find(key);
+    if (it == args.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
+        return err(error_code::bad_request, fmt::format("field 'args.{}': expected a non-empty string", key),
+                   std::string(ctx));
+    return it->get<std::string>();
+}
+
+std::expected<engine::endpoint, wire_error> endpoint_arg(const nlohmann::json& args, const char* key,
+                                                         std::string_view ctx) {
+    auto it = args.find(key);
+    if (it == args.end() || !it->is_object())
+        return err(error_code::bad_request, fmt::format("field 'args.{}': expected an object", key),
+                   std::string(ctx));
+    engine::endpoint ep;
+    auto addr = it->find("address");
+    if (addr == it->end() || !addr->is_string())
+        return err(error_code::bad_request, fmt::format("field 'args.{}.address': expected a string", key),
+                   std::string(ctx));
+    ep.address = addr->get<std::string>();
+    if (auto port = it->find("port"); port != it->end()) {
+        if (!port->is_number_unsigned() || port->get<std::uint64_t>() > 65535)
+            return err(error_code::bad_request, fmt::format("field 'args.{}.port': expected 0..65535", key),
+                       std::string(ctx));
+        ep.port = static_cast<std::uint16_t>(port->get<std::uint64_t>());
+    }
+    return ep;
+}
+
+std::string_view step_name(step s) {
+    switch (s) {
+    case step::created:
+        return "created";
+    case step::established:
+        return "established";
+    case step::started:
+        return "started";
+    case step::finished:
+        return "finished";
+    }
+    return "?";
+}
+
+} // namespace
+
+agent_service::agent_service(sender send, capabilities caps, session_factory sessions)
+    : send_(std::move(send)), caps_(std::move(caps)), sessions_(std::move(sessions)) {}
+
+agent_service::~agent_service() = default;
+
+bool agent_service::shutdown_requested() const {
+    std::lock_guard lock(mutex_);
+    return shutdown_;
+}
+
+void agent_service::handle(const protocol::request& r) {
+    outcome o;
+    // Exceptions are bugs; the agent reports them and stays up for the next request.
+    try {
+        o = dispatch(r);
+    } catch (const std::exception& e) {
+        o = err(error_code::internal, fmt::format("internal error: {}", e.what()),
+                std::string(to_string(r.type)));
+    }
+    if (o && o->is_null()) return; // answered later by a worker thread
+    reply(r, std::move(o));
+}
+
+void agent_service::reply(const protocol::request& r, outcome o) {
+    protocol::reply rep;
+    rep.id = r.id;
+    rep.ok = o.has_value();
+    if (o)
+        rep.result = std::move(*o);
+    else
+        rep.error = std::move(o.error());
+    send_(rep);
+}
+
+agent_service::outcome agent_service::dispatch(const protocol::request& r) {
+    if (r.type == request_type::hello) return hello(r.args);
+    {
+        std::lock_guard lock(mutex_);
+        if (!greeted_)
+            return err(error_code::no_hello, "expected a hello request first",
+                       std::string(to_string(r.type)));
+    }
+    switch (r.type) {
+    case request_type::hello:
+        break;
+    case request_type::environment:
+        return probe_environment();
+    case request_type::listen:
+    case request_type::connect:
+        return create(r);
+    case request_type::establish:
+    case request_type::wait:
+        return spawn_long(r);
+    case request_type::start:
+    case request_type::stop:
+    case request_type::collect:
+        return quick(r);
+    case request_type::release:
+        return release(r.args);
+    case request_type::shutdown: {
+        std::lock_guard lock(mutex_);
+        shutdown_ = true;
+        return json::object();
+    }
+    }
+    return err(error_code::unknown_type, "unhandled request type", std::string(to_string(r.type)));
+}
+
+agent_service::outcome agent_service::hello(const json& args) {
+    auto v = args.find("protocol");
+    if (v == args.end() || !v->is_number_integer())
+        return err(error_code::bad_request, "field 'args.protocol': expected an integer", "hello");
+    if (v->get<std::int64_t>() != protocol::version)
+        return err(error_code::version_mismatch,
+                   fmt::format("protocol version mismatch: runner speaks {}, agent speaks {}",
+                               v->get<std::int64_t>(), protocol::version),
+                   "hello");
+    std::lock_guard lock(mutex_);
+    greeted_ = true;
+    return json(caps_);
+}
+
+agent_service::outcome agent_service::create(const protocol::request& r) {
+    bool server = r.type == request_type::listen;
+    auto name = string_arg(r.args, "instance", to_string(r.type));
+    if (!name) return std::unexpected(name.error());
+    std::string ctx = fmt::format("{} {}", to_string(r.type), *name);
+    auto where = endpoint_arg(r.args, server ? "bind" : "server", ctx);
+    if (!where) return std::unexpected(where.error());
+    auto job_json = r.args.find("job");
+    if (job_json == r.args.end()) return err(error_code::bad_request, "field 'args.job': missing", ctx);
+    auto job = engine::decode_job(*job_json);
+    if (!job) return err(error_code::bad_request, job.error().message, ctx);
+    {
+        std::lock_guard lock(mutex_);
+        if (instances_.contains(*name))
+            return err(error_code::instance_exists,
+                       fmt::format("instance '{}' exists; release it first", *name), ctx);
+    }
+    // The engine opens sockets only towards what the runner named here: the agent has no other
+    // way to choose a peer.
+    auto s = server ? sessions_.listen(*job, *where) : sessions_.connect(*job, *where);
+    if (!s) return err(error_code::engine, s.error().message, ctx);
+    auto inst = std::make_shared<instance>();
+    inst->name = *name;
+    inst->session = std::move(*s);
+    json out = json::object();
+    if (server)
+        out = {{"port", inst->session->port()}, {"tls_fingerprint", inst->session->tls_fingerprint()}};
+    std::lock_guard lock(mutex_);
+    if (!instances_.emplace(*name, inst).second)
+        return err(error_code::instance_exists, fmt::format("instance '{}' exists; release it first", *name),
+                   ctx);
+    return out;
+}
+
+std::expected<std::shared_ptr<agent_service::instance>, wire_error>
+agent_service::find(const json& args, std::string_view what) {
+    auto name = string_arg(args, "instance", what);
+    if (!name) return std::unexpected(name.error());
+    std::lock_guard lock(mutex_);
+    auto it = instances_.find(*name);
+    if (it == instances_.end())
+        return err(error_code::no_such_instance, fmt::format("no instance '{}'", *name),
+                   fmt::format("{} {}", what, *name));
+    return it->second;
+}
+
+agent_service::outcome agent_service::quick(const protocol::request& r) {
+    auto inst = find(r.args, to_string(r.type));
+    if (!inst) return std::unexpected(inst.error());
+    instance& in = **inst;
+    std::string ctx = fmt::format("{} {}", to_string(r.type), in.name);
+    if (r.type == request_type::stop) {
+        in.session->stop(); // the engine allows stop from any thread, at any time
+        std::lock_guard lock(mutex_);
+        in.stopped = true;
+        return json::object();
+    }
+    {
+        std::lock_guard lock(mutex_);
+        if (!in.busy.empty())
+            return err(error_code::busy,
+                       fmt::format("instance '{}' is busy: {} in progress", in.name, in.busy), ctx);
+        step need = r.type == request_type::start ? step::established : step::started;
+        if (r.type == request_type::start ? in.at != need : (in.at < need && !in.stopped))
+            return err(error_code::bad_state,
+                       fmt::format("instance '{}' is {}", in.name, in.stopped ? "stopped" : step_name(in.at)),
+                       ctx);
+        in.busy = to_string(r.type);
+    }
+    outcome o = json::object();
+    if (r.type == request_type::start) {
+        auto started = in.session->start();
+        if (!started) o = err(error_code::engine, started.error().message, ctx);
+    } else {
+        o = json(in.session->collect());
+    }
+    std::lock_guard lock(mutex_);
+    in.busy.clear();
+    if (o && r.type == request_type::start) in.at = step::started;
+    return o;
+}
+
+agent_service::outcome agent_service::release(const json& args) {
+    auto inst = find(args, "release");
+    if (!inst) return std::unexpected(inst.error());
+    (*inst)->session->stop();
+    std::lock_guard lock(mutex_);
+    instances_.erase((*inst)->name);
+    // A worker thread may still hold the instance; the session closes when it lets go.
+    return json::object();
+}
+
+agent_service::outcome agent_service::spawn_long(const protocol::request& r) {
+    auto inst = find(r.args, to_string(r.type));
+    if (!inst) return std::unexpected(inst.error());
+    instance& in = **inst;
+    std::string ctx = fmt::format("{} {}", to_string(r.type), in.name);
+    {
+        std::lock_guard lock(mutex_);
+        if (!in.busy.empty())
+            return err(error_code::busy,
+                       fmt::format("instance '{}' is busy: {} in progress", in.name, in.busy), ctx);
+        bool ok = r.type == request_type::establish ? in.at == step::created : in.at >= step::started;
+        if (!ok || (r.type == request_type::establish && in.stopped))
+            return err(error_code::bad_state,
+                       fmt::format("instance '{}' is {}", in.name, in.stopped ? "stopped" : step_name(in.at)),
+                       ctx);
+        in.busy = to_string(r.type);
+        ++running_;
+    }
+    std::thread([self = shared_from_this(), r, inst = *inst] {
+        outcome o;
+        try {
+            o = self->run_long(r, inst);
+        } catch (const std::exception& e) {
+            o = err(error_code::internal, fmt::format("internal error: {}", e.what()),
+                    std::string(to_string(r.type)));
+        }
+        {
+            std::lock_guard lock(self->mutex_);
+            inst->busy.clear();
+        }
+        self->reply(r, std::move(o));
+        std::lock_guard lock(self->mutex_);
+        --self->running_;
+        self->idle_.notify_all();
+    }).detach();
+    return json(nullptr); // the thread replies
+}
+
+agent_service::outcome agent_service::run_long(const protocol::request& r,
+                                               const std::shared_ptr<instance>& inst) {
+    std::string ctx = fmt::format("{} {}", to_string(r.type), inst->name);
+    auto deadline = std::chrono::steady_clock::now() + r.timeout;
+    if (r.type == request_type::establish) {
+        auto done = inst->session->establish(deadline);
+        if (!done) return err(error_code::engine, done.error().message, ctx);
+        std::lock_guard lock(mutex_);
+        inst->at = step::established;
+        return json::object();
+    }
+    if (!inst->session->wait(deadline))
+        return err(error_code::timeout, fmt::format("not finished within {} ms", r.timeout.count()), ctx);
+    {
+        std::lock_guard lock(mutex_);
+        inst->at = step::finished;
+    }
+    return json(inst->session->collect());
+}
+
+void agent_service::stop_all() {
+    std::vector<std::shared_ptr<instance>> all;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [name, inst] : instances_)
+            all.push_back(inst);
+    }
+    for (auto& inst : all)
+        inst->session->stop();
+}
+
+bool agent_service::wait_idle(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    return idle_.wait_until(lock, deadline, [&] { return running_ == 0; });
+}
+
+void agent_service::release_all() {
+    std::map<std::string, std::shared_ptr<instance>> all;
+    {
+        std::lock_guard lock(mutex_);
+        all.swap(instances_);
+    }
+    all.clear(); // sessions close their sockets here, outside the lock
+}
+
+} // namespace kp::remote

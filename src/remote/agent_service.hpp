@@ -1,0 +1,76 @@
+#pragma once
+/// The agent's request handlers and the engine sessions they drive, apart from the stdio loop
+/// (agent.cpp) so they stay small. Quick requests run on the caller's (reader's) thread; the
+/// long ones (establish, wait) on their own threads, so stop can arrive while wait is pending.
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/session.hpp"
+#include "remote/capabilities.hpp"
+#include "remote/protocol.hpp"
+
+namespace kp::remote {
+
+/// How the service creates engine sessions: engine::listen / engine::connect in the agent,
+/// fakes in tests.
+struct session_factory {
+    std::function<result<std::unique_ptr<engine::session>>(const engine::job_spec&, const engine::endpoint&)>
+        listen;
+    std::function<result<std::unique_ptr<engine::session>>(const engine::job_spec&, const engine::endpoint&)>
+        connect;
+};
+
+/// Serves requests; thread-safe. Create through std::make_shared (threads keep it alive).
+class agent_service : public std::enable_shared_from_this<agent_service> {
+  public:
+    using sender = std::function<void(const protocol::reply&)>;
+    /// `send` is called from several threads, one reply at a time per call; it must serialize.
+    agent_service(sender send, capabilities caps, session_factory sessions);
+    ~agent_service();
+
+    /// Handles one request; its reply goes to `send`, now or later from a worker thread.
+    void handle(const protocol::request& r);
+    /// True after a shutdown request was answered.
+    [[nodiscard]] bool shutdown_requested() const;
+    /// Stops the traffic of every session (end of stream, shutdown).
+    void stop_all();
+    /// Waits until no worker thread runs, at most until `deadline`; true when idle.
+    bool wait_idle(std::chrono::steady_clock::time_point deadline);
+    /// Drops every session, closing their sockets. Call when idle.
+    void release_all();
+
+    struct instance; ///< one engine session and its state (agent_service.cpp)
+
+  private:
+    using json = nlohmann::json;
+    using outcome = std::expected<json, protocol::wire_error>;
+
+    outcome dispatch(const protocol::request& r);
+    outcome hello(const json& args);
+    outcome create(const protocol::request& r);
+    outcome quick(const protocol::request& r);
+    outcome release(const json& args);
+    /// Runs establish or wait on a thread; the reply is sent from there.
+    outcome spawn_long(const protocol::request& r);
+    outcome run_long(const protocol::request& r, const std::shared_ptr<instance>& inst);
+    std::expected<std::shared_ptr<instance>, protocol::wire_error> find(const json& args,
+                                                                        std::string_view what);
+    void reply(const protocol::request& r, outcome o);
+
+    sender send_;
+    capabilities caps_;
+    session_factory sessions_;
+    mutable std::mutex mutex_;
+    std::condition_variable idle_;
+    std::map<std::string, std::shared_ptr<instance>> instances_;
+    int running_ = 0; // worker threads alive
+    bool greeted_ = false;
+    bool shutdown_ = false;
+};
+
+} // namespace kp::remote
