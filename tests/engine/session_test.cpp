@@ -185,3 +185,30 @@ TEST_CASE("session: smoke run of every kind for one second") {
         }
     }
 }
+
+TEST_CASE("session: tcp_stream with MSG_ZEROCOPY and socket options") {
+    auto job = short_job(traffic::tcp_stream, std::chrono::milliseconds(300));
+    job.sockopts.zerocopy = true;
+    job.sockopts.nodelay = true;
+    job.sockopts.sndbuf = 1 << 20;
+    job.sockopts.congestion = "cubic";
+    job.sockopts.max_pacing_rate = 1ull << 40;
+    job.verify = true;
+    auto r = run_pair(job);
+    CHECK(r.client.flows[0].bytes_sent > 1'000'000);
+    CHECK(r.server.flows[0].bytes_received > 1'000'000);
+    CHECK(r.server.errors.verify == 0);
+    CHECK(r.client.errors.write == 0);
+}
+
+TEST_CASE("session: an unknown congestion control fails at establish with its name") {
+    auto job = short_job(traffic::tcp_stream, std::chrono::milliseconds(300));
+    job.sockopts.congestion = "no_such_cc";
+    auto srv = listen(job, {"127.0.0.1", 0});
+    REQUIRE(srv.has_value());
+    auto cli = connect(job, {"127.0.0.1", (*srv)->port()});
+    REQUIRE(cli.has_value());
+    auto est = (*cli)->establish(std::chrono::steady_clock::now() + 2s);
+    REQUIRE_FALSE(est.has_value());
+    CHECK(est.error().message == "flow 0: setsockopt TCP_CONGESTION 'no_such_cc': No such file or directory");
+}
