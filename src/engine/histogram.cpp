@@ -6,7 +6,11 @@
 
 namespace kp::engine {
 
-histogram::histogram() : counts_(bucket_count(), 0) {}
+histogram::histogram() = default;
+
+void histogram::reserve() {
+    if (counts_.empty()) counts_.assign(bucket_count(), 0);
+}
 
 // Bucket of v: values below 2 * sub_buckets are exact (shift 0); above, the shift is how far v's
 // top bit lies beyond sub_bucket_bits, and the bucket keeps v's top sub_bucket_bits + 1 bits.
@@ -30,7 +34,9 @@ std::uint64_t histogram::bucket_high(std::uint32_t index) noexcept {
     return bucket_low(index) + ((std::uint64_t{1} << shift) - 1);
 }
 
-void histogram::record(std::uint64_t ns) noexcept {
+void histogram::record(std::uint64_t ns) {
+    if (counts_.empty()) [[unlikely]]
+        reserve();
     ++counts_[index_of(ns)];
     if (count_ == 0 || ns < min_) min_ = ns;
     if (ns > max_) max_ = ns;
@@ -40,6 +46,7 @@ void histogram::record(std::uint64_t ns) noexcept {
 
 void histogram::merge(const histogram& other) {
     if (other.count_ == 0) return;
+    reserve();
     for (std::size_t i = 0; i < counts_.size(); ++i)
         counts_[i] += other.counts_[i];
     min_ = count_ == 0 ? other.min_ : std::min(min_, other.min_);
@@ -99,6 +106,7 @@ std::vector<std::pair<std::uint32_t, std::uint64_t>> histogram::buckets() const 
 histogram histogram::from_buckets(const std::vector<std::pair<std::uint32_t, std::uint64_t>>& buckets,
                                   std::uint64_t min, std::uint64_t max, double sum) {
     histogram h;
+    if (!buckets.empty()) h.reserve();
     for (const auto& [index, n] : buckets) {
         if (index >= h.counts_.size()) continue; // a caller bug: codec.cpp rejects these first
         h.counts_[index] += n;
@@ -110,6 +118,12 @@ histogram histogram::from_buckets(const std::vector<std::pair<std::uint32_t, std
         h.sum_ = sum;
     }
     return h;
+}
+
+bool operator==(const histogram& a, const histogram& b) noexcept {
+    if (a.count_ != b.count_ || a.min_ != b.min_ || a.max_ != b.max_ || a.sum_ != b.sum_) return false;
+    if (a.counts_.empty() || b.counts_.empty()) return a.count_ == 0; // an empty one has no counts anywhere
+    return a.counts_ == b.counts_;
 }
 
 } // namespace kp::engine

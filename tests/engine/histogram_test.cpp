@@ -158,3 +158,24 @@ TEST_CASE("histogram: buckets() and from_buckets() round-trip; reset empties") {
     h.reset();
     CHECK(h == histogram{});
 }
+
+TEST_CASE("histogram: empty ones hold no bucket memory; reserve() sizes it once") {
+    histogram h;
+    CHECK(h.memory_bytes() == 0);
+    CHECK(h == histogram{});
+    h.reserve();
+    const std::size_t full = histogram::bucket_count() * sizeof(std::uint64_t);
+    CHECK(h.memory_bytes() == full);
+    CHECK(h == histogram{}); // reserved and empty equals unreserved and empty
+    for (std::uint64_t v = 1; v < (std::uint64_t{1} << 42); v *= 3)
+        h.record(v);
+    CHECK(h.memory_bytes() == full); // recording never grows it
+    histogram copy = h, lazy;
+    CHECK(copy == h);
+    lazy.record(7); // the first record reserves when nobody did
+    CHECK(lazy.memory_bytes() == full);
+    CHECK(lazy.percentile(50) == 7);
+    histogram merged;
+    merged.merge(histogram{}); // merging nothing allocates nothing
+    CHECK(merged.memory_bytes() == 0);
+}
