@@ -55,7 +55,8 @@ result<void> upload(ssh_connection& conn, const std::string& local, const std::s
     std::string tmp = fmt::format("{}/.kperf-plan.tmp-{:08x}", dir, std::random_device{}());
     sftp_file f = sftp_open(sftp, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0700);
     if (f == nullptr) return what(fmt::format("creating {}", tmp), ssh_get_error(conn.raw()));
-    std::vector<char> buf(32 * 1024); // OpenSSH's sftp-server takes writes of this size in one piece
+    // 32 KiB is the write size every SFTP server must take (OpenSSH takes more, others may not).
+    std::vector<char> buf(32 * 1024);
     bool ok = true;
     while (ok && in) {
         in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
