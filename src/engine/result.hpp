@@ -2,6 +2,7 @@
 /// Plain figures one side of a job returns. Serialized by engine/codec.hpp; merged by the runner.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/histogram.hpp"
@@ -65,6 +66,7 @@ struct side_result {
     std::vector<flow_result> flows;
     histogram latency;                          ///< merged over flows
     histogram connect_latency, close_latency;   ///< tcp_crr steps
+    histogram handshake_latency;                ///< tcp_crr with TLS: the TLS handshake step
     cpu_time cpu_total;                         ///< all CPUs
     std::vector<cpu_time> cpus;                 ///< per CPU
     double rusage_user_s = 0, rusage_system_s = 0; ///< the workers' own CPU over the window
@@ -72,6 +74,9 @@ struct side_result {
     std::vector<sample> samples;
     std::string placement_note; ///< e.g. the distinct_rx diagnosis
     bool ktls_available = false;
+    /// /proc/net/tls_stat over the window (tls::tls_stat_delta; TlsCurr* are end values); empty
+    /// where the kernel has no TLS.
+    std::vector<std::pair<std::string, std::uint64_t>> tls_stat;
 };
 
 } // namespace kp::engine

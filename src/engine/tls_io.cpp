@@ -32,10 +32,12 @@ io_result map_error(SSL* ssl, int ret) noexcept {
     case SSL_ERROR_ZERO_RETURN:
         ERR_clear_error();
         return {io_status::closed, 0, false};
-    case SSL_ERROR_SYSCALL:
+    case SSL_ERROR_SYSCALL: {
+        int err = errno;
         ERR_clear_error();
-        if (errno == EAGAIN || errno == EINTR) return {io_status::retry, 0, false};
+        if (err == EAGAIN || err == EINTR) return {io_status::retry, 0, false};
         return {io_status::error, 0, false};
+    }
     default:
         ERR_clear_error();
         return {io_status::error, 0, false};

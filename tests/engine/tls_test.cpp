@@ -149,3 +149,49 @@ TEST_CASE("tls: fingerprints pin case-insensitively and with colons") {
     CHECK(h.client);
     CHECK(h.server);
 }
+
+namespace {
+/// A handshaken TLS 1.2 pair whose server side has already gone away without close_notify.
+std::unique_ptr<stream_io> client_of_vanished_server() {
+    auto id = tls::make_identity();
+    REQUIRE(id);
+    auto spec = spec_of(tls_mode::openssl, tls_version::v1_2, tls_cipher::aes_256_gcm);
+    auto server_ctx = tls::make_server_context(*id, spec);
+    REQUIRE(server_ctx);
+    spec.peer_fingerprint = id->fingerprint;
+    auto client_ctx = tls::make_client_context(spec);
+    REQUIRE(client_ctx);
+    auto h = run_handshake(**server_ctx, **client_ctx);
+    REQUIRE(h.client);
+    REQUIRE(h.server);
+    h.server->reset(); // closes the socket, as a torn-down flow does
+    return std::move(*h.client);
+}
+} // namespace
+
+TEST_CASE("tls: a peer that goes away reads as closed") {
+    auto client = client_of_vanished_server();
+    std::byte buf[4096]{};
+    auto deadline = clk::now() + std::chrono::seconds(5);
+    kp::engine::io_result r;
+    do {
+        pollfd pfd{client->fd(), POLLIN, 0};
+        ::poll(&pfd, 1, 100);
+        r = client->read(buf);
+    } while (r.status == io_status::retry && clk::now() < deadline);
+    CHECK(r.status == io_status::closed);
+}
+
+TEST_CASE("tls: writing to a peer that went away is an error, not SIGPIPE") {
+    auto client = client_of_vanished_server();
+    std::byte buf[4096]{};
+    auto deadline = clk::now() + std::chrono::seconds(5);
+    // The first writes land in the socket buffer; the peer's kernel answers with a reset, and a
+    // later write meets EPIPE/ECONNRESET. That must come back as an error, not kill the process.
+    io_status last = io_status::ok;
+    for (int i = 0; i < 1000 && last == io_status::ok && clk::now() < deadline; ++i) {
+        last = client->write(buf).status;
+        ::usleep(1000);
+    }
+    CHECK(last == io_status::error);
+}
