@@ -31,6 +31,7 @@ class client_session final : public session_core {
             tls_ctx_ = std::move(*ctx);
         }
         ctx_.peer = server_;
+        ctx_.tls = tls_ctx_.get();
         return {};
     }
 

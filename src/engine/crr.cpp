@@ -55,11 +55,37 @@ void worker::crr_start(conn& c, std::int64_t now) noexcept {
 }
 
 void worker::crr_close(conn& c) noexcept {
-    if (c.crr_fd >= 0) ::close(c.crr_fd); // also leaves the epoll set
+    c.crr_hs.reset(); // the fd stays ours until a handshake finishes
+    if (c.crr_io)
+        c.crr_io.reset(); // the TLS stream owns the fd and closes it (leaving the epoll set)
+    else if (c.crr_fd >= 0)
+        ::close(c.crr_fd);
     c.crr_fd = -1;
     c.stage = crr_stage::idle;
     c.interest = 0;
 }
+
+namespace {
+
+/// One read or write on a tcp_crr connection: through its TLS stream when it has one.
+io_result crr_read(int fd, stream_io* io, std::span<std::byte> into) noexcept {
+    if (io != nullptr) return io->read(into);
+    ssize_t n = ::recv(fd, into.data(), into.size(), MSG_DONTWAIT);
+    if (n > 0) return {io_status::ok, static_cast<std::size_t>(n)};
+    if (n == 0) return {io_status::closed, 0};
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {io_status::retry, 0};
+    return {io_status::error, 0};
+}
+
+io_result crr_write(int fd, stream_io* io, std::span<const std::byte> from) noexcept {
+    if (io != nullptr) return io->write(from);
+    ssize_t n = ::send(fd, from.data(), from.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) return {io_status::ok, static_cast<std::size_t>(n)};
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {io_status::retry, 0, true};
+    return {io_status::error, 0};
+}
+
+} // namespace
 
 void worker::crr_client_io(conn& c, std::uint32_t events, std::int64_t now) noexcept {
     const int fd = c.crr_fd;
@@ -74,6 +100,7 @@ void worker::crr_client_io(conn& c, std::uint32_t events, std::int64_t now) noex
         crr_close(c);
         c.next_send = now + retry_after_error_ns;
     };
+    const std::size_t hello_len = hello_fixed_size + ctx_.job->token.size();
     if (c.stage == crr_stage::connecting) {
         int err = 0;
         socklen_t len = sizeof err;
@@ -82,35 +109,57 @@ void worker::crr_client_io(conn& c, std::uint32_t events, std::int64_t now) noex
         if ((events & EPOLLOUT) == 0) return;
         if (c.hist != nullptr && in_window_) connect_latency.record(std::uint64_t(now - c.t_connect));
         c.stage = crr_stage::exchanging;
+        if (ctx_.tls != nullptr) {
+            // The hello goes in plain text, so the server can refuse strangers before any TLS work.
+            ssize_t n = ::send(fd, c.crr_request.data(), hello_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n != static_cast<ssize_t>(hello_len)) return broken(&counters::err_write);
+            c.crr_sent = hello_len;
+            c.c.bytes_sent += hello_len;
+            total_bytes_ += hello_len;
+            auto hs = tls::start(fd, *ctx_.tls);
+            if (!hs) return broken(&counters::err_connect);
+            c.crr_hs = std::move(*hs);
+            c.t_handshake = now;
+            c.stage = crr_stage::handshaking;
+        }
+    }
+    if (c.stage == crr_stage::handshaking) {
+        auto r = c.crr_hs->step();
+        if (r.status == io_status::retry) return set(r.want_write ? EPOLLOUT : EPOLLIN);
+        if (r.status != io_status::ok) return broken(&counters::err_connect);
+        auto io = c.crr_hs->finish(c.tls);
+        c.crr_hs.reset();
+        if (!io) return broken(&counters::err_connect);
+        c.crr_io = std::move(*io);
+        now = mono_ns();
+        if (c.hist != nullptr && in_window_) handshake_latency.record(std::uint64_t(now - c.t_handshake));
+        c.stage = crr_stage::exchanging;
     }
     if (c.stage == crr_stage::exchanging) {
         while (c.crr_sent < c.crr_request.size()) {
-            ssize_t n = ::send(fd, c.crr_request.data() + c.crr_sent, c.crr_request.size() - c.crr_sent,
-                               MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-                return broken(&counters::err_write);
-            }
-            c.crr_sent += static_cast<std::size_t>(n);
-            c.c.bytes_sent += static_cast<std::size_t>(n);
-            total_bytes_ += static_cast<std::size_t>(n);
+            auto r = crr_write(fd, c.crr_io.get(), std::span(c.crr_request).subspan(c.crr_sent));
+            if (r.status == io_status::retry) break;
+            if (r.status != io_status::ok) return broken(&counters::err_write);
+            c.crr_sent += r.bytes;
+            c.c.bytes_sent += r.bytes;
+            total_bytes_ += r.bytes;
         }
         set(c.crr_sent < c.crr_request.size() ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
         const std::uint64_t resp = ctx_.job->response_size;
         while (c.crr_received < resp) {
-            ssize_t n = ::recv(fd, scratch_.data(),
-                               std::min<std::uint64_t>(scratch_.size(), resp - c.crr_received), MSG_DONTWAIT);
-            if (n == 0) return broken(&counters::err_read);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-                return broken(&counters::err_read);
+            auto want =
+                static_cast<std::size_t>(std::min<std::uint64_t>(scratch_.size(), resp - c.crr_received));
+            auto r = crr_read(fd, c.crr_io.get(), {scratch_.data(), want});
+            if (r.status == io_status::retry) {
+                if (r.want_write) set(EPOLLIN | EPOLLOUT);
+                return;
             }
-            auto got = static_cast<std::size_t>(n);
-            if (ctx_.job->verify && !ctx_.payload->check(c.crr_received, {scratch_.data(), got}))
+            if (r.status != io_status::ok) return broken(&counters::err_read);
+            if (ctx_.job->verify && !ctx_.payload->check(c.crr_received, {scratch_.data(), r.bytes}))
                 ++c.c.err_verify;
-            c.crr_received += got;
-            c.c.bytes_received += got;
-            total_bytes_ += got;
+            c.crr_received += r.bytes;
+            c.c.bytes_received += r.bytes;
+            total_bytes_ += r.bytes;
         }
         now = mono_ns();
         record(c, now - c.t_sched, now);
@@ -123,10 +172,12 @@ void worker::crr_client_io(conn& c, std::uint32_t events, std::int64_t now) noex
     }
     if (c.stage == crr_stage::closing) {
         for (;;) {
-            ssize_t n = ::recv(fd, scratch_.data(), scratch_.size(), MSG_DONTWAIT);
-            if (n > 0) continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-            if (n < 0) return broken(&counters::err_read);
+            auto r = crr_read(fd, c.crr_io.get(), scratch_);
+            if (r.status == io_status::ok) continue;
+            if (r.status == io_status::retry) return;
+            // A plain socket reports the server's FIN as closed; TLS may report a FIN without
+            // close_notify as an error, which is the same end here.
+            if (r.status == io_status::error && !c.crr_io) return broken(&counters::err_read);
             break;
         }
         now = mono_ns();
@@ -172,7 +223,11 @@ void worker::crr_accept() noexcept {
 void worker::crr_server_close(std::uint32_t s) noexcept {
     crr_server_slot& slot = crr_slots_[s];
     if (slot.fd < 0) return;
-    ::close(slot.fd);
+    slot.hs.reset();
+    if (slot.io)
+        slot.io.reset(); // owns and closes the fd
+    else
+        ::close(slot.fd);
     slot.fd = -1;
     crr_free_.push_back(s);
 }
@@ -182,6 +237,10 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
     if (slot.fd < 0) return;
     const job_spec& job = *ctx_.job;
     const std::size_t hello_len = hello_fixed_size + job.token.size();
+    auto want = [&](std::uint32_t ev) {
+        epoll_event e{ev, {.u64 = (tag_crr_slot << 32) | s}};
+        epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, slot.fd, &e);
+    };
     if (slot.stage == 0) {
         ssize_t n = ::recv(slot.fd, slot.hello_buf + slot.have, hello_len - slot.have, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
@@ -202,56 +261,79 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
         }
         slot.flow = h.candidate;
         slot.stage = 1;
+        crr_live_[slot.flow].bytes_received += hello_len;
+        if (ctx_.tls != nullptr) {
+            auto hs = tls::start(slot.fd, *ctx_.tls);
+            if (!hs) {
+                ++crr_live_[slot.flow].err_connect;
+                return crr_server_close(s);
+            }
+            slot.hs = std::move(*hs);
+            slot.stage = 4;
+        }
     }
     counters& fc = crr_live_[slot.flow];
+    if (slot.stage == 4) {
+        auto r = slot.hs->step();
+        if (r.status == io_status::retry) return want(r.want_write ? EPOLLOUT : EPOLLIN);
+        if (r.status != io_status::ok) {
+            ++fc.err_connect;
+            return crr_server_close(s);
+        }
+        tls_report report;
+        auto io = slot.hs->finish(report);
+        slot.hs.reset();
+        if (!io) {
+            ++fc.err_connect;
+            return crr_server_close(s);
+        }
+        slot.io = std::move(*io);
+        slot.stage = 1;
+        want(EPOLLIN);
+    }
     if (slot.stage == 1) {
         while (slot.got < job.request_size) {
-            ssize_t n =
-                ::recv(slot.fd, scratch_.data(),
-                       std::min<std::uint64_t>(scratch_.size(), job.request_size - slot.got), MSG_DONTWAIT);
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-            if (n <= 0) {
+            auto n = static_cast<std::size_t>(
+                std::min<std::uint64_t>(scratch_.size(), job.request_size - slot.got));
+            auto r = crr_read(slot.fd, slot.io.get(), {scratch_.data(), n});
+            if (r.status == io_status::retry) return;
+            if (r.status != io_status::ok) {
                 ++fc.err_read;
                 return crr_server_close(s);
             }
-            auto got = static_cast<std::size_t>(n);
-            if (job.verify && !ctx_.payload->check(slot.got, {scratch_.data(), got})) ++fc.err_verify;
-            slot.got += got;
-            fc.bytes_received += got;
-            total_bytes_ += got;
+            if (job.verify && !ctx_.payload->check(slot.got, {scratch_.data(), r.bytes})) ++fc.err_verify;
+            slot.got += r.bytes;
+            fc.bytes_received += r.bytes;
+            total_bytes_ += r.bytes;
         }
         slot.stage = 2;
         slot.owed = job.response_size;
     }
     if (slot.stage == 2) {
         while (slot.owed > 0) {
-            auto data = ctx_.payload->at(job.response_size - slot.owed, slot.owed);
-            ssize_t n = ::send(slot.fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                epoll_event e{EPOLLIN | EPOLLOUT, {.u64 = (tag_crr_slot << 32) | s}};
-                epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, slot.fd, &e);
-                return;
-            }
-            if (n < 0) {
+            auto r =
+                crr_write(slot.fd, slot.io.get(), ctx_.payload->at(job.response_size - slot.owed, slot.owed));
+            if (r.status == io_status::retry) return want(EPOLLIN | EPOLLOUT);
+            if (r.status != io_status::ok) {
                 ++fc.err_write;
                 return crr_server_close(s);
             }
-            slot.owed -= static_cast<std::size_t>(n);
-            fc.bytes_sent += static_cast<std::size_t>(n);
-            total_bytes_ += static_cast<std::size_t>(n);
+            slot.owed -= r.bytes;
+            fc.bytes_sent += r.bytes;
+            total_bytes_ += r.bytes;
         }
         ++fc.transactions;
         ++total_tx_;
         slot.stage = 3;
-        epoll_event e{EPOLLIN, {.u64 = (tag_crr_slot << 32) | s}};
-        epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, slot.fd, &e);
+        want(EPOLLIN);
     }
     if (slot.stage == 3) {
         for (;;) {
-            ssize_t n = ::recv(slot.fd, scratch_.data(), scratch_.size(), MSG_DONTWAIT);
-            if (n > 0) continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-            if (n == 0)
+            auto r = crr_read(slot.fd, slot.io.get(), scratch_);
+            if (r.status == io_status::ok) continue;
+            if (r.status == io_status::retry) return;
+            // The client's FIN; over TLS it may read as an error (no close_notify).
+            if (r.status == io_status::closed || slot.io)
                 ++fc.connections;
             else
                 ++fc.err_read;

@@ -11,6 +11,7 @@
 #include "engine/result.hpp"
 #include "engine/socket.hpp"
 #include "engine/tcp_stats.hpp"
+#include "engine/tls.hpp"
 
 namespace kp::engine {
 
@@ -42,7 +43,7 @@ counters window_delta(const counters& begin, const counters& end) noexcept;
 void accumulate(counters& a, const counters& b) noexcept;
 
 /// Stage of a tcp_crr transaction.
-enum class crr_stage : std::uint8_t { idle, connecting, exchanging, closing };
+enum class crr_stage : std::uint8_t { idle, connecting, handshaking, exchanging, closing };
 
 /// One data connection (or, for tcp_crr clients, one flow's succession of connections).
 struct conn {
@@ -94,6 +95,9 @@ struct conn {
     std::int64_t t_sched = 0, t_connect = 0, t_close = 0;
     std::vector<std::byte> crr_request; ///< hello followed by the request bytes
     std::uint64_t crr_sent = 0, crr_received = 0;
+    std::unique_ptr<tls::pending> crr_hs; ///< TLS: the handshake in progress
+    std::unique_ptr<stream_io> crr_io;    ///< TLS: the session (owns crr_fd)
+    std::int64_t t_handshake = 0;
 };
 
 } // namespace kp::engine

@@ -86,6 +86,7 @@ class server_session final : public session_core {
     }
     void before_run() override {
         if (job_.kind == traffic::tcp_crr) ctx_.listen_fd = listener_.get();
+        ctx_.tls = tls_ctx_.get();
     }
 
   private:

@@ -51,8 +51,6 @@ result<void> validate_job(const job_spec& j) {
         if (too_big)
             return usage("UDP datagrams are at most 65507 bytes (write_size, request_size, response_size)");
     }
-    if (j.kind == traffic::tcp_crr && j.tls.mode != tls_mode::none)
-        return usage("tcp_crr with TLS is not supported yet");
     return {};
 }
 
@@ -224,15 +222,19 @@ void session_core::clock_body() {
     lock.unlock();
     auto begin = read_cpu_snapshot();
     std::int64_t real_begin = real_ns();
+    auto tls_begin = tls::read_tls_stat();
     lock.lock();
     if (begin) cpu_begin_ = std::move(*begin);
+    tls_stat_begin_ = std::move(tls_begin);
     real_begin_ = real_begin;
     cv_.wait_until(lock, at(ctx_.w.end), [&] { return stop_requested_; });
     lock.unlock();
     auto end = read_cpu_snapshot();
     std::int64_t real_end = real_ns();
+    auto tls_end = tls::read_tls_stat();
     lock.lock();
     if (end) cpu_end_ = std::move(*end);
+    tls_stat_end_ = std::move(tls_end);
     real_end_ = real_end;
 }
 
@@ -329,6 +331,7 @@ side_result session_core::collect() {
             f.remote_port = c.remote_port;
             f.tls = c.tls;
         }
+        if (c.role == conn_role::crr_client) f.tls = c.tls; // the last transaction's handshake
         if (f.app_cpu < 0 || c.slot == 0) f.app_cpu = c.app_cpu;
         // tcp_info of the flow: its sending connection's when it has one (bidir: slot 0).
         if (c.has_tcp_info && (!has_tcp[c.flow] || c.role == conn_role::stream_send)) {
@@ -343,6 +346,7 @@ side_result session_core::collect() {
         r.latency.merge(w->latency); // flows beyond the per-flow histogram limit
         r.connect_latency.merge(w->connect_latency);
         r.close_latency.merge(w->close_latency);
+        r.handshake_latency.merge(w->handshake_latency);
         add_errors(w->extra);
         for (std::size_t f = 0; f < w->crr_flows.size() && f < r.flows.size(); ++f) {
             add_traffic(r.flows[f], w->crr_flows[f]);
@@ -370,6 +374,7 @@ side_result session_core::collect() {
     }
     r.placement_note = placement_note_;
     r.ktls_available = tls::ktls_available();
+    if (!tls_stat_end_.empty()) r.tls_stat = tls::tls_stat_delta(tls_stat_begin_, tls_stat_end_);
     return r;
 }
 

@@ -72,6 +72,7 @@ class session_core : public session {
     bool started_ = false, joined_ = false;
     std::optional<cpu_snapshot> cpu_begin_, cpu_end_;
     std::int64_t real_begin_ = 0, real_end_ = 0;
+    std::vector<std::pair<std::string, std::uint64_t>> tls_stat_begin_, tls_stat_end_;
 };
 
 } // namespace kp::engine

@@ -335,6 +335,19 @@ void worker::loop() noexcept {
         timespec ts{static_cast<time_t>(wait / second_ns), static_cast<long>(wait % second_ns)};
         int n = epoll_pwait2(epoll_.get(), events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
         now = mono_ns();
+        // Window edges first, so events that arrive after the end are not counted in it.
+        if (!in_window_ && !ended_ && now >= w_begin) begin_window(now);
+        if (in_window_) {
+            while (next_sample_ < samples.size() &&
+                   now >= w_begin + std::int64_t(next_sample_ + 1) * second_ns) {
+                samples[next_sample_].bytes = total_bytes_ - sample_bytes_;
+                samples[next_sample_].transactions = total_tx_ - sample_tx_;
+                sample_bytes_ = total_bytes_;
+                sample_tx_ = total_tx_;
+                ++next_sample_;
+            }
+            if (now >= w_end) end_window(now);
+        }
         bool stopping = false;
         for (int i = 0; i < n; ++i) {
             const epoll_event& e = events_[static_cast<std::size_t>(i)];
@@ -362,18 +375,6 @@ void worker::loop() noexcept {
             break;
         }
         if (paced_ || now >= next_timer) next_timer = on_timers(now);
-        if (!in_window_ && !ended_ && now >= w_begin) begin_window(now);
-        if (in_window_) {
-            while (next_sample_ < samples.size() &&
-                   now >= w_begin + std::int64_t(next_sample_ + 1) * second_ns) {
-                samples[next_sample_].bytes = total_bytes_ - sample_bytes_;
-                samples[next_sample_].transactions = total_tx_ - sample_tx_;
-                sample_bytes_ = total_bytes_;
-                sample_tx_ = total_tx_;
-                ++next_sample_;
-            }
-            if (now >= w_end) end_window(now);
-        }
         if (ended_) {
             bool all_done = std::all_of(conns_.begin(), conns_.end(), [](const conn* c) { return c->done; });
             if (ctx_.listen_fd >= 0 && now - last_crr_activity_ < crr_quiet_ns) all_done = false;

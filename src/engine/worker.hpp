@@ -31,19 +31,22 @@ struct run_context {
     const pattern* payload = nullptr;
     run_window w;
     bool server = false;
-    sock_addr peer;     ///< tcp_crr client: the server's address
-    int listen_fd = -1; ///< tcp_crr server: the listener, shared with EPOLLEXCLUSIVE
+    sock_addr peer;                    ///< tcp_crr client: the server's address
+    int listen_fd = -1;                ///< tcp_crr server: the listener, shared with EPOLLEXCLUSIVE
+    const tls::context* tls = nullptr; ///< tcp_crr with TLS: this side's context
 };
 
 /// The counters of one tcp_crr server flow, kept per worker.
 struct crr_server_slot {
     int fd = -1;
     std::uint32_t flow = 0;
-    std::uint32_t have = 0;     ///< hello bytes read
-    std::uint64_t got = 0;      ///< request bytes read
-    std::uint64_t owed = 0;     ///< response bytes to write
-    std::uint8_t stage = 0;     ///< 0 hello, 1 request, 2 response, 3 drain
-    std::byte hello_buf[272]{}; ///< hello_fixed_size + hello_max_token
+    std::uint32_t have = 0;           ///< hello bytes read
+    std::uint64_t got = 0;            ///< request bytes read
+    std::uint64_t owed = 0;           ///< response bytes to write
+    std::uint8_t stage = 0;           ///< 0 hello, 4 TLS handshake, 1 request, 2 response, 3 drain
+    std::byte hello_buf[272]{};       ///< hello_fixed_size + hello_max_token
+    std::unique_ptr<tls::pending> hs; ///< TLS: the handshake in progress
+    std::unique_ptr<stream_io> io;    ///< TLS: the session (owns fd)
 };
 
 class worker {
@@ -68,7 +71,7 @@ class worker {
     [[nodiscard]] const std::string& pin_error() const { return pin_error_; }
     [[nodiscard]] int cpu() const { return cpu_; }
     [[nodiscard]] int app_cpu() const { return app_cpu_; }
-    histogram latency, connect_latency, close_latency;
+    histogram latency, connect_latency, close_latency, handshake_latency;
     std::vector<sample> samples;     ///< per second of the window: bytes and transactions in it
     std::vector<counters> crr_flows; ///< tcp_crr server: per flow, over the window
     counters extra;                  ///< errors not tied to a connection (accept, rejected hello)
