@@ -28,6 +28,10 @@ public:
     [[nodiscard]] virtual int fd() const noexcept = 0;
     virtual io_result read(std::span<std::byte> into) noexcept = 0;
     virtual io_result write(std::span<const std::byte> from) noexcept = 0;
+    /// True when the transport holds bytes it took off the socket, which no fd readiness will
+    /// announce (TLS records). A caller that stops reading before a `retry` or a short read must
+    /// read again while this is true before it waits for EPOLLIN; after a retry, just wait.
+    [[nodiscard]] virtual bool buffered() const noexcept { return false; }
 };
 
 /// A stream over a plain socket; owns and closes the fd.

@@ -44,6 +44,10 @@ io_result map_error(SSL* ssl, int ret) noexcept {
     }
 }
 
+int chunk(std::size_t n) noexcept {
+    return static_cast<int>(std::min<std::size_t>(n, INT_MAX));
+}
+
 class tls_stream final : public stream_io {
   public:
     tls_stream(int fd, SSL* ssl) noexcept : fd_(fd), ssl_(ssl) {}
@@ -58,19 +62,42 @@ class tls_stream final : public stream_io {
 
     [[nodiscard]] int fd() const noexcept override { return fd_; }
 
+    // Both calls loop until the buffer is done or OpenSSL would block, because one SSL_read or
+    // SSL_write (partial-write mode) moves at most one 16 KiB record. So, as with a plain socket,
+    // a short count means the socket is drained (read) or full (write), and callers that stop
+    // on a short count lose no readiness. Bytes already moved are reported first; an end or an
+    // error behind them comes back from the next call (OpenSSL keeps that state).
     io_result read(std::span<std::byte> into) noexcept override {
-        if (into.empty()) return {};
-        int n = SSL_read(ssl_, into.data(), static_cast<int>(std::min<std::size_t>(into.size(), INT_MAX)));
-        if (n > 0) return {io_status::ok, static_cast<std::size_t>(n), false};
-        return map_error(ssl_, n);
+        std::size_t total = 0;
+        while (total < into.size()) {
+            int n = SSL_read(ssl_, into.data() + total, chunk(into.size() - total));
+            if (n <= 0) {
+                io_result end = map_error(ssl_, n); // also empties OpenSSL's error queue
+                if (total > 0) break;
+                return end;
+            }
+            total += static_cast<std::size_t>(n);
+        }
+        return {io_status::ok, total, false};
     }
 
+    // After a retry the caller offers the same stream bytes again (at least as many), as OpenSSL
+    // requires; SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets them come from another address.
     io_result write(std::span<const std::byte> from) noexcept override {
-        if (from.empty()) return {};
-        int n = SSL_write(ssl_, from.data(), static_cast<int>(std::min<std::size_t>(from.size(), INT_MAX)));
-        if (n > 0) return {io_status::ok, static_cast<std::size_t>(n), false};
-        return map_error(ssl_, n);
+        std::size_t total = 0;
+        while (total < from.size()) {
+            int n = SSL_write(ssl_, from.data() + total, chunk(from.size() - total));
+            if (n <= 0) {
+                io_result end = map_error(ssl_, n); // also empties OpenSSL's error queue
+                if (total > 0) break;
+                return end;
+            }
+            total += static_cast<std::size_t>(n);
+        }
+        return {io_status::ok, total, false};
     }
+
+    [[nodiscard]] bool buffered() const noexcept override { return SSL_has_pending(ssl_) == 1; }
 
   private:
     int fd_;

@@ -174,3 +174,19 @@ TEST_CASE("session: stop() ends a long run at once") {
     CHECK(r.seconds < 1.0);
     CHECK(r.flows[0].bytes_received > 0);
 }
+
+TEST_CASE("admission: a connection that never completes its hello is refused after 3 s") {
+    auto job = short_job(traffic::tcp_rr, 300ms);
+    auto srv = listen(job, {"127.0.0.1", 0});
+    REQUIRE(srv.has_value());
+    auto t0 = std::chrono::steady_clock::now();
+    auto silent = raw_connect((*srv)->port());
+    auto half = encode_hello({hello_purpose::data, 0, 0, job.token});
+    CHECK(::send(silent.get(), half.data(), 10, 0) == 10); // a hello cut short
+    CHECK_FALSE(closed_by_peer(silent.get(), 2500));
+    CHECK(closed_by_peer(silent.get(), 1500));
+    CHECK(std::chrono::steady_clock::now() - t0 < 4s);
+    auto r = run_with(**srv, job);
+    CHECK(r.server.errors.rejected_hello == 1);
+    CHECK(r.client.flows[0].transactions > 100);
+}

@@ -195,3 +195,49 @@ TEST_CASE("tls: writing to a peer that went away is an error, not SIGPIPE") {
     }
     CHECK(last == io_status::error);
 }
+
+TEST_CASE("tls: one call moves many records, and a short count means the socket is drained or full") {
+    auto id = tls::make_identity();
+    REQUIRE(id);
+    auto spec = spec_of(tls_mode::openssl, tls_version::v1_3, tls_cipher::aes_128_gcm);
+    auto server_ctx = tls::make_server_context(*id, spec);
+    REQUIRE(server_ctx);
+    spec.peer_fingerprint = id->fingerprint;
+    auto client_ctx = tls::make_client_context(spec);
+    REQUIRE(client_ctx);
+    auto h = run_handshake(**server_ctx, **client_ctx);
+    REQUIRE(h.client);
+    REQUIRE(h.server);
+    auto& client = **h.client;
+    auto& server = **h.server;
+
+    // 48 KiB is three 16 KiB records; loopback takes them all at once.
+    std::vector<std::byte> out(48 * 1024, std::byte{7}), in(64 * 1024);
+    auto w = client.write(out);
+    REQUIRE(w.status == io_status::ok);
+    CHECK(w.bytes == out.size());
+
+    pollfd pfd{server.fd(), POLLIN, 0};
+    std::size_t got = 0;
+    auto deadline = clk::now() + std::chrono::seconds(5);
+    // One byte first: the rest of its record stays inside TLS, invisible to poll().
+    while (got == 0 && clk::now() < deadline) {
+        ::poll(&pfd, 1, 100);
+        auto r = server.read(std::span(in).first(1));
+        if (r.status == io_status::ok) got = r.bytes;
+    }
+    REQUIRE(got == 1);
+    CHECK(server.buffered());
+    while (got < out.size() && clk::now() < deadline) {
+        auto r = server.read(in);
+        if (r.status == io_status::ok) {
+            got += r.bytes;
+            if (r.bytes < in.size()) CHECK_FALSE(server.buffered());
+        } else {
+            REQUIRE(r.status == io_status::retry);
+            ::poll(&pfd, 1, 100);
+        }
+    }
+    CHECK(got == out.size());
+    CHECK_FALSE(server.buffered());
+}
