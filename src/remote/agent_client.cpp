@@ -54,7 +54,8 @@ struct agent_client::impl {
     std::uint64_t next_id = 1;
     bool dead = false;
     std::string dead_reason;
-    std::atomic<bool> stopping{false};
+    std::atomic<bool> stopping{false}; // the reader should return
+    std::atomic<bool> closing{false};  // shutdown() asked the agent to exit
     std::atomic<bool> alive{true};
     std::once_flag shut;
     std::thread reader;
@@ -102,6 +103,10 @@ struct agent_client::impl {
                 return;
             }
             if (*n == 0) {
+                if (closing) {
+                    die(fmt::format("agent on host {} was shut down", host));
+                    return;
+                }
                 std::string status = link->exit_status();
                 die(fmt::format("agent on host {} exited ({})", host,
                                 status.empty() ? "end of stream" : status));
@@ -289,6 +294,7 @@ result<void> agent_client::release(const std::string& instance, timeout t) {
 
 void agent_client::shutdown() {
     std::call_once(impl_->shut, [this] {
+        impl_->closing = true;
         if (alive()) (void)impl_->call(protocol::request_type::shutdown, json::object(), shutdown_timeout);
         impl_->stopping = true;
         if (impl_->reader.joinable()) impl_->reader.join();

@@ -247,9 +247,12 @@ agent_service::outcome agent_service::release(const json& args) {
     auto inst = find(args, "release");
     if (!inst) return std::unexpected(inst.error());
     (*inst)->session->stop();
-    std::lock_guard lock(mutex_);
-    instances_.erase((*inst)->name);
-    // A worker thread may still hold the instance; the session closes when it lets go.
+    {
+        std::lock_guard lock(mutex_);
+        instances_.erase((*inst)->name);
+    }
+    // The session closes its sockets here, as `inst` goes, unless a worker thread still holds it
+    // (release during wait); then it closes when that thread lets go.
     return json::object();
 }
 
@@ -271,7 +274,7 @@ agent_service::outcome agent_service::spawn_long(const protocol::request& r) {
         in.busy = to_string(r.type);
         ++running_;
     }
-    std::thread([self = shared_from_this(), r, inst = *inst] {
+    std::thread([self = shared_from_this(), r, inst = *inst]() mutable {
         outcome o;
         try {
             o = self->run_long(r, inst);
@@ -283,6 +286,9 @@ agent_service::outcome agent_service::spawn_long(const protocol::request& r) {
             std::lock_guard lock(self->mutex_);
             inst->busy.clear();
         }
+        // Let go before replying: a release that follows the reply must find this thread gone,
+        // so the session (and its sockets) closes before the release is answered.
+        inst.reset();
         self->reply(r, std::move(o));
         std::lock_guard lock(self->mutex_);
         --self->running_;

@@ -171,10 +171,11 @@ local_transport::~local_transport() {
 }
 
 result<void> local_transport::write_all(std::span<const std::byte> bytes) {
-    if (in_ < 0) return fail("agent's stdin is closed");
+    int fd = in_;
+    if (fd < 0) return fail("agent's stdin is closed");
     std::size_t done = 0;
     while (done < bytes.size()) {
-        ssize_t n = ::write(in_, bytes.data() + done, bytes.size() - done);
+        ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return fail(errno_error("writing to the agent"));
         done += static_cast<std::size_t>(n);
@@ -215,11 +216,12 @@ std::string local_transport::exit_status() {
     return describe_status(status_);
 }
 
+void local_transport::close_input() {
+    if (int fd = in_.exchange(-1); fd >= 0) ::close(fd); // EOF: the agent stops its sessions and exits
+}
+
 void local_transport::close() {
-    if (in_ >= 0) {
-        ::close(in_); // EOF: the agent stops its sessions and exits
-        in_ = -1;
-    }
+    close_input();
     if (!reap(options_.close_grace)) {
         ::kill(pid_, SIGKILL);
         reap(std::chrono::milliseconds(2000));

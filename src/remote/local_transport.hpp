@@ -5,6 +5,7 @@
 ///
 /// The child never outlives the runner: it exits on stdin EOF (the kernel closes the pipe when
 /// the runner dies, even by SIGKILL), and it also gets PR_SET_PDEATHSIG.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -38,6 +39,9 @@ class local_transport final : public transport {
     [[nodiscard]] std::string describe() const override;
     [[nodiscard]] std::string exit_status() override;
 
+    /// Closes only the agent's stdin (it sees EOF) and keeps its stdout readable. Safe while
+    /// another thread reads.
+    void close_input();
     /// The child's process id.
     [[nodiscard]] pid_t pid() const { return pid_; }
 
@@ -50,8 +54,8 @@ class local_transport final : public transport {
 
     local_options options_;
     pid_t pid_ = -1;
-    int in_ = -1;  // our end of the child's stdin
-    int out_ = -1; // our end of the child's stdout
+    std::atomic<int> in_ = -1; // our end of the child's stdin; close_input() runs on any thread
+    int out_ = -1;             // our end of the child's stdout
     int status_ = 0;
     bool reaped_ = false;
     std::shared_ptr<state> err_;

@@ -18,9 +18,12 @@ std::vector<std::string> seeds() {
     using nlohmann::json;
     return {
         encode_frame({{"id", 1}, {"type", "hello"}, {"timeout_ms", 5000}, {"args", {{"protocol", 1}}}}),
-        encode_frame({{"id", 2}, {"type", "listen"}, {"timeout_ms", 1},
+        encode_frame({{"id", 2},
+                      {"type", "listen"},
+                      {"timeout_ms", 1},
                       {"args", {{"instance", "rr/1"}, {"bind", {{"address", "127.0.0.1"}, {"port", 0}}}}}}),
-        encode_frame({{"id", 3}, {"ok", false}, {"error", {{"code", "busy"}, {"message", "m"}, {"context", "c"}}}}),
+        encode_frame(
+            {{"id", 3}, {"ok", false}, {"error", {{"code", "busy"}, {"message", "m"}, {"context", "c"}}}}),
         encode_frame({{"id", 4}, {"ok", true}, {"result", {{"port", 5201}, {"tls_fingerprint", ""}}}}) +
             encode_frame({{"id", nullptr}, {"ok", false}, {"error", json::object()}}),
         std::string("\0\0\0\x02{}", 6),
@@ -44,16 +47,23 @@ TEST_CASE("protocol: decoder survives seeded random and mutated inputs") {
         std::string in;
         if (runs % 4 == 0) { // pure noise of random length
             in.resize(rng() % 64);
-            for (auto& c : in) c = static_cast<char>(rng());
+            for (auto& c : in)
+                c = static_cast<char>(rng());
         } else { // a seed with a few bytes flipped, inserted or cut
             in = base[rng() % base.size()];
             int edits = 1 + static_cast<int>(rng() % 2);
             for (int e = 0; e < edits && !in.empty(); ++e) {
                 std::size_t at = rng() % in.size();
                 switch (rng() % 3) {
-                case 0: in[at] = static_cast<char>(rng()); break;
-                case 1: in.insert(at, 1, static_cast<char>(rng())); break;
-                default: in.erase(at, 1 + rng() % 8); break;
+                case 0:
+                    in[at] = static_cast<char>(rng());
+                    break;
+                case 1:
+                    in.insert(at, 1, static_cast<char>(rng()));
+                    break;
+                default:
+                    in.erase(at, 1 + rng() % 8);
+                    break;
                 }
             }
             // Half the time fix up the length prefix, so the mutated JSON reaches the parser.

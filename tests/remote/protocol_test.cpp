@@ -8,7 +8,8 @@ using nlohmann::json;
 namespace {
 
 std::string header(std::uint32_t n) {
-    return {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
+    return {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
+            static_cast<char>(n)};
 }
 
 } // namespace
@@ -19,7 +20,8 @@ TEST_CASE("protocol: frame is a big-endian length and compact JSON") {
 }
 
 TEST_CASE("protocol: decoder reassembles frames fed byte by byte") {
-    std::string stream = encode_frame(json{{"x", "first"}}) + encode_frame(json::array({1, 2})) + encode_frame(json(3));
+    std::string stream =
+        encode_frame(json{{"x", "first"}}) + encode_frame(json::array({1, 2})) + encode_frame(json(3));
     frame_decoder d;
     std::vector<std::string> got;
     for (char c : stream) {
@@ -69,23 +71,27 @@ TEST_CASE("protocol: request round-trips") {
 }
 
 TEST_CASE("protocol: request errors are structured and keep the id when readable") {
-    auto check = [](std::string_view payload, std::optional<std::uint64_t> id, error_code code, std::string message) {
+    auto check = [](std::string_view payload, std::optional<std::uint64_t> id, error_code code,
+                    std::string message) {
         auto r = parse_request(payload);
         REQUIRE_FALSE(r.has_value());
         CHECK(r.error().id == id);
         CHECK(r.error().error.code == code);
         CHECK(r.error().error.message == message);
     };
-    check("{\"id\":1,", std::nullopt, error_code::bad_json,
-          "malformed JSON: parse error at line 1, column 9: syntax error while parsing object key - unexpected "
-          "end of input; expected string literal");
+    check(
+        "{\"id\":1,", std::nullopt, error_code::bad_json,
+        "malformed JSON: parse error at line 1, column 9: syntax error while parsing object key - unexpected "
+        "end of input; expected string literal");
     check("[1]", std::nullopt, error_code::bad_request, "a request is a JSON object, not array");
     check(R"({"type":"hello"})", std::nullopt, error_code::bad_request,
           "field 'id': expected a non-negative integer");
     check(R"({"id":-1,"type":"hello"})", std::nullopt, error_code::bad_request,
           "field 'id': expected a non-negative integer");
-    check(R"({"id":3,"type":"dance","timeout_ms":5})", 3, error_code::unknown_type, "unknown request type 'dance'");
-    check(R"({"id":3,"type":"stop"})", 3, error_code::bad_request, "field 'timeout_ms': expected a non-negative integer");
+    check(R"({"id":3,"type":"dance","timeout_ms":5})", 3, error_code::unknown_type,
+          "unknown request type 'dance'");
+    check(R"({"id":3,"type":"stop"})", 3, error_code::bad_request,
+          "field 'timeout_ms': expected a non-negative integer");
     check(R"({"id":3,"type":"stop","timeout_ms":5,"args":[]})", 3, error_code::bad_request,
           "field 'args': expected an object");
 }
@@ -112,12 +118,14 @@ TEST_CASE("protocol: reply round-trips, ok and error") {
 }
 
 TEST_CASE("protocol: malformed replies are errors") {
-    CHECK(parse_reply("nope").error().message ==
-          "malformed reply: parse error at line 1, column 2: syntax error while parsing value - invalid literal; "
-          "last read: 'no'");
+    CHECK(parse_reply("nope").error().message == "malformed reply: parse error at line 1, column 2: syntax "
+                                                 "error while parsing value - invalid literal; "
+                                                 "last read: 'no'");
     CHECK(parse_reply(R"({"ok":true})").error().message == "malformed reply: no field 'id'");
-    CHECK(parse_reply(R"({"id":1,"ok":"yes"})").error().message == "malformed reply: field 'ok' is not a boolean");
-    CHECK(parse_reply(R"({"id":1,"ok":false})").error().message == "malformed reply: field 'error' is not an object");
+    CHECK(parse_reply(R"({"id":1,"ok":"yes"})").error().message ==
+          "malformed reply: field 'ok' is not a boolean");
+    CHECK(parse_reply(R"({"id":1,"ok":false})").error().message ==
+          "malformed reply: field 'error' is not an object");
 }
 
 TEST_CASE("protocol: every request and error name parses back") {
