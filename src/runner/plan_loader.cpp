@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "engine/placement.hpp"
@@ -565,6 +566,46 @@ std::string plan::diagnose(source_loc loc, std::string message) const {
     return format_diagnostic(file, source, {loc, std::move(message)});
 }
 
+namespace {
+
+/// Counts the documents of a text by walking the parser's events without building nodes, and
+/// gives up after `cap` events: yaml-cpp 0.7 emits events without end for some malformed
+/// input (tests/runner/fuzz_plan found one that made YAML::LoadAll eat all memory).
+class document_counter final : public YAML::EventHandler {
+  public:
+    struct too_many_events {
+        YAML::Mark mark;
+    };
+    explicit document_counter(std::size_t cap) : cap_(cap) {}
+    std::size_t documents = 0;
+    YAML::Mark second; ///< where the second document starts, if there is one
+
+    void OnDocumentStart(const YAML::Mark& m) override {
+        if (++documents == 2) second = m;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { step(m); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { step(m); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { step(m); }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        step(m);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        step(m);
+    }
+    void OnMapEnd() override {}
+
+  private:
+    void step(const YAML::Mark& m) {
+        if (++events_ > cap_) throw too_many_events{m};
+    }
+    std::size_t cap_;
+    std::size_t events_ = 0;
+};
+
+} // namespace
+
 std::expected<plan, load_failure> load_plan(std::string_view file, std::string_view text) {
     diagnostics d;
     if (auto bad = prescan_plan_text(text)) {
@@ -573,18 +614,29 @@ std::expected<plan, load_failure> load_plan(std::string_view file, std::string_v
     }
     std::vector<YAML::Node> docs;
     try {
-        docs = YAML::LoadAll(std::string(text));
+        // Every scalar, sequence or mapping is one event and takes at least a byte of text.
+        document_counter counter(text.size() + 16);
+        std::istringstream in{std::string(text)};
+        YAML::Parser parser(in);
+        while (parser.HandleNextDocument(counter)) {
+        }
+        if (counter.documents > 1) {
+            d.error({counter.second.line + 1, counter.second.column + 1},
+                    "a plan is one YAML document; found a second one");
+            return std::unexpected(failure(file, text, d));
+        }
+        if (counter.documents == 1) docs.push_back(YAML::Load(std::string(text)));
     } catch (const YAML::Exception& e) {
         source_loc at = e.mark.is_null() ? source_loc{} : source_loc{e.mark.line + 1, e.mark.column + 1};
         d.error(at, "YAML syntax error: " + e.msg);
         return std::unexpected(failure(file, text, d));
-    }
-    if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
-        d.error({}, "empty plan: expected a mapping with 'version: 1', 'hosts' and 'scenarios'");
+    } catch (const document_counter::too_many_events& e) {
+        d.error({e.mark.line + 1, e.mark.column + 1},
+                "YAML syntax error: the parser does not make progress here; check the brackets and quotes");
         return std::unexpected(failure(file, text, d));
     }
-    if (docs.size() > 1) {
-        d.error(loc_of(docs[1]), "a plan is one YAML document; found a second one");
+    if (docs.empty() || docs[0].IsNull()) {
+        d.error({}, "empty plan: expected a mapping with 'version: 1', 'hosts' and 'scenarios'");
         return std::unexpected(failure(file, text, d));
     }
     plan p;

@@ -90,7 +90,7 @@ TEST_CASE("plan input: not a mapping, several documents, odd scalars") {
           "just a string\n"
           "^\n");
     CHECK(errors_of("version: 1\n---\nversion: 1\n") ==
-          "x.yaml:3:1: a plan is one YAML document; found a second one\n"
-          "version: 1\n"
+          "x.yaml:2:1: a plan is one YAML document; found a second one\n"
+          "---\n"
           "^\n");
 }
