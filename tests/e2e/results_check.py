@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Validates a run's reports against schemas/results.schema.json.
+
+Usage: results_check.py SCHEMA RESULTS_DIR   -> results.json against the schema, results.jsonl
+                                                line 1 against $defs/run_header, the other lines
+                                                against $defs/instance
+       results_check.py SCHEMA --self-test    -> the schema is valid and rejects broken documents
+Prints one line per error; exit 0 when valid, 1 when not, 2 on bad usage.
+"""
+import copy
+import json
+import os
+import sys
+
+import jsonschema
+
+
+def validator_for(schema, ref=None):
+    jsonschema.Draft202012Validator.check_schema(schema)
+    if ref is None:
+        return jsonschema.Draft202012Validator(schema)
+    sub = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": ref}
+    return jsonschema.Draft202012Validator(sub)
+
+
+def errors_of(validator, doc, where):
+    out = []
+    for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        path = "/".join(map(str, e.absolute_path)) or "(top)"
+        out.append(f"{where}: {path}: {e.message[:300]}")
+    return out
+
+
+def check_dir(schema, directory):
+    errors = []
+    with open(os.path.join(directory, "results.json"), encoding="utf-8") as f:
+        doc = json.load(f)
+    errors += errors_of(validator_for(schema), doc, "results.json")
+    header = validator_for(schema, "#/$defs/run_header")
+    instance = validator_for(schema, "#/$defs/instance")
+    with open(os.path.join(directory, "results.jsonl"), encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    if not lines:
+        errors.append("results.jsonl: empty")
+    for n, line in enumerate(lines, 1):
+        try:
+            v = json.loads(line)
+        except json.JSONDecodeError as e:
+            errors.append(f"results.jsonl:{n}: not JSON: {e}")
+            continue
+        errors += errors_of(header if n == 1 else instance, v, f"results.jsonl:{n}")
+    return errors
+
+
+def self_test(schema):
+    """The schema is a valid 2020-12 schema and is strict where it matters."""
+    v = validator_for(schema)
+    minimal = {
+        "type": "results", "schema_version": 1, "tool": {"name": "kperf-plan", "version": "0.1"},
+        "command_line": ["kperf-plan", "p.yaml"],
+        "plan": {"name": "p", "file": "p.yaml", "sha256": "0" * 64, "text": "", "model": {}},
+        "started_at": "2026-01-01T00:00:00Z", "finished_at": None, "status": "running", "exit_code": 0,
+        "hosts": {}, "instances": [], "baseline": None,
+        "summary": {"instances": 0, "ok": 0, "expect_failed": 0, "failed": 0, "interrupted": 0, "skipped": 0},
+    }
+    failures = []
+    if list(v.iter_errors(minimal)):
+        failures.append("rejects a minimal running document")
+    for key, value in [("status", "done"), ("exit_code", 7), ("type", "run"), ("started_at", "yesterday")]:
+        bad = copy.deepcopy(minimal)
+        bad[key] = value
+        if not list(v.iter_errors(bad)):
+            failures.append(f"accepts {key}={value!r}")
+    for key in ["status", "instances", "summary", "hosts"]:
+        bad = copy.deepcopy(minimal)
+        del bad[key]
+        if not list(v.iter_errors(bad)):
+            failures.append(f"accepts a document without {key}")
+    failed_without_reason = {"status": "failed", "failure": None}
+    inst = validator_for(schema, "#/$defs/instance")
+    if not any(e.absolute_path and e.absolute_path[0] == "failure" for e in inst.iter_errors(failed_without_reason)):
+        failures.append("accepts a failed instance without a failure")
+    for f in failures:
+        print(f"FAIL: self-test: {f}")
+    print(f"self-test: {'ok' if not failures else 'FAILED'}")
+    return 1 if failures else 0
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    with open(sys.argv[1], encoding="utf-8") as f:
+        schema = json.load(f)
+    if sys.argv[2] == "--self-test":
+        return self_test(schema)
+    errors = check_dir(schema, sys.argv[2])
+    for e in errors[:50]:
+        print(e)
+    print(f"{sys.argv[2]}: {'valid' if not errors else f'{len(errors)} schema error(s)'}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
