@@ -1,6 +1,7 @@
 #include "runner/report_json.hpp"
 
 #include "engine/codec.hpp"
+#include "runner/expect.hpp"
 
 namespace kp::runner {
 namespace {
@@ -40,7 +41,7 @@ json check_json(const check_result& c) {
     json ci = nullptr;
     if (c.ci) ci = json::array({c.ci->first, c.ci->second});
     return {{"metric", c.metric},
-            {"op", to_string(c.op)},
+            {"op", std::string(symbol(c.op))},
             {"bound", c.bound},
             {"text", c.text},
             {"measured", optional_number(c.measured)},
@@ -69,20 +70,6 @@ const char* to_string(instance_status s) {
         return "interrupted";
     case instance_status::skipped:
         return "skipped";
-    }
-    return "?";
-}
-
-const char* to_string(comparison c) {
-    switch (c) {
-    case comparison::lt:
-        return "<";
-    case comparison::le:
-        return "<=";
-    case comparison::gt:
-        return ">";
-    case comparison::ge:
-        return ">=";
     }
     return "?";
 }

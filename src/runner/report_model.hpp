@@ -92,6 +92,5 @@ struct run_record {
 
 /// Stable names of enums in reports.
 [[nodiscard]] const char* to_string(instance_status s);
-[[nodiscard]] const char* to_string(comparison c);
 
 } // namespace kp::runner
