@@ -163,6 +163,8 @@ void read(const json& v, const std::string& path, error_counts& out);
 void read(const json& v, const std::string& path, sample& out);
 void read(const json& v, const std::string& path, job_spec& out);
 void read(const json& v, const std::string& path, side_result& out);
+void read(const json& v, const std::string& path, relay_worker& out);
+void read(const json& v, const std::string& path, std::optional<relay_stats>& out);
 void read(const json& v, const std::string& path, std::pair<std::uint32_t, std::uint64_t>& out);
 template <class T> void read(const json& v, const std::string& path, std::vector<T>& out);
 
@@ -381,7 +383,28 @@ void read(const json& v, const std::string& path, side_result& out) {
     r.get("samples", out.samples);
     r.get("placement_note", out.placement_note);
     r.get("ktls_available", out.ktls_available);
+    r.get("relay", out.relay);
     r.done();
+}
+
+void read(const json& v, const std::string& path, relay_worker& out) {
+    reader r(v, path);
+    r.get("cpu", out.cpu);
+    r.get("connections", out.connections);
+    r.get("bytes", out.bytes);
+    r.done();
+}
+
+void read(const json& v, const std::string& path, std::optional<relay_stats>& out) {
+    relay_stats s;
+    reader r(v, path);
+    r.get("connections", s.connections);
+    r.get("bytes_forward", s.bytes_forward);
+    r.get("bytes_backward", s.bytes_backward);
+    r.get("rx_mismatch", s.rx_mismatch);
+    r.get("workers", s.workers);
+    r.done();
+    out = std::move(s);
 }
 
 template <class T> result<T> decode(const json& j, const std::string& root) {
@@ -569,6 +592,16 @@ void to_json(json& j, const side_result& v) {
              {"samples", v.samples},
              {"placement_note", v.placement_note},
              {"ktls_available", v.ktls_available}};
+    if (v.relay) { // forwarders only; end hosts' results keep their shape
+        json workers = json::array();
+        for (const auto& w : v.relay->workers)
+            workers.push_back({{"cpu", w.cpu}, {"connections", w.connections}, {"bytes", w.bytes}});
+        j["relay"] = {{"connections", v.relay->connections},
+                      {"bytes_forward", v.relay->bytes_forward},
+                      {"bytes_backward", v.relay->bytes_backward},
+                      {"rx_mismatch", v.relay->rx_mismatch},
+                      {"workers", workers}};
+    }
 }
 
 void from_json(const json& j, job_spec& v) {

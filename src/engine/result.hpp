@@ -1,6 +1,7 @@
 #pragma once
 /// Plain figures one side of a job returns. Serialized by engine/codec.hpp; merged by the runner.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +60,20 @@ struct sample {
     std::uint64_t bytes = 0, transactions = 0;
 };
 
+/// A forwarder's figures (engine/forwarder.hpp): traffic counts over the window.
+struct relay_worker {
+    int cpu = -1;                  ///< the CPU the worker is pinned to, -1: not pinned
+    std::uint64_t connections = 0; ///< connections admitted and relayed onward (as relay_stats)
+    std::uint64_t bytes = 0;       ///< bytes relayed over the window, both directions
+};
+struct relay_stats {
+    std::uint64_t connections = 0;    ///< admitted and connected onward, from open to the window end
+    std::uint64_t bytes_forward = 0;  ///< client -> server direction, over the window
+    std::uint64_t bytes_backward = 0; ///< server -> client direction, over the window
+    std::uint64_t rx_mismatch = 0;    ///< placement rx: connections on a worker not at their target CPU
+    std::vector<relay_worker> workers;
+};
+
 /// Everything one side reports for one run of one instance.
 struct side_result {
     std::int64_t window_start_ns = 0, window_end_ns = 0; ///< CLOCK_REALTIME of the measurement window
@@ -77,6 +92,7 @@ struct side_result {
     /// /proc/net/tls_stat over the window (tls::tls_stat_delta; TlsCurr* are end values); empty
     /// where the kernel has no TLS.
     std::vector<std::pair<std::string, std::uint64_t>> tls_stat;
+    std::optional<relay_stats> relay; ///< forwarders only
 };
 
 } // namespace kp::engine
