@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/forwarder.hpp"
 #include "engine/session.hpp"
 #include "remote/agent_service.hpp"
 #include "remote/capabilities.hpp"
@@ -61,6 +62,18 @@ protocol::reply stream_error(protocol::error_code code, std::string message) {
 
 } // namespace
 
+namespace {
+
+/// engine::open_forwarder as the service's factory wants it.
+result<std::unique_ptr<engine::session>> forward(const engine::job_spec& job, const engine::endpoint& bind,
+                                                 const engine::endpoint& next) {
+    auto f = engine::open_forwarder(job, bind, next);
+    if (!f) return fail(f.error());
+    return std::unique_ptr<engine::session>(std::move(*f));
+}
+
+} // namespace
+
 int agent_main() {
     // A write to a closed pipe must be an error value, not a death.
     ::signal(SIGPIPE, SIG_IGN);
@@ -74,7 +87,7 @@ int agent_main() {
     frame_writer writer(out);
     capabilities caps = probe_capabilities();
     auto service = std::make_shared<agent_service>([&writer](const protocol::reply& r) { writer.send(r); },
-                                                   caps, session_factory{engine::listen, engine::connect});
+                                                   caps, session_factory{engine::listen, engine::connect, forward});
     log("kperf-plan agent {} ready (protocol {})", caps.build_id, protocol::version);
 
     protocol::frame_decoder decoder;

@@ -249,6 +249,21 @@ result<listen_reply> agent_client::listen(const std::string& instance, const eng
     return out;
 }
 
+result<listen_reply> agent_client::forward(const std::string& instance, const engine::job_spec& job,
+                                           const engine::endpoint& bind, const engine::endpoint& next,
+                                           timeout t) {
+    std::string what = "forward " + instance;
+    auto r = impl_->rpc(what, protocol::request_type::forward,
+                        {{"instance", instance}, {"job", job}, {"bind", endpoint_json(bind)},
+                         {"next", endpoint_json(next)}},
+                        t);
+    if (!r) return fail(r.error());
+    auto port = r->find("port");
+    if (port == r->end() || !port->is_number_unsigned())
+        return fail(fmt::format("host {}: {}: malformed reply {}", impl_->host, what, r->dump()));
+    return listen_reply{port->get<std::uint16_t>(), {}};
+}
+
 result<void> agent_client::connect(const std::string& instance, const engine::job_spec& job,
                                    const engine::endpoint& server, timeout t) {
     auto r = impl_->rpc("connect " + instance, protocol::request_type::connect,

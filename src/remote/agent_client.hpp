@@ -54,6 +54,10 @@ class agent_client {
     /// Creates the client side of `instance` towards `server`; the flows open in establish().
     result<void> connect(const std::string& instance, const engine::job_spec& job,
                          const engine::endpoint& server, timeout t);
+    /// Creates a forwarder `instance` listening on `bind` (port 0: any) and relaying each admitted
+    /// connection to `next`; it relays at once (no establish). wait()/collect() carry `relay`.
+    result<listen_reply> forward(const std::string& instance, const engine::job_spec& job,
+                                 const engine::endpoint& bind, const engine::endpoint& next, timeout t);
     /// Completes the data connections of `instance` (both sides must be asked, concurrently).
     result<void> establish(const std::string& instance, timeout t);
     /// Starts traffic; the engine runs warm-up then duration and stops on its own.

@@ -128,6 +128,7 @@ agent_service::outcome agent_service::dispatch(const protocol::request& r) {
         return probe_environment();
     case request_type::listen:
     case request_type::connect:
+    case request_type::forward:
         return create(r);
     case request_type::establish:
     case request_type::wait:
@@ -163,11 +164,19 @@ agent_service::outcome agent_service::hello(const json& args) {
 
 agent_service::outcome agent_service::create(const protocol::request& r) {
     bool server = r.type == request_type::listen;
+    bool forward = r.type == request_type::forward; // listens like a server, then relays onward
     auto name = string_arg(r.args, "instance", to_string(r.type));
     if (!name) return std::unexpected(name.error());
     std::string ctx = fmt::format("{} {}", to_string(r.type), *name);
-    auto where = endpoint_arg(r.args, server ? "bind" : "server", ctx);
+    auto where = endpoint_arg(r.args, server || forward ? "bind" : "server", ctx);
     if (!where) return std::unexpected(where.error());
+    engine::endpoint next;
+    if (forward) {
+        auto n = endpoint_arg(r.args, "next", ctx);
+        if (!n) return std::unexpected(n.error());
+        next = *n;
+        if (!sessions_.forward) return err(error_code::engine, "this agent cannot forward", ctx);
+    }
     auto job_json = r.args.find("job");
     if (job_json == r.args.end()) return err(error_code::bad_request, "field 'args.job': missing", ctx);
     auto job = engine::decode_job(*job_json);
@@ -180,13 +189,16 @@ agent_service::outcome agent_service::create(const protocol::request& r) {
     }
     // The engine opens sockets only towards what the runner named here: the agent has no other
     // way to choose a peer.
-    auto s = server ? sessions_.listen(*job, *where) : sessions_.connect(*job, *where);
+    auto s = forward  ? sessions_.forward(*job, *where, next)
+             : server ? sessions_.listen(*job, *where)
+                      : sessions_.connect(*job, *where);
     if (!s) return err(error_code::engine, s.error().message, ctx);
     auto inst = std::make_shared<instance>();
     inst->name = *name;
     inst->session = std::move(*s);
+    if (forward) inst->at = step::established; // relays from the start; no establish step
     json out = json::object();
-    if (server)
+    if (server || forward)
         out = {{"port", inst->session->port()}, {"tls_fingerprint", inst->session->tls_fingerprint()}};
     std::lock_guard lock(mutex_);
     if (!instances_.emplace(*name, inst).second)

@@ -23,6 +23,10 @@ struct session_factory {
         listen;
     std::function<result<std::unique_ptr<engine::session>>(const engine::job_spec&, const engine::endpoint&)>
         connect;
+    /// A forwarder on `bind` relaying to `next` (engine::open_forwarder); empty: not offered.
+    std::function<result<std::unique_ptr<engine::session>>(const engine::job_spec&, const engine::endpoint&,
+                                                           const engine::endpoint&)>
+        forward;
 };
 
 /// Serves requests; thread-safe. Create through std::make_shared (threads keep it alive).

@@ -39,7 +39,8 @@ enum class request_type : std::uint8_t {
     stop,
     collect,
     release,
-    shutdown
+    shutdown,
+    forward ///< a forwarder: listens on args.bind, relays to args.next (engine/forwarder.hpp)
 };
 [[nodiscard]] std::string_view to_string(request_type t);
 [[nodiscard]] std::optional<request_type> parse_request_type(std::string_view s);
