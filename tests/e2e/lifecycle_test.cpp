@@ -1,0 +1,138 @@
+// End to end, on this machine: the reports a user reads (CSV columns exactly as the README lists
+// them, a JSONL line per instance) and an agent that dies mid-scenario failing that scenario only.
+#include "e2e_util.hpp"
+
+using namespace kp::e2e;
+
+namespace {
+
+/// The column names of the README's "CSV columns" table, in order.
+std::vector<std::string> readme_csv_columns() {
+    std::string readme = slurp(fs::path(env("KPERF_SOURCE_ROOT")) / "README.md");
+    auto at = readme.find("### CSV columns");
+    REQUIRE(at != std::string::npos);
+    auto end = readme.find("\n#", at + 1);
+    std::vector<std::string> cols;
+    static const std::regex row(R"(^\| `([a-z0-9_]+)` \|)");
+    for (const auto& line : lines_of(readme.substr(at, end - at))) {
+        std::smatch m;
+        if (std::regex_search(line, m, row)) cols.push_back(m[1]);
+    }
+    return cols;
+}
+
+/// Running `kperf-plan agent` processes.
+std::set<pid_t> live_agents() {
+    std::set<pid_t> out;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const auto name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        auto pid = static_cast<pid_t>(std::stol(name));
+        if (is_live_agent(pid)) out.insert(pid);
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_SUITE("e2e-lifecycle") {
+
+TEST_CASE("e2e: a matrix with repeats gives a JSONL line per instance and the README's CSV columns") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-columns
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 300ms, warmup: 100ms, repeat: 2}
+scenarios:
+  - name: rr
+    traffic: tcp_rr
+    request_size: 64
+    response_size: 64
+    matrix: {in_flight: [1, 4]}
+  - name: stream
+    traffic: tcp_stream
+)");
+    auto r = run_kperf({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
+    INFO(r.log);
+    REQUIRE(r.code == 0);
+
+    // results.jsonl: the run header, then one instance per line, each a JSON document.
+    auto lines = jsonl(s / "out" / "results.jsonl");
+    REQUIRE(lines.size() == 4);
+    CHECK(lines[0]["type"] == "run");
+    std::vector<std::string> ids;
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        CHECK(lines[i]["type"] == "instance");
+        CHECK(lines[i]["repeats"].size() == 2);
+        ids.push_back(lines[i]["id"]);
+    }
+    CHECK(ids == std::vector<std::string>{"rr/in_flight=1", "rr/in_flight=4", "stream"});
+
+    // results.csv: the header is exactly the README's table, then one row per instance.
+    auto csv = lines_of(slurp(s / "out" / "results.csv"));
+    REQUIRE(csv.size() == 4);
+    auto readme = readme_csv_columns();
+    CHECK(readme.size() > 20);
+    CHECK(split(csv[0], ',') == readme);
+    CHECK(csv[1].starts_with("e2e-columns,"));
+    CHECK(csv[1].find(",rr/in_flight=1,rr,tcp_rr,in_flight=1,me,me,ok,2,") != std::string::npos);
+
+    // --csv-repeats: one row per repeat.
+    auto again = run_kperf({"run", plan.string(), "-o", (s / "out2").string(), "--csv-repeats"}, s / "log2");
+    REQUIRE(again.code == 0);
+    auto rows = lines_of(slurp(s / "out2" / "results.csv"));
+    CHECK(rows.size() == 1 + 3 * 2);
+    CHECK(split(rows[0], ',')[3] == "repeat");
+}
+
+TEST_CASE("e2e: an agent killed mid-scenario fails that scenario with a reason; the others run") {
+    scratch s;
+    // Two plan hosts on this machine: two agents. Host b's agent is killed during `victim`.
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-agent-death
+hosts: {a: {}, b: {}}
+defaults: {warmup: 100ms, duration: 500ms}
+scenarios:
+  - name: victim
+    traffic: tcp_stream
+    client: a
+    server: b
+    duration: 6s
+  - name: survivor
+    traffic: tcp_rr
+    client: a
+    server: a
+  - name: after
+    traffic: tcp_rr
+    client: a
+    server: b
+)");
+    auto before = live_agents();
+    runner_process run({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
+    auto m = run.await(std::regex(R"(\bb: agent\[([0-9]+)\])"), 20s);
+    REQUIRE_MESSAGE(!m.empty(), run.log());
+    pid_t victim_agent = static_cast<pid_t>(std::stol(m[1]));
+    REQUIRE(!run.await(std::regex(R"(\[1/3\] victim)"), 20s).empty());
+    std::this_thread::sleep_for(1s); // well inside the 6 s of traffic
+    REQUIRE(::kill(victim_agent, SIGKILL) == 0);
+
+    int code = run.wait(60s);
+    INFO(run.log());
+    CHECK(code == 3);
+    auto doc = load_json(s / "out" / "results.json");
+    auto& inst = doc["instances"];
+    REQUIRE(inst.size() == 3);
+    CHECK(inst[0]["id"] == "victim");
+    CHECK(inst[0]["status"] == "failed");
+    CHECK(inst[0]["failure"]["host"] == "b");
+    CHECK(inst[0]["failure"]["error"].get<std::string>().find("agent on host b") != std::string::npos);
+    CHECK(inst[1]["status"] == "ok");
+    CHECK(inst[1]["repeats"][0]["metrics"]["transactions_per_s"].get<double>() > 0);
+    CHECK(inst[2]["status"] == "failed");
+    CHECK(inst[2]["failure"]["host"] == "b");
+    // The surviving agent exited with the run.
+    std::this_thread::sleep_for(500ms);
+    for (pid_t p : live_agents()) CHECK_MESSAGE(before.contains(p), "agent " << p << " outlived the run");
+}
+
+} // TEST_SUITE
