@@ -1,0 +1,126 @@
+// End to end on loopback: the real binary runs a plan; its exit code, results.jsonl,
+// results.json (against schemas/results.schema.json), results.csv and JUnit say what happened.
+#include "e2e_util.hpp"
+
+using namespace kp::e2e;
+
+TEST_SUITE("e2e-reports") {
+
+TEST_CASE("e2e: a local plan passes; JSONL, JSON (schema), CSV and JUnit hold every instance and check") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-local
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 400ms, warmup: 200ms}
+scenarios:
+  - name: stream
+    traffic: tcp_stream
+    expect: {throughput_bps: "> 1Mbit/s"}
+  - name: rr
+    traffic: tcp_rr
+    request_size: 64
+    response_size: 64
+    expect: {transactions_per_s: "> 100", latency_p99: "< 1s"}
+  - name: udp
+    traffic: udp_stream
+)");
+    auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--junit", (s / "junit.xml").string()},
+                       s / "log", 60s);
+    INFO(r.log);
+    REQUIRE(r.code == 0);
+    const std::vector<std::string> ids{"stream", "rr", "udp"};
+
+    // results.jsonl: the run header, then one line per instance in plan order; every line is JSON.
+    auto lines = jsonl(s / "out" / "results.jsonl");
+    REQUIRE(lines.size() == 1 + ids.size());
+    CHECK(lines[0]["type"] == "run");
+    CHECK(lines[0]["plan"]["name"] == "e2e-local");
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+        CHECK(lines[k + 1]["type"] == "instance");
+        CHECK(lines[k + 1]["id"] == ids[k]);
+        CHECK(lines[k + 1]["status"] == "ok");
+    }
+
+    // results.json: complete, valid against the schema, with figures that make sense.
+    CHECK(schema_errors(s / "out") == "");
+    auto doc = load_json(s / "out" / "results.json");
+    CHECK(doc["status"] == "complete");
+    CHECK(doc["exit_code"] == 0);
+    CHECK(doc["summary"]["ok"] == 3);
+    CHECK(doc["hosts"]["me"]["transport"] == "local");
+    CHECK(instance_of(doc, "stream")["aggregate"]["metrics"]["throughput_bps"]["value"].get<double>() > 1e6);
+    CHECK(instance_of(doc, "rr")["aggregate"]["metrics"]["transactions_per_s"]["value"].get<double>() > 100);
+    CHECK(instance_of(doc, "rr")["checks"].size() == 2);
+    CHECK(instance_of(doc, "udp")["aggregate"]["metrics"].contains("loss_ratio"));
+
+    // results.csv: the header and one row per instance, each as wide as the header.
+    auto csv = lines_of(slurp(s / "out" / "results.csv"));
+    REQUIRE(csv.size() == 1 + ids.size());
+    auto header = split(csv[0], ',');
+    REQUIRE(header.size() > 10);
+    CHECK(header[0] == "plan");
+    CHECK(header[2] == "instance");
+    CHECK(header[8] == "status");
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+        auto row = split(csv[k + 1], ',');
+        CHECK(row.size() == header.size());
+        CHECK(row[0] == "e2e-local");
+        CHECK(row[2] == ids[k]);
+        CHECK(row[8] == "ok");
+    }
+
+    // JUnit: one test case per instance and one per expect: check, none failed.
+    auto cases = junit_cases(s / "junit.xml");
+    std::set<std::string> names;
+    for (const auto& c : cases) {
+        names.insert(c.name);
+        CHECK_MESSAGE(!c.failure, c.name << ": " << c.message);
+        CHECK_MESSAGE(!c.error, c.name << ": " << c.message);
+    }
+    CHECK(cases.size() == 3 + 3);
+    for (const auto& id : ids) CHECK(names.contains(id));
+    CHECK(names.contains("stream: throughput_bps > 1Mbit/s"));
+    CHECK(names.contains("rr: transactions_per_s > 100"));
+    CHECK(names.contains("rr: latency_p99 < 1s"));
+}
+
+TEST_CASE("e2e: an expectation that cannot hold exits 1; the summary and JUnit name metric, bound and measure") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-expect
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 300ms, warmup: 200ms}
+scenarios:
+  - name: rr
+    traffic: tcp_rr
+    expect: {transactions_per_s: "> 1e12"}
+)");
+    auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--junit", (s / "junit.xml").string()},
+                       s / "log", 60s);
+    INFO(r.log);
+    CHECK(r.code == 1);
+    // e.g. "FAIL rr: transactions_per_s > 1e12: measured 47.9k 1/s"
+    CHECK(std::regex_search(r.log, std::regex(R"(FAIL rr: transactions_per_s > 1e12: measured [0-9.]+k? 1/s)")));
+
+    auto doc = load_json(s / "out" / "results.json");
+    CHECK(schema_errors(s / "out") == "");
+    CHECK(doc["exit_code"] == 1);
+    const auto& rr = instance_of(doc, "rr");
+    CHECK(rr["status"] == "expect_failed");
+    REQUIRE(rr["checks"].size() == 1);
+    CHECK(rr["checks"][0]["metric"] == "transactions_per_s");
+    CHECK(rr["checks"][0]["op"] == ">");
+    CHECK(rr["checks"][0]["bound"].get<double>() == doctest::Approx(1e12));
+    CHECK(rr["checks"][0]["measured"].get<double>() > 0);
+    CHECK(rr["checks"][0]["passed"] == false);
+
+    auto cases = junit_cases(s / "junit.xml");
+    REQUIRE(cases.size() == 2);
+    CHECK(cases[0].name == "rr");
+    CHECK_FALSE(cases[0].failure);
+    CHECK(cases[1].name == "rr: transactions_per_s > 1e12");
+    CHECK(cases[1].failure);
+    CHECK(contains(cases[1].message, "transactions_per_s > 1e12: measured "));
+}
+
+} // TEST_SUITE

@@ -1,0 +1,102 @@
+// End to end on loopback: the runner killed (SIGKILL) or interrupted (SIGINT) in the middle of a
+// plan. What was measured survives, every report line parses, and no agent is left behind.
+#include "e2e_util.hpp"
+
+using namespace kp::e2e;
+
+namespace {
+
+// Three instances of about 1.2 s each (warmup + duration) plus set-up.
+constexpr const char* three_instances = R"(version: 1
+name: e2e-signals
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 1s, warmup: 200ms, traffic: tcp_stream}
+scenarios:
+  - name: first
+  - name: second
+  - name: third
+)";
+
+/// Waits (bounded) until the announced agent is gone; true when it is.
+bool gone_within(pid_t agent, std::chrono::milliseconds limit) {
+    auto end = clock_type::now() + limit;
+    while (is_live_agent(agent)) {
+        if (clock_type::now() >= end) return false;
+        std::this_thread::sleep_for(50ms);
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_SUITE("e2e-signals") {
+
+TEST_CASE("e2e: SIGKILL of the runner in instance 2 of 3 keeps the finished instance in results.jsonl; agents exit") {
+    scratch s;
+    auto plan = s.write("plan.yaml", three_instances);
+    runner_process run({plan.string(), "-o", (s / "out").string()}, s / "log");
+    REQUIRE_MESSAGE(!run.await(std::regex(R"(\[2/3\] second)"), 30s).empty(), run.log());
+    std::this_thread::sleep_for(400ms); // inside the second instance's traffic
+    auto agents = announced_agents(run.log());
+    REQUIRE_MESSAGE(agents.size() == 1, run.log());
+    for (pid_t a : agents) REQUIRE(is_live_agent(a));
+
+    run.signal(SIGKILL);
+    CHECK(run.wait(5s) == 128 + SIGKILL);
+    INFO(run.log());
+
+    // The header and the first instance were synced before the kill; every line is whole JSON.
+    auto lines = jsonl(s / "out" / "results.jsonl");
+    REQUIRE(lines.size() >= 2);
+    CHECK(lines.size() <= 3);
+    CHECK(lines[0]["type"] == "run");
+    CHECK(lines[1]["type"] == "instance");
+    CHECK(lines[1]["id"] == "first");
+    CHECK(lines[1]["status"] == "ok");
+    CHECK(lines[1]["repeats"].size() == 1);
+    for (std::size_t k = 2; k < lines.size(); ++k) CHECK(lines[k]["id"] != "third");
+    // results.json is rewritten atomically: whatever it holds is a whole document.
+    auto doc = load_json(s / "out" / "results.json");
+    CHECK(doc["status"] == "running");
+
+    // The agent notices its control stream is gone and exits.
+    for (pid_t a : agents) CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the killed runner by 3 s");
+}
+
+TEST_CASE("e2e: SIGINT stops the run early with exit 130; results.json says interrupted") {
+    scratch s;
+    auto plan = s.write("plan.yaml", three_instances);
+    runner_process run({plan.string(), "-o", (s / "out").string(), "--junit", (s / "junit.xml").string()},
+                       s / "log");
+    REQUIRE_MESSAGE(!run.await(std::regex(R"(\[2/3\] second)"), 30s).empty(), run.log());
+    std::this_thread::sleep_for(400ms);
+    auto agents = announced_agents(run.log());
+    auto sent = clock_type::now();
+    run.signal(SIGINT);
+    int code = run.wait(10s);
+    double after_signal = std::chrono::duration<double>(clock_type::now() - sent).count();
+    INFO(run.log());
+    CHECK(code == 130);
+    // The rest of the plan (the second's remaining traffic and all of the third) is not run.
+    CHECK(after_signal < 2.5);
+    CHECK(contains(run.log(), "interrupted"));
+
+    CHECK(schema_errors(s / "out") == "");
+    auto doc = load_json(s / "out" / "results.json");
+    CHECK(doc["status"] == "interrupted");
+    CHECK(doc["exit_code"] == 130);
+    CHECK(!doc["finished_at"].is_null());
+    REQUIRE(doc["instances"].size() == 3);
+    CHECK(instance_of(doc, "first")["status"] == "ok");
+    CHECK(instance_of(doc, "second")["status"] == "interrupted");
+    CHECK(instance_of(doc, "third")["status"] == "skipped");
+    CHECK(instance_of(doc, "third")["repeats"].empty());
+    CHECK(doc["summary"]["interrupted"] == 1);
+    CHECK(doc["summary"]["skipped"] == 1);
+    auto lines = jsonl(s / "out" / "results.jsonl");
+    CHECK(lines.size() >= 2);
+    CHECK(fs::exists(s / "junit.xml"));
+    for (pid_t a : agents) CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the interrupted run");
+}
+
+} // TEST_SUITE

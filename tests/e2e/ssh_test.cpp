@@ -1,0 +1,118 @@
+// End to end across hosts: two network namespaces with sshd (tests/netns), the runner deploying
+// itself to both over SSH, and a host whose sshd is gone. Skips where namespaces are unavailable.
+#include "e2e_util.hpp"
+
+#include <fmt/format.h>
+
+using namespace kp::e2e;
+using kp::test::netns_hosts;
+
+namespace {
+
+/// A plan whose hosts a and b are the fixture's hosts 1 and 2, reached over SSH with its key.
+std::string ssh_plan(const netns_hosts& f, const std::string& name, const std::string& scenarios) {
+    const auto& a = f.hosts().at(0).address;
+    const auto& b = f.hosts().at(1).address;
+    return fmt::format(R"(version: 1
+name: {}
+hosts:
+  a: {{ssh: "root@{}", identity: "{}", address: "{}"}}
+  b: {{ssh: "root@{}", identity: "{}", address: "{}"}}
+settings: {{connect_timeout: 5s}}
+defaults: {{duration: 500ms, warmup: 200ms}}
+scenarios:
+{})",
+                       name, a, f.key(), a, b, f.key(), b, scenarios);
+}
+
+/// The interface addresses an environment manifest lists.
+std::set<std::string> addresses_of(const json& environment) {
+    std::set<std::string> out;
+    for (const auto& i : environment.value("interfaces", json::array()))
+        for (const auto& a : i.value("addresses", json::array())) out.insert(a.get<std::string>());
+    return out;
+}
+
+} // namespace
+
+TEST_SUITE("e2e-ssh") {
+
+TEST_CASE("e2e: tcp_rr between two SSH hosts; both environment manifests are in results.json") {
+    if (skip_without_netns()) return;
+    netns_hosts f(2);
+    scratch s;
+    auto plan = s.write("plan.yaml", ssh_plan(f, "e2e-ssh", R"(  - name: rr
+    traffic: tcp_rr
+    client: a
+    server: b
+    request_size: 64
+    response_size: 1KiB
+)"));
+    auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()}, s / "log", 60s);
+    INFO(r.log);
+    REQUIRE(r.code == 0);
+    CHECK(schema_errors(s / "out") == "");
+    auto doc = load_json(s / "out" / "results.json");
+    for (std::size_t i = 0; i < 2; ++i) {
+        std::string name = i == 0 ? "a" : "b";
+        const auto& host = doc["hosts"][name];
+        const auto& addr = f.hosts()[i].address;
+        INFO("host " << name);
+        CHECK(host["transport"] == fmt::format("ssh root@{}:22", addr));
+        CHECK(host["failure"].is_null());
+        const auto& env = host["environment"];
+        CHECK(!env.value("kernel", "").empty());
+        CHECK(env.value("cpu_count", 0) >= 1);
+        CHECK(env["sysctls"].contains("net.ipv4.tcp_congestion_control"));
+        // The manifest was taken inside that host's namespace: its eth0 has the host's address.
+        CHECK(addresses_of(env).contains(addr));
+        CHECK(addresses_of(host["capabilities"]).contains(addr));
+    }
+    const auto& rr = instance_of(doc, "rr");
+    CHECK(rr["status"] == "ok");
+    CHECK(rr["client_host"] == "a");
+    CHECK(rr["server_host"] == "b");
+    CHECK(rr["aggregate"]["metrics"]["transactions_per_s"]["value"].get<double>() > 0);
+    CHECK(rr["repeats"][0]["clock_offset_ns"].contains("a"));
+    CHECK(rr["repeats"][0]["clock_offset_ns"].contains("b"));
+}
+
+TEST_CASE("e2e: a host whose sshd is down fails its instances with a reason (exit 3); the other host's run") {
+    if (skip_without_netns()) return;
+    netns_hosts f(2);
+    f.stop_sshd(0); // host a
+    scratch s;
+    auto plan = s.write("plan.yaml", ssh_plan(f, "e2e-ssh-down", R"(  - name: cross
+    traffic: tcp_rr
+    client: a
+    server: b
+  - name: on-b
+    traffic: tcp_rr
+    client: b
+    server: b
+)"));
+    auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()}, s / "log", 60s);
+    INFO(r.log);
+    CHECK(r.code == 3);
+    CHECK(schema_errors(s / "out") == "");
+    auto doc = load_json(s / "out" / "results.json");
+    CHECK(doc["exit_code"] == 3);
+    const auto& a = doc["hosts"]["a"];
+    REQUIRE(a["failure"].is_object());
+    CHECK(a["failure"]["host"] == "a");
+    CHECK(!a["failure"]["error"].get<std::string>().empty());
+    CHECK(doc["hosts"]["b"]["failure"].is_null());
+    CHECK(addresses_of(doc["hosts"]["b"]["environment"]).contains(f.hosts()[1].address));
+
+    const auto& cross = instance_of(doc, "cross");
+    CHECK(cross["status"] == "failed");
+    CHECK(cross["failure"]["host"] == "a");
+    CHECK(!cross["failure"]["error"].get<std::string>().empty());
+    CHECK(cross["repeats"].empty());
+    const auto& on_b = instance_of(doc, "on-b");
+    CHECK(on_b["status"] == "ok");
+    CHECK(on_b["aggregate"]["metrics"]["transactions_per_s"]["value"].get<double>() > 0);
+    CHECK(std::regex_search(r.log, std::regex(R"(ERROR cross: host a: )")));
+}
+
+} // TEST_SUITE
