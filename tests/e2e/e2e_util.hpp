@@ -99,7 +99,9 @@ struct scratch {
 /// at scope exit if still running, so a failing test leaves no runner behind.
 class runner_process {
   public:
-    runner_process(const std::vector<std::string>& args, fs::path log) : log_(std::move(log)) {
+    /// Starts `kperf-plan ARGS` in `cwd` (default: the test's own).
+    runner_process(const std::vector<std::string>& args, fs::path log, const fs::path& cwd = {})
+        : log_(std::move(log)) {
         std::string bin = env("KPERF_PLAN_BIN");
         std::vector<std::string> argv{bin};
         argv.insert(argv.end(), args.begin(), args.end());
@@ -112,6 +114,7 @@ class runner_process {
             ::dup2(fd, 1);
             ::dup2(fd, 2);
             ::unsetenv("SSH_AUTH_SOCK"); // a developer's ssh-agent must not change what is tried
+            if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
             std::vector<char*> cargv;
             for (auto& a : argv) cargv.push_back(a.data());
             cargv.push_back(nullptr);
@@ -182,8 +185,8 @@ struct run_result {
 
 /// Runs kperf-plan to the end (at most `limit`, then it is killed and the code is -1).
 inline run_result run_kperf(const std::vector<std::string>& args, const fs::path& log,
-                            std::chrono::milliseconds limit = 90s) {
-    runner_process p(args, log);
+                            std::chrono::milliseconds limit = 90s, const fs::path& cwd = {}) {
+    runner_process p(args, log, cwd);
     run_result r;
     r.code = p.wait(limit);
     r.log = p.log();
@@ -274,6 +277,20 @@ inline bool is_live_agent(pid_t pid) {
     std::string stat = slurp(fs::path("/proc") / std::to_string(pid) / "stat");
     auto close = stat.rfind(')');
     return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+/// Pids of running `kperf-plan agent` processes of the binary under test (KPERF_PLAN_BIN).
+inline std::set<pid_t> live_agents_of_test_binary() {
+    const std::string bin = env("KPERF_PLAN_BIN");
+    std::set<pid_t> out;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const std::string name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        auto pid = static_cast<pid_t>(std::stol(name));
+        std::error_code ec;
+        if (is_live_agent(pid) && fs::read_symlink(e.path() / "exe", ec) == fs::path(bin)) out.insert(pid);
+    }
+    return out;
 }
 
 /// The agent pids the runner announced in its log ("me: agent[1234]: ... ready").

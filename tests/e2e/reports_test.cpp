@@ -123,4 +123,25 @@ scenarios:
     CHECK(contains(cases[1].message, "transactions_per_s > 1e12: measured "));
 }
 
+TEST_CASE("e2e: without -o the reports go to results/<plan>/<UTC timestamp>/ under the working directory") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-default-dir
+hosts: {me: {}}
+scenarios:
+  - {name: rr, traffic: tcp_rr, client: me, server: me, duration: 200ms, warmup: 200ms}
+)");
+    auto r = run_kperf({"run", plan.string()}, s / "log", 30s, s.dir);
+    INFO(r.log);
+    CHECK(r.code == 0);
+    std::vector<fs::path> runs;
+    if (fs::is_directory(s / "results" / "e2e-default-dir"))
+        for (const auto& e : fs::directory_iterator(s / "results" / "e2e-default-dir")) runs.push_back(e.path());
+    REQUIRE(runs.size() == 1);
+    CHECK(std::regex_match(runs[0].filename().string(), std::regex(R"([0-9]{8}T[0-9]{6}Z)")));
+    for (const char* f : {"results.json", "results.jsonl", "results.csv"}) CHECK(fs::exists(runs[0] / f));
+    CHECK(contains(r.log, "results/e2e-default-dir/" + runs[0].filename().string()));
+    CHECK(schema_errors(runs[0]) == "");
+}
+
 } // TEST_SUITE

@@ -34,6 +34,7 @@ TEST_SUITE("e2e-signals") {
 TEST_CASE("e2e: SIGKILL of the runner in instance 2 of 3 keeps the finished instance in results.jsonl; agents exit") {
     scratch s;
     auto plan = s.write("plan.yaml", three_instances);
+    auto agents_before = live_agents_of_test_binary();
     runner_process run({plan.string(), "-o", (s / "out").string()}, s / "log");
     REQUIRE_MESSAGE(!run.await(std::regex(R"(\[2/3\] second)"), 30s).empty(), run.log());
     std::this_thread::sleep_for(400ms); // inside the second instance's traffic
@@ -59,8 +60,17 @@ TEST_CASE("e2e: SIGKILL of the runner in instance 2 of 3 keeps the finished inst
     auto doc = load_json(s / "out" / "results.json");
     CHECK(doc["status"] == "running");
 
+    // compare reads a killed run's results.jsonl (a torn last line would be skipped).
+    auto cmp = run_kperf({"compare", (s / "out" / "results.jsonl").string(), (s / "out" / "results.jsonl").string()},
+                         s / "compare.log", 20s);
+    CHECK(cmp.code == 0);
+    CHECK(std::regex_search(cmp.log, std::regex(R"(\nfirst +throughput_bps .* ok\n)")));
+
     // The agent notices its control stream is gone and exits.
     for (pid_t a : agents) CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the killed runner by 3 s");
+    // Nor is any other agent of this binary left that was not there before.
+    for (pid_t a : live_agents_of_test_binary())
+        CHECK_MESSAGE(agents_before.contains(a), "agent " << a << " outlived the killed runner");
 }
 
 TEST_CASE("e2e: SIGINT stops the run early with exit 130; results.json says interrupted") {
@@ -78,6 +88,7 @@ TEST_CASE("e2e: SIGINT stops the run early with exit 130; results.json says inte
     INFO(run.log());
     CHECK(code == 130);
     // The rest of the plan (the second's remaining traffic and all of the third) is not run.
+    MESSAGE("exit " << after_signal << " s after SIGINT");
     CHECK(after_signal < 2.5);
     CHECK(contains(run.log(), "interrupted"));
 
