@@ -311,3 +311,14 @@ TEST_CASE("forwarder: relay figures round-trip through JSON; end hosts carry non
     j["relay"]["bogus"] = 1;
     CHECK_FALSE(decode_side_result(j).has_value());
 }
+
+TEST_CASE("forwarder: TLS passes through end to end (handshake and pin between client and server)") {
+    auto job = short_job(traffic::tcp_rr, 300ms);
+    job.tls.mode = tls_mode::openssl;
+    auto r = run_chain(job);
+    CHECK(total(r.client, &flow_result::transactions) > 20);
+    CHECK(r.client.flows[0].tls.version == "TLSv1.3");
+    REQUIRE(r.proxy.relay.has_value());
+    CHECK(r.proxy.relay->connections == 1);
+    CHECK(r.proxy.errors.rejected_hello == 0);
+}
