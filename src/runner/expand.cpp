@@ -241,9 +241,10 @@ class expander {
         j.rate = rt.how == rate::unit::bits_per_second ? rt.value / (8.0 * message) : rt.value;
         if (const setting* a = r[param::arrival];
             a && !r.from_defaults[static_cast<std::size_t>(param::arrival)] &&
-            j.arrivals == engine::arrival::poisson && j.rate == 0)
+            j.arrivals == engine::arrival::poisson && j.rate == 0 && !sc.search)
             diags_.error(a->loc, "arrival: poisson needs a rate; this scenario's rate is unlimited");
 
+        if (sc.search) search(*sc.search, kind, message, in);
         placement(sc, in);
         if (const auto& u = sc.until ? sc.until : p_.defaults.until) {
             in.until = u->value;
@@ -265,9 +266,34 @@ class expander {
                                  : format_param(p, builtin_default(p, kind, p_));
             if (p == param::congestion && text.empty()) text = "default";
             if (p == param::max_pacing_rate && !s) text = "unlimited";
+            if (p == param::rate && in.search) text = "search";
             in.params.emplace_back(std::string(info(p).name), std::move(text));
         }
         return true;
+    }
+
+    /// The search's rates in messages/s (bit rates over the message size); a rate from
+    /// `defaults:` gives way to the search.
+    void search(const search_rule& rule, traffic kind, std::uint32_t message, instance& in) {
+        constexpr traffic_mask searchable = mask_of(traffic::tcp_rr) | mask_of(traffic::tcp_crr) |
+                                            mask_of(traffic::udp_stream) | mask_of(traffic::udp_rr);
+        if (!(searchable & mask_of(kind)))
+            diags_.error(rule.loc, fmt::format("'search' does not apply to {} (it applies to {})",
+                                               name_of(kind), describe(searchable)));
+        in.search = rule;
+        auto per_s = [&](const rate& r) {
+            return r.how == rate::unit::bits_per_second ? r.value / (8.0 * message) : r.value;
+        };
+        in.search->low_per_s = per_s(rule.low);
+        in.search->high_per_s = per_s(rule.high);
+        if (in.search->low_per_s > in.search->high_per_s && rule.low.how != rule.high.how &&
+            rule.high.how != rate::unit::unlimited)
+            diags_.error(rule.loc,
+                         fmt::format("search.rate: the low end ({}) is above the high end ({}) with "
+                                     "{}-byte messages",
+                                     format_rate(rule.low), format_rate(rule.high), message));
+        if (rule.probe_duration.count() == 0) in.search->probe_duration = in.job.duration;
+        in.job.rate = 0; // each probe sets its own
     }
 
     void placement(const scenario& sc, instance& in) {

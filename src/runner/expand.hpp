@@ -33,6 +33,7 @@ struct instance {
     std::uint32_t repeat = 1;
     std::optional<until_rule> until; ///< min_repeat is max(2, repeat)
     std::vector<expectation> expect;
+    std::optional<search_rule> search; ///< rates resolved to messages/s; runner/orchestrate_search.hpp
     on_error when_failed = on_error::continue_run;
 
     /// The job one side runs: `job` with that side's placement rule.

@@ -11,6 +11,7 @@
 #include "runner/aggregate_stats.hpp"
 #include "runner/expect_eval.hpp"
 #include "runner/orchestrate_repeat.hpp"
+#include "runner/orchestrate_search.hpp"
 
 namespace kp::runner {
 namespace {
@@ -47,6 +48,8 @@ void finish_aggregate(const instance& inst, instance_record& rec) {
 } // namespace
 
 std::chrono::nanoseconds planned_time(const instance& inst) {
+    if (inst.search)
+        return (inst.job.warmup + inst.search->probe_duration) * static_cast<long>(inst.search->max_probes);
     std::size_t n = inst.until ? std::max<std::size_t>(inst.until->max_repeat, inst.repeat) : inst.repeat;
     return (inst.job.warmup + inst.job.duration) * static_cast<long>(std::max<std::size_t>(n, 1));
 }
@@ -82,7 +85,10 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
     std::size_t shown = inst.until ? std::max(rule.max_repeat, rule.min_repeat) : inst.repeat;
     std::vector<double> headline_values;
     metric watched = headline_metric(inst.job.kind);
-    for (std::size_t r = 0;; ++r) {
+    // A search runs probes instead of repeats; its peak's run is the one repeat it records.
+    if (inst.search)
+        run_search({&inst, client, server, address_of(p, inst.server), 0, [&prog] { prog.tick(); }}, prog, rec);
+    for (std::size_t r = 0; !inst.search; ++r) {
         bool more = inst.until ? needs_another_repeat(rule, headline_values) : r < inst.repeat;
         if (!more) break;
         if (interrupt_requested) {

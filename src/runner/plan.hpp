@@ -16,6 +16,7 @@
 #include "runner/diagnostics.hpp"
 #include "runner/expect.hpp"
 #include "runner/params.hpp"
+#include "runner/search_rule.hpp"
 
 namespace kp::runner {
 
@@ -75,6 +76,7 @@ struct scenario {
     std::optional<placement_spec> placement;
     std::optional<located<until_rule>> until; ///< until_rule: runner/aggregate_stats.hpp
     std::vector<expectation> expect;
+    std::optional<search_rule> search; ///< `search:` (not in defaults)
     /// The setting for `p` written here, if any.
     [[nodiscard]] const setting* find(param p) const;
 };

@@ -19,7 +19,9 @@ namespace {
 constexpr std::string_view top_keys[] = {"version", "name", "hosts", "defaults", "scenarios", "settings"};
 constexpr std::string_view host_keys[] = {"ssh", "address", "identity", "known_hosts", "agent_path"};
 constexpr std::string_view settings_keys[] = {"known_hosts", "connect_timeout", "on_error"};
-constexpr std::string_view structured_keys[] = {"name", "matrix", "placement", "until", "expect"};
+constexpr std::string_view structured_keys[] = {"name", "matrix", "placement", "until", "expect", "search"};
+constexpr std::string_view search_keys[] = {"rate",           "slo",     "precision", "max_probes",
+                                            "probe_duration", "max_time"};
 constexpr std::string_view placement_keys[] = {"client", "server", "distinct_rx"};
 constexpr std::string_view until_keys[] = {"ci_width", "max_repeat"};
 constexpr std::string_view tls_keys[] = {"mode", "tx", "rx"};
@@ -120,7 +122,8 @@ class loader {
     template <class F> void entries(const YAML::Node& m, F&& f) {
         std::vector<std::pair<std::string, source_loc>> seen;
         for (auto it = m.begin(); it != m.end(); ++it) {
-            const YAML::Node& k = it->first;
+            // A copy (a Node is a handle): it-> returns a proxy, and a reference into it dangles.
+            const YAML::Node k = it->first;
             if (!k.IsScalar()) {
                 d_.error(loc_of(k), "expected a plain key, got " + kind_of(k));
                 continue;
@@ -303,9 +306,9 @@ class loader {
         core_failed_ = false;
         std::vector<std::string_view> known(param_names().begin(), param_names().end());
         for (auto k : structured_keys)
-            if (!defaults || (k != "name" && k != "matrix")) known.push_back(k);
+            if (!defaults || (k != "name" && k != "matrix" && k != "search")) known.push_back(k);
         entries(m, [&](const std::string& key, source_loc kl, const YAML::Node& v) {
-            if (defaults && (key == "name" || key == "matrix"))
+            if (defaults && (key == "name" || key == "matrix" || key == "search"))
                 return d_.error(kl, fmt::format("'{}' is not allowed in defaults", key));
             if (key == "name") {
                 auto s = scalar(key, kl, v);
@@ -322,6 +325,8 @@ class loader {
                 until(kl, v, sc);
             } else if (key == "expect") {
                 expect(kl, v, sc);
+            } else if (key == "search") {
+                search(kl, v, sc);
             } else if (auto p = param_from_name(key)) {
                 if (auto s = value(*p, kl, v)) sc.settings.push_back(std::move(*s));
             } else {
@@ -332,6 +337,7 @@ class loader {
             if (sc.find(axis.key))
                 d_.error(axis.loc, fmt::format("'{}' is set both in the scenario and in its matrix",
                                                info(axis.key).name));
+        if (sc.search) search_conflicts(sc);
         return !core_failed_;
     }
 
@@ -525,6 +531,110 @@ class loader {
             e->loc = k;
             sc.expect.push_back(std::move(*e));
         });
+    }
+
+    /// `search: {rate: [low, high], slo: {...}, precision: 5%, max_probes: 24, probe_duration: 2s}`.
+    void search(source_loc kl, const YAML::Node& v, scenario& sc) {
+        if (!map("search", kl, v)) return;
+        search_rule s;
+        s.loc = loc_or(v, kl);
+        bool range = false;
+        entries(v, [&](const std::string& key, source_loc k, const YAML::Node& x) {
+            if (std::find(std::begin(search_keys), std::end(search_keys), key) == std::end(search_keys))
+                return unknown(key, k, search_keys);
+            if (key == "rate") {
+                range = true;
+                return search_range(k, x, s);
+            }
+            if (key == "slo") {
+                if (!map("search.slo", k, x)) return;
+                return entries(x, [&](const std::string& metric, source_loc mk, const YAML::Node& bound) {
+                    auto text = scalar("search.slo." + metric, mk, bound);
+                    if (!text) return;
+                    // `loss` is what RFC 2544 users write; the metric is loss_ratio.
+                    auto e = parse_expectation(metric == "loss" ? "loss_ratio" : metric, *text);
+                    if (!e)
+                        return d_.error(e.error().starts_with("unknown metric") ? mk : loc_or(bound, mk),
+                                        "search.slo: " + e.error());
+                    e->loc = mk;
+                    s.slo.push_back(std::move(*e));
+                });
+            }
+            auto text = scalar("search." + key, k, x);
+            if (!text) return;
+            auto at = loc_or(x, k);
+            if (key == "precision") {
+                auto pc = parse_percent(*text);
+                if (pc && *pc > 0 && *pc <= 1)
+                    s.precision = *pc;
+                else
+                    d_.error(
+                        at,
+                        pc ? fmt::format("search.precision: expected more than 0% and at most 100%, got '{}'",
+                                         *text)
+                           : "search.precision: " + pc.error());
+            } else if (key == "max_probes") {
+                auto n = parse_count(*text, search_max_probes);
+                if (n && *n >= 1)
+                    s.max_probes = static_cast<std::uint32_t>(*n);
+                else
+                    d_.error(at,
+                             fmt::format("search.max_probes: expected a whole number from 1 to {}, got '{}'",
+                                         search_max_probes, *text));
+            } else {
+                auto d = parse_duration(*text);
+                if (d && d->count() > 0)
+                    (key == "max_time" ? s.max_time : s.probe_duration) = *d;
+                else
+                    d_.error(at, fmt::format("search.{}: {}", key,
+                                             d ? "must be positive, got '" + *text + "'" : d.error()));
+            }
+        });
+        if (!range)
+            d_.error(s.loc, "search: expected 'rate: [low, high]', e.g. {rate: [1k/s, 2M/s], slo: "
+                            "{latency_p99: \"< 1ms\"}}");
+        sc.search = std::move(s);
+    }
+
+    void search_range(source_loc k, const YAML::Node& x, search_rule& s) {
+        if (!x.IsSequence() || x.size() != 2)
+            return d_.error(loc_or(x, k),
+                            fmt::format("search.rate: expected [low, high] such as [1k/s, 2M/s], got {}",
+                                        x.IsSequence() ? fmt::format("{} values", x.size()) : kind_of(x)));
+        rate* ends[] = {&s.low, &s.high};
+        for (std::size_t i = 0; i < 2; ++i) {
+            auto text = scalar("search.rate", k, x[i]);
+            if (!text) continue;
+            auto r = parse_rate(*text);
+            if (!r)
+                d_.error(loc_or(x[i], k), "search.rate: " + r.error());
+            else if (r->how == rate::unit::unlimited || r->value <= 0)
+                d_.error(
+                    loc_or(x[i], k),
+                    fmt::format("search.rate: expected a positive rate such as 1k/s or 100Mbit/s, got '{}'",
+                                *text));
+            else
+                *ends[i] = *r;
+        }
+        if (s.low.how == s.high.how && s.low.how != rate::unit::unlimited && s.low.value > s.high.value)
+            d_.error(loc_or(x, k), fmt::format("search.rate: the low end ({}) is above the high end ({})",
+                                               format_rate(s.low), format_rate(s.high)));
+    }
+
+    /// What a search decides itself cannot also be written in its scenario.
+    void search_conflicts(const scenario& sc) {
+        if (const setting* r = sc.find(param::rate))
+            d_.error(r->loc,
+                     "'rate' and 'search' cannot be used together: the search sets each probe's rate");
+        for (const auto& axis : sc.matrix)
+            if (axis.key == param::rate || axis.key == param::repeat)
+                d_.error(axis.loc,
+                         fmt::format("matrix '{}' cannot be used with 'search': the search sets each "
+                                     "probe's rate and runs it once",
+                                     info(axis.key).name));
+        if (const setting* r = sc.find(param::repeat))
+            d_.error(r->loc, "'repeat' does not apply to a search: each probe runs once");
+        if (sc.until) d_.error(sc.until->loc, "'until' does not apply to a search: each probe runs once");
     }
 
     plan& p_;

@@ -20,7 +20,8 @@ constexpr std::string_view metric_columns[] = {
 static_assert(std::size(metric_columns) == metric_count);
 constexpr std::string_view ci_columns[] = {"throughput_bps_ci95_low", "throughput_bps_ci95_high",
                                            "transactions_per_s_ci95_low", "transactions_per_s_ci95_high"};
-constexpr std::string_view tail_columns[] = {"service_demand_unit", "checks_failed", "failure"};
+constexpr std::string_view tail_columns[] = {"service_demand_unit", "checks_failed",    "failure",
+                                             "peak_rate",           "peak_bracket_low", "peak_bracket_high"};
 
 std::string number(const std::optional<double>& v) {
     return v ? fmt::format("{:.6g}", *v) : std::string();
@@ -56,7 +57,14 @@ std::vector<std::string> tail(const instance_record& r) {
         failed += c.passed ? 0 : 1;
     std::string failure;
     if (r.failure) failure = fmt::format("{}: {}: {}", r.failure->host, r.failure->step, r.failure->error);
-    return {is_stream(r.kind) ? "s/GB" : "us/transaction", std::to_string(failed), failure};
+    // `search:` instances: the peak (messages/s) and its bracket; empty otherwise.
+    const auto* s = r.search ? &*r.search : nullptr;
+    return {is_stream(r.kind) ? "s/GB" : "us/transaction",
+            std::to_string(failed),
+            failure,
+            s ? number(s->peak) : "",
+            s ? number(s->bracket_low) : "",
+            s ? number(s->bracket_high) : ""};
 }
 
 void append_row(std::string& out, const std::vector<std::string>& fields) {

@@ -49,6 +49,33 @@ json check_json(const check_result& c) {
             {"passed", c.passed}};
 }
 
+/// `search:` instances: every probe (the load-latency curve) and the peak with its bracket.
+json search_json(const search_record& s) {
+    json probes = json::array();
+    for (const auto& p : s.probes) {
+        json slo = json::array();
+        for (const auto& o : p.slo)
+            slo.push_back({{"metric", o.metric},
+                           {"text", o.text},
+                           {"measured", optional_number(o.measured)},
+                           {"passed", o.passed}});
+        probes.push_back({{"index", p.index},
+                          {"phase", p.phase},
+                          {"offered", p.offered},
+                          {"achieved", p.achieved},
+                          {"passed", p.passed},
+                          {"why", p.why},
+                          {"slo", slo},
+                          {"metrics", metrics_json(p.metrics)}});
+    }
+    return {{"outcome", to_string(s.outcome)},
+            {"peak", optional_number(s.peak)},
+            {"bracket", json::array({optional_number(s.bracket_low), optional_number(s.bracket_high)})},
+            {"unit", "1/s"},
+            {"stopped", s.stopped},
+            {"probes", probes}};
+}
+
 json parameters_json(const std::vector<std::pair<std::string, std::string>>& ps) {
     json out = json::object();
     for (const auto& [k, v] : ps)
@@ -98,7 +125,7 @@ json instance_json(const instance_record& r) {
     json checks = json::array();
     for (const auto& c : r.checks)
         checks.push_back(check_json(c));
-    return {
+    json out = {
         {"type", "instance"},
         {"id", r.id},
         {"scenario", r.scenario},
@@ -115,6 +142,8 @@ json instance_json(const instance_record& r) {
         {"aggregate", aggregate_json(r.aggregate)},
         {"checks", checks},
     };
+    if (r.search) out["search"] = search_json(*r.search);
+    return out;
 }
 
 json host_json(const host_record& h) {

@@ -13,6 +13,7 @@
 #include "engine/job.hpp"
 #include "engine/result.hpp"
 #include "runner/aggregate.hpp"
+#include "runner/search_record.hpp"
 
 namespace kp::runner {
 
@@ -65,6 +66,7 @@ struct instance_record {
     instance_aggregate aggregate;
     std::vector<check_result> checks;
     double elapsed_s = 0; ///< wall time the instance took
+    std::optional<search_record> search; ///< `search:` instances: every probe and the peak
 };
 
 /// One host of the plan as the run found it.

@@ -29,6 +29,21 @@ const char* verdict(const instance_record& r) {
     return "?";
 }
 
+/// "SEARCH rr-knee: peak 412k/s, bracket [412k/s, 431k/s], 17 probes (bracket ... within 5%)".
+std::string search_line(const std::string& id, const search_record& s) {
+    auto r = [](const std::optional<double>& v) { return v ? human_number(*v) + "/s" : std::string("-"); };
+    std::string head = fmt::format("SEARCH {}: ", id);
+    switch (s.outcome) {
+    case search_outcome::below_range:
+        return head + fmt::format("no peak: {}; {} probe(s)\n", s.stopped, s.probes.size());
+    case search_outcome::top_of_range:
+        return head + fmt::format("peak >= {}: {}; {} probe(s)\n", r(s.peak), s.stopped, s.probes.size());
+    default:
+        return head + fmt::format("peak {}, bracket [{}, {}], {} probe(s) ({})\n", r(s.peak),
+                                  r(s.bracket_low), r(s.bracket_high), s.probes.size(), s.stopped);
+    }
+}
+
 } // namespace
 
 std::string summary_table(const run_record& run) {
@@ -40,6 +55,7 @@ std::string summary_table(const run_record& run) {
         out += fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", r.id, w, engine::to_string(r.kind),
                            r.repeats.size(), headline(r), cpu_text(r), verdict(r));
     for (const auto& r : run.instances) {
+        if (const auto& s = r.search) out += search_line(r.id, *s);
         for (const auto& c : r.checks)
             if (!c.passed) out += fmt::format("FAIL {}: {}\n", r.id, describe_check(c));
         if (r.failure)

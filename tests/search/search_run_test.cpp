@@ -1,0 +1,235 @@
+// Peak search end to end: the built kperf-plan runs `search:` plans. On loopback the reports
+// carry every probe and the peak; against a server in a network namespace (real sshd, agent
+// deployed over SSH) whose veth is shaped with tc tbf, the knee lies below the shaping rate and
+// moves with it.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "netns_fixture.hpp"
+
+using kp::test::netns_hosts;
+using kp::test::run_shell;
+using nlohmann::json;
+
+namespace {
+
+std::string binary() {
+    const char* bin = std::getenv("KPERF_PLAN_BIN");
+    REQUIRE_MESSAGE(bin != nullptr, "KPERF_PLAN_BIN is not set (run through meson test)");
+    return bin;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+/// A fresh directory under /tmp, removed at the end of the test.
+struct temp_dir {
+    std::string path;
+    temp_dir() {
+        std::string t = (std::filesystem::temp_directory_path() / "kp-search-XXXXXX").string();
+        REQUIRE(::mkdtemp(t.data()) != nullptr);
+        path = t;
+    }
+    ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+struct run_output {
+    int status = -1;
+    std::string text; ///< stdout and stderr
+    json results;
+};
+
+/// Runs `kperf-plan run -o DIR/out EXTRA PLAN` and loads results.json.
+run_output run_plan(const std::string& dir, const std::string& plan_text, const std::string& extra = "") {
+    std::ofstream(dir + "/plan.yaml") << plan_text;
+    run_output r;
+    r.text =
+        run_shell(fmt::format("{} run -o {}/out {} {}/plan.yaml 2>&1", binary(), dir, extra, dir), &r.status);
+    std::ifstream in(dir + "/out/results.json");
+    if (in) r.results = json::parse(in, nullptr, false);
+    return r;
+}
+
+double wire_bits(double datagrams_per_s, int payload) {
+    return datagrams_per_s * (payload + 8 + 20 + 14) * 8; // UDP, IPv4 and Ethernet headers: what tbf counts
+}
+
+/// A tbf qdisc on a link, removed in the destructor (also when the test fails).
+struct shaped_link {
+    std::string ns, dev;
+    shaped_link(std::string n, std::string d) : ns(std::move(n)), dev(std::move(d)) {}
+    void set(const std::string& rate) {
+        int rc = 0;
+        // limit: a short queue (about 25 datagrams), so an offered rate above the shaping rate
+        // loses datagrams within a probe instead of queueing them for seconds.
+        auto out =
+            run_shell(fmt::format("ip netns exec {} tc qdisc replace dev {} root tbf rate {} burst 32kb "
+                                  "limit 32kb 2>&1",
+                                  ns, dev, rate),
+                      &rc);
+        REQUIRE_MESSAGE(rc == 0, "tc failed: " << out);
+    }
+    ~shaped_link() {
+        run_shell(fmt::format("ip netns exec {} tc qdisc del dev {} root 2>/dev/null", ns, dev));
+    }
+};
+
+} // namespace
+
+TEST_CASE("search run: loopback reports every probe, the peak in JSON, JSONL, CSV and the summary") {
+    temp_dir d;
+    // A generous SLO over a small range: the SLO holds at the top, in three probes.
+    auto r = run_plan(d.path, R"(version: 1
+hosts: {me: {}}
+defaults: {warmup: 200ms}
+scenarios:
+  - name: knee
+    traffic: tcp_rr
+    nodelay: true
+    search: {rate: [500/s, 2k/s], slo: {latency_p99: "< 500ms"}, precision: 5%, probe_duration: 500ms}
+  - name: never
+    traffic: udp_rr
+    search: {rate: [200/s, 1k/s], slo: {latency_p99: "< 1ns"}, probe_duration: 300ms}
+)");
+    INFO(r.text);
+    CHECK(r.status == 1); // `never` meets its SLO at no rate: a failed expectation
+    REQUIRE(r.results.is_object());
+    const json& inst = r.results["instances"][0];
+    REQUIRE(inst.contains("search"));
+    const json& s = inst["search"];
+    CHECK(s["outcome"] == "top_of_range");
+    CHECK(s["peak"] == 2000.0);
+    CHECK(s["bracket"][0] == 2000.0);
+    CHECK(s["bracket"][1].is_null());
+    REQUIRE(s["probes"].size() == 3);
+    double offered[] = {500, 1000, 2000};
+    for (std::size_t i = 0; i < 3; ++i) {
+        const json& p = s["probes"][i];
+        CHECK(p["offered"] == offered[i]);
+        CHECK(p["phase"] == "ramp");
+        CHECK(p["passed"] == true);
+        CHECK(p["achieved"].get<double>() >= 0.98 * offered[i]);
+        for (auto m : {"latency_p50", "latency_p90", "latency_p99", "latency_p999"})
+            CHECK(p["metrics"].contains(m));
+        CHECK(p["slo"][0]["metric"] == "latency_p99");
+    }
+    // The instance's one repeat is the peak's run.
+    REQUIRE(inst["repeats"].size() == 1);
+    CHECK(inst["client_job"]["rate"] == 0.0);
+    CHECK(r.text.find(
+              "SEARCH knee: peak >= 2000/s: the SLO holds at the top of the range (2000/s); 3 probe(s)") !=
+          std::string::npos);
+
+    // JSONL: the instance line carries the search too.
+    std::istringstream lines(read_file(d.path + "/out/results.jsonl"));
+    std::string line;
+    json knee_line;
+    while (std::getline(lines, line))
+        if (auto j = json::parse(line, nullptr, false); j.is_object() && j.value("id", "") == "knee")
+            knee_line = j;
+    REQUIRE(knee_line.is_object());
+    CHECK(knee_line["search"]["peak"] == 2000.0);
+    // CSV: the peak columns come last.
+    std::istringstream csv(read_file(d.path + "/out/results.csv"));
+    std::string header, row;
+    std::getline(csv, header);
+    std::getline(csv, row);
+    CHECK(header.find(",peak_rate,peak_bracket_low,peak_bracket_high") != std::string::npos);
+    CHECK(row.find(",2000,2000,") != std::string::npos);
+
+    // Not met even at the low end: one probe, no peak, a failed check.
+    const json& never = r.results["instances"][1];
+    CHECK(never["status"] == "expect_failed");
+    CHECK(never["search"]["outcome"] == "below_range");
+    CHECK(never["search"]["peak"].is_null());
+    CHECK(never["search"]["bracket"][1] == 200.0);
+    CHECK(never["search"]["probes"].size() == 1);
+    CHECK(never["search"]["probes"][0]["why"].get<std::string>().starts_with("latency_p99 < 1ns: measured"));
+    REQUIRE(never["checks"].size() == 1);
+    CHECK(never["checks"][0]["metric"] == "search_peak");
+    CHECK(never["checks"][0]["passed"] == false);
+    CHECK(r.text.find("SEARCH never: no peak: the SLO is not met even at the low end (200/s); 1 probe(s)") !=
+          std::string::npos);
+
+    // Every report validates against schemas/results.schema.json.
+    int rc = 0;
+    auto out = run_shell(
+        fmt::format("{} {} {} {}/out 2>&1", KP_SYS_PYTHON, KP_RESULTS_CHECK, KP_RESULTS_SCHEMA, d.path), &rc);
+    CHECK_MESSAGE(rc == 0, out);
+}
+
+TEST_CASE("search run: a tbf-shaped veth puts the knee below the shaping rate, and it moves with it") {
+    std::string why = netns_hosts::unavailable_reason();
+    int rc = 0;
+    run_shell("command -v tc >/dev/null 2>&1", &rc);
+    if (why.empty() && rc != 0) why = "no tc (apt-get install iproute2)";
+    if (!why.empty()) {
+        MESSAGE("skipped: the shaped search needs network namespaces, sshd and tc: " << why);
+        return;
+    }
+    netns_hosts f(1);
+    const auto& b = f.hosts()[0];
+    // The bridge namespace of the fixture is kp-<B>-br; its port towards host 1 is p1. Shaping its
+    // egress shapes everything sent to the server, i.e. the datagrams of a forward udp_stream.
+    std::string byte = b.ns.substr(3, b.ns.rfind('-') - 3);
+    shaped_link link("kp-" + byte + "-br", "p1");
+    temp_dir d;
+    const int payload = 1200;
+    auto plan = fmt::format(R"(version: 1
+hosts:
+  a: {{}}
+  b: {{ssh: root@{0}, identity: {1}, address: {0}}}
+defaults: {{client: a, server: b, warmup: 500ms}}
+scenarios:
+  - name: udp-knee
+    traffic: udp_stream
+    write_size: {2}
+    search: {{rate: [500/s, 40k/s], slo: {{loss: "< 0.1%"}}, precision: 5%, probe_duration: 1s, max_probes: 16}}
+)",
+                            b.address, f.key(), payload);
+    auto knee = [&](const std::string& shaping) {
+        link.set(shaping);
+        auto r = run_plan(d.path, plan, "--known-hosts " + f.known_hosts());
+        INFO(r.text);
+        REQUIRE(r.results.is_object());
+        const json& s = r.results["instances"][0]["search"];
+        REQUIRE(s["outcome"] == "bracketed");
+        double peak = s["peak"].get<double>(), above = s["bracket"][1].get<double>();
+        CHECK((above - peak) / peak <= 0.05);
+        // Each probe's verdict is what the SLO and the achieved rate say.
+        for (const auto& p : s["probes"]) {
+            double loss = p["metrics"].value("loss_ratio", 1.0);
+            CHECK(p["passed"] ==
+                  (loss < 0.001 && p["achieved"].get<double>() >= 0.98 * p["offered"].get<double>()));
+        }
+        MESSAGE(fmt::format(
+            "tbf {}: knee {:.0f} datagrams/s = {:.1f} Mbit/s on the wire, bracket [{:.0f}, {:.0f}], "
+            "{} probes",
+            shaping, peak, wire_bits(peak, payload) / 1e6, peak, above, s["probes"].size()));
+        return peak;
+    };
+    double k20 = knee("20mbit");
+    double k60 = knee("60mbit");
+    // Below the shaping rate (a 2% allowance for tbf's burst), and not far below it.
+    CHECK(wire_bits(k20, payload) <= 20e6 * 1.02);
+    CHECK(wire_bits(k20, payload) >= 20e6 * 0.7);
+    CHECK(wire_bits(k60, payload) <= 60e6 * 1.02);
+    CHECK(wire_bits(k60, payload) >= 60e6 * 0.7);
+    // Three times the shaping rate, about three times the knee: the search measures the link.
+    CHECK(k60 / k20 >= 2.4);
+    CHECK(k60 / k20 <= 3.6);
+}
