@@ -110,4 +110,23 @@ TEST_CASE("e2e: SIGINT stops the run early with exit 130; results.json says inte
     for (pid_t a : agents) CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the interrupted run");
 }
 
+TEST_CASE("e2e: a second SIGINT exits at once with 130; the reports written so far parse and the agent exits") {
+    scratch s;
+    auto plan = s.write("plan.yaml", three_instances);
+    runner_process run({plan.string(), "-o", (s / "out").string()}, s / "log");
+    REQUIRE_MESSAGE(!run.await(std::regex(R"(\[2/3\] second)"), 30s).empty(), run.log());
+    std::this_thread::sleep_for(300ms);
+    auto agents = announced_agents(run.log());
+    run.signal(SIGINT);
+    std::this_thread::sleep_for(50ms); // two separate signals, not one pending one
+    run.signal(SIGINT);
+    CHECK(run.wait(2s) == 130);
+    INFO(run.log());
+    auto lines = jsonl(s / "out" / "results.jsonl");
+    REQUIRE(lines.size() >= 2);
+    CHECK(lines[1]["id"] == "first");
+    load_json(s / "out" / "results.json"); // whole, never torn
+    for (pid_t a : agents) CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the runner by 3 s");
+}
+
 } // TEST_SUITE

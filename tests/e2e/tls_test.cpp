@@ -131,4 +131,35 @@ scenarios:
         }
 }
 
+TEST_CASE("e2e: on_error abort after a failed ktls instance skips the rest; status aborted, exit 3") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-abort
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 200ms, warmup: 200ms, traffic: tcp_rr}
+scenarios:
+  - name: before
+  - name: kernel
+    traffic: tcp_stream
+    tls: ktls
+    on_error: abort
+  - name: after
+)");
+    auto r = run_kperf({plan.string(), "-o", (s / "out").string()}, s / "log", 60s);
+    INFO(r.log);
+    auto doc = load_json(s / "out" / "results.json");
+    if (doc["hosts"]["me"]["capabilities"].value("ktls", false)) {
+        MESSAGE("skipped: this kernel has the TLS ULP, so `tls: ktls` does not fail here");
+        return;
+    }
+    CHECK(r.code == 3);
+    CHECK(schema_errors(s / "out") == "");
+    CHECK(doc["status"] == "aborted");
+    CHECK(instance_of(doc, "before")["status"] == "ok");
+    CHECK(instance_of(doc, "kernel")["status"] == "failed");
+    CHECK(instance_of(doc, "after")["status"] == "skipped");
+    CHECK(instance_of(doc, "after")["repeats"].empty());
+    CHECK(contains(r.log, "on_error: abort"));
+}
+
 } // TEST_SUITE
