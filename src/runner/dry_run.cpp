@@ -1,6 +1,7 @@
 #include "runner/dry_run.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/placement.hpp"
 #include "runner/expand.hpp"
@@ -42,6 +43,12 @@ std::string format_dry_run(const plan& p) {
         out += fmt::format("    placement: client {}, server {}, distinct_rx {}\n",
                            describe_rule(in.client_placement), describe_rule(in.server_placement),
                            in.job.distinct_rx);
+        for (std::size_t i = 0; i < in.via.size(); ++i)
+            out += fmt::format("    via[{}]: {}, forwarder placement {}\n", i, describe_host(*p.find_host(in.via[i])),
+                               describe_rule(in.via_placement));
+        if (!in.via.empty())
+            out += fmt::format("    chain: {} -> {} -> {}{}\n", in.client, fmt::join(in.via, " -> "), in.server,
+                               in.compare_direct ? "; compare_direct: each repeat also runs client -> server" : "");
         if (in.until)
             out += fmt::format("    until: ci_width {:g}%, max_repeat {}\n", in.until->ci_width * 100,
                                in.until->max_repeat);

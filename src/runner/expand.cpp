@@ -246,6 +246,7 @@ class expander {
 
         if (sc.search) search(*sc.search, kind, message, in);
         placement(sc, in);
+        via(sc, kind, in);
         if (const auto& u = sc.until ? sc.until : p_.defaults.until) {
             in.until = u->value;
             in.until->min_repeat = std::max<std::size_t>(2, in.repeat);
@@ -296,6 +297,52 @@ class expander {
         in.job.rate = 0; // each probe sets its own
     }
 
+    /// `via:` and `compare_direct:`. Written in the scenario, via must name other hosts and TCP
+    /// traffic; from `defaults:` it applies where it can.
+    void via(const scenario& sc, traffic kind, instance& in) {
+        const bool own = sc.via.has_value();
+        const auto& v = own ? sc.via : p_.defaults.via;
+        const auto& cd = sc.compare_direct ? sc.compare_direct : p_.defaults.compare_direct;
+        if (v && is_udp(kind)) {
+            if (own)
+                diags_.error(v->loc, fmt::format("'via' does not apply to {}: a forwarder relays TCP "
+                                                 "connections (it applies to tcp_stream, tcp_rr or tcp_crr)",
+                                                 name_of(kind)));
+            return;
+        }
+        if (v && own && sc.search)
+            diags_.error(v->loc, "'via' and 'search' cannot be combined (a search runs end to end)");
+        if (v) {
+            std::vector<std::string_view> names;
+            for (const auto& h : p_.hosts)
+                names.push_back(h.name);
+            for (const auto& h : v->value) {
+                if (!p_.find_host(h.value)) {
+                    auto hint = did_you_mean(h.value, names);
+                    diags_.error(h.loc, hint.empty() ? fmt::format("undefined via host '{}' (hosts are: {})",
+                                                                   h.value, host_list(p_))
+                                                     : fmt::format("undefined via host '{}'{}", h.value, hint));
+                } else if (h.value == in.client || h.value == in.server) {
+                    diags_.error(h.loc, fmt::format("via host '{}' is this scenario's {}; a proxy must be "
+                                                    "another host",
+                                                    h.value, h.value == in.client ? "client" : "server"));
+                } else {
+                    in.via.push_back(h.value);
+                }
+            }
+        }
+        if (cd) {
+            if (cd->value && !v && sc.compare_direct)
+                diags_.error(cd->loc, "compare_direct needs 'via' (a proxy chain to compare with)");
+            in.compare_direct = cd->value && !in.via.empty();
+        }
+        const auto& spec = sc.placement ? sc.placement : p_.defaults.placement;
+        if (spec && spec->via) {
+            in.via_placement = spec->via->value;
+            in.via_placement_loc = spec->via->loc;
+        }
+    }
+
     void placement(const scenario& sc, instance& in) {
         const auto& spec = sc.placement ? sc.placement : p_.defaults.placement;
         if (!spec) return;
@@ -315,6 +362,12 @@ class expander {
 };
 
 } // namespace
+
+engine::job_spec instance::for_via() const {
+    engine::job_spec j = job;
+    j.placement = via_placement;
+    return j;
+}
 
 engine::job_spec instance::for_side(side s) const {
     engine::job_spec j = job;

@@ -34,10 +34,16 @@ struct instance {
     std::optional<until_rule> until; ///< min_repeat is max(2, repeat)
     std::vector<expectation> expect;
     std::optional<search_rule> search; ///< rates resolved to messages/s; runner/orchestrate_search.hpp
+    std::vector<std::string> via;             ///< proxy hosts, client side first (`via:`)
+    engine::placement_rule via_placement;     ///< the forwarders' rule (`placement: {via: ...}`)
+    source_loc via_placement_loc;
+    bool compare_direct = false;              ///< run each repeat once more without the proxies
     on_error when_failed = on_error::continue_run;
 
     /// The job one side runs: `job` with that side's placement rule.
     [[nodiscard]] engine::job_spec for_side(side s) const;
+    /// The job a forwarder runs: `job` with the via placement rule.
+    [[nodiscard]] engine::job_spec for_via() const;
 };
 
 /// All instances of a loaded plan, scenarios in order, matrix points in order.

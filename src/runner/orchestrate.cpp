@@ -51,7 +51,8 @@ std::chrono::nanoseconds planned_time(const instance& inst) {
     if (inst.search)
         return (inst.job.warmup + inst.search->probe_duration) * static_cast<long>(inst.search->max_probes);
     std::size_t n = inst.until ? std::max<std::size_t>(inst.until->max_repeat, inst.repeat) : inst.repeat;
-    return (inst.job.warmup + inst.job.duration) * static_cast<long>(std::max<std::size_t>(n, 1));
+    n = std::max<std::size_t>(n, 1) * (inst.compare_direct ? 2 : 1); // compare_direct runs each repeat twice
+    return (inst.job.warmup + inst.job.duration) * static_cast<long>(n);
 }
 
 instance_record record_of(const instance& inst) {
@@ -77,6 +78,18 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
         rec.failure = host_unavailable(pool, !client ? inst.client : inst.server);
         return rec;
     }
+    std::vector<remote::agent_client*> via;
+    std::vector<std::string> via_addresses;
+    for (const auto& h : inst.via) {
+        via.push_back(pool.find(h));
+        via_addresses.push_back(address_of(p, h));
+        if (!via.back()) {
+            rec.status = instance_status::failed;
+            rec.failure = host_unavailable(pool, h);
+            return rec;
+        }
+    }
+    if (inst.compare_direct) rec.direct.emplace();
     until_rule rule;
     if (inst.until) {
         rule = *inst.until;
@@ -96,11 +109,23 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
             break;
         }
         prog.repeat(r, shown);
-        repeat_context ctx{&inst, client, server, address_of(p, inst.server), r, [&prog] { prog.tick(); }};
+        repeat_context ctx{&inst, client, server, address_of(p, inst.server), r, [&prog] { prog.tick(); },
+                           via, via_addresses};
         auto rep = run_repeat(ctx);
         if (!rep) {
             rec.failure = rep.error();
             break;
+        }
+        if (rec.direct) { // the same repeat without the proxies, right after the chain's
+            ctx.via.clear();
+            ctx.via_addresses.clear();
+            auto direct = run_repeat(ctx);
+            if (!direct) {
+                rec.failure = direct.error();
+                rec.failure->step = "direct " + rec.failure->step;
+                break;
+            }
+            rec.direct->repeats.push_back(std::move(*direct));
         }
         headline_values.push_back(rep->metrics[static_cast<std::size_t>(watched)].value_or(0));
         rec.repeats.push_back(std::move(*rep));
@@ -108,6 +133,8 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
     if (rec.failure)
         rec.status = rec.failure->error == "interrupted" ? instance_status::interrupted : instance_status::failed;
     finish_aggregate(inst, rec);
+    if (!inst.via.empty()) rec.hops = summarize_hops(inst.job.kind, inst.via, rec.repeats);
+    if (rec.direct) compare_direct(rec.aggregate, rec.hops, *rec.direct);
     rec.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     return rec;
 }
@@ -139,9 +166,13 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
 std::string check_placements(const plan& p, const std::vector<instance>& instances, const agent_pool& pool) {
     std::string out;
     std::set<std::string> seen; // a matrix repeats the same rule on the same host
-    for (const auto& inst : instances)
-        for (auto [host, rule, loc] : {std::tuple(inst.client, inst.client_placement, inst.client_placement_loc),
-                                       std::tuple(inst.server, inst.server_placement, inst.server_placement_loc)}) {
+    for (const auto& inst : instances) {
+        std::vector<std::tuple<std::string, engine::placement_rule, source_loc>> sides{
+            {inst.client, inst.client_placement, inst.client_placement_loc},
+            {inst.server, inst.server_placement, inst.server_placement_loc}};
+        for (const auto& h : inst.via)
+            sides.emplace_back(h, inst.via_placement, inst.via_placement_loc);
+        for (const auto& [host, rule, loc] : sides) {
             const auto* agent = pool.find(host);
             if (!agent) continue;
             const auto& allowed = agent->caps().allowed_cpus;
@@ -151,6 +182,7 @@ std::string check_placements(const plan& p, const std::vector<instance>& instanc
                                                    engine::to_string(rule), host,
                                                    engine::format_cpu_list(allowed), *why));
         }
+    }
     return out;
 }
 

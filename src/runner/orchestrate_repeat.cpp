@@ -60,13 +60,19 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     std::string base = fmt::format("{}#{}", inst.id, ctx.index);
     // Distinct session names: client and server may be the same agent (one local host).
     side_ref server{ctx.server, base + "/server"}, client{ctx.client, base + "/client"};
+    std::vector<side_ref> hops;
+    for (std::size_t i = 0; i < ctx.via.size(); ++i)
+        hops.push_back({ctx.via[i], fmt::format("{}/via{}", base, i)});
     std::string token = make_token();
     engine::job_spec sjob = inst.for_side(side::server), cjob = inst.for_side(side::client);
     sjob.token = cjob.token = token;
     sjob.id = cjob.id = inst.id;
 
     auto cleanup = [&] {
-        for (side_ref* s : {&client, &server})
+        std::vector<side_ref*> all{&client, &server};
+        for (auto& h : hops)
+            all.push_back(&h); // forwarders last: the end hosts close through them
+        for (side_ref* s : all)
             if (s->open) {
                 (void)s->agent->stop(s->name, 5s);
                 (void)s->agent->release(s->name);
@@ -85,8 +91,19 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     auto l = server.agent->listen(server.name, sjob, {ctx.server_address, 0}, setup_timeout);
     if (!l) return failed(server, "listen", l.error());
     server.open = true;
-    cjob.tls.peer_fingerprint = l->tls_fingerprint;
-    auto c = client.agent->connect(client.name, cjob, {ctx.server_address, l->port}, setup_timeout);
+    cjob.tls.peer_fingerprint = l->tls_fingerprint; // TLS runs end to end, through the forwarders
+    // Forwarders back to front, so that each one's next hop is already listening.
+    engine::endpoint next{ctx.server_address, l->port};
+    engine::job_spec vjob = inst.for_via();
+    vjob.token = token;
+    vjob.id = inst.id;
+    for (std::size_t i = hops.size(); i-- > 0;) {
+        auto f = hops[i].agent->forward(hops[i].name, vjob, {ctx.via_addresses[i], 0}, next, setup_timeout);
+        if (!f) return failed(hops[i], "forward", f.error());
+        hops[i].open = true;
+        next = {ctx.via_addresses[i], f->port};
+    }
+    auto c = client.agent->connect(client.name, cjob, next, setup_timeout);
     if (!c) return failed(client, "connect", c.error());
     client.open = true;
     if (interrupt_requested) return interrupted("connect");
@@ -112,6 +129,11 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
         st.replied_ns = realtime_ns();
         return st;
     };
+    std::vector<started> hs_r;
+    for (auto& h : hops) // quick (a forwarder only opens its CPU window); just before the ends
+        hs_r.push_back(start_side(h));
+    for (std::size_t i = 0; i < hops.size(); ++i)
+        if (!hs_r[i].r) return failed(hops[i], "start", hs_r[i].r.error());
     auto ss = async([&] { return start_side(server); });
     auto sc = async([&] { return start_side(client); });
     started ss_r = ss.get(), sc_r = sc.get();
@@ -121,6 +143,9 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     auto wait_for = std::chrono::duration_cast<agent_client::timeout>(cjob.warmup + cjob.duration + wait_margin);
     auto ws = async([&] { return server.agent->wait(server.name, wait_for); });
     auto wc = async([&] { return client.agent->wait(client.name, wait_for); });
+    std::vector<std::future<result<engine::side_result>>> wh;
+    for (auto& h : hops)
+        wh.push_back(async([&h, wait_for] { return h.agent->wait(h.name, wait_for); }));
     std::optional<result<engine::side_result>> ws_r, wc_r;
     bool stopped = false, interrupted_now = false;
     while (!ws_r || !wc_r) {
@@ -134,11 +159,18 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
             interrupted_now = interrupt_requested;
             (void)server.agent->stop(server.name, 5s);
             (void)client.agent->stop(client.name, 5s);
+            for (auto& h : hops)
+                (void)h.agent->stop(h.name, 5s);
             stopped = true;
         }
     }
+    std::vector<result<engine::side_result>> wh_r;
+    for (auto& f : wh)
+        wh_r.push_back(f.get());
     if (!*ws_r) return failed(server, "wait", ws_r->error());
     if (!*wc_r) return failed(client, "wait", wc_r->error());
+    for (std::size_t i = 0; i < hops.size(); ++i)
+        if (!wh_r[i]) return failed(hops[i], "wait", wh_r[i].error());
     if (interrupted_now) return interrupted("wait");
     cleanup();
 
@@ -157,6 +189,10 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     std::int64_t os = offset(ss_r, rec.server), oc = offset(sc_r, rec.client);
     rec.clock_offset_ns[server.agent->host()] = os;
     rec.clock_offset_ns[client.agent->host()] = oc;
+    for (std::size_t i = 0; i < hops.size(); ++i) {
+        rec.hops.push_back(std::move(*wh_r[i]));
+        rec.clock_offset_ns[hops[i].agent->host()] = offset(hs_r[i], rec.hops.back());
+    }
     rec.shared_start_ns = std::max(rec.server.window_start_ns - os, rec.client.window_start_ns - oc);
     rec.shared_end_ns = std::min(rec.server.window_end_ns - os, rec.client.window_end_ns - oc);
     return rec;

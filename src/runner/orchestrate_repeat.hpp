@@ -24,6 +24,11 @@ struct repeat_context {
     std::size_t index = 0;      ///< repeat number, 0-based
     /// Called about every 100 ms while traffic runs (progress line updates).
     std::function<void()> tick;
+    /// A proxy chain (`via:`), client side first: each hop's agent and data-plane address. The
+    /// forwarders start back to front, each towards the next hop; the client connects to the
+    /// first. Empty: the client connects to the server directly.
+    std::vector<remote::agent_client*> via;
+    std::vector<std::string> via_addresses;
 };
 
 /// Runs one repeat. On failure: which host, which step, which error. When interrupted, traffic

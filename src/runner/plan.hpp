@@ -64,6 +64,7 @@ struct matrix_axis {
 struct placement_spec {
     std::optional<located<engine::placement_rule>> client, server;
     std::optional<located<bool>> distinct_rx;
+    std::optional<located<engine::placement_rule>> via; ///< the forwarders' workers (`via:` hosts)
     source_loc loc;
 };
 
@@ -76,6 +77,8 @@ struct scenario {
     std::optional<placement_spec> placement;
     std::optional<located<until_rule>> until; ///< until_rule: runner/aggregate_stats.hpp
     std::vector<expectation> expect;
+    std::optional<located<std::vector<located<std::string>>>> via; ///< `via:` proxy hosts, client side first
+    std::optional<located<bool>> compare_direct;                    ///< also run without the proxies
     std::optional<search_rule> search; ///< `search:` (not in defaults)
     /// The setting for `p` written here, if any.
     [[nodiscard]] const setting* find(param p) const;

@@ -19,10 +19,11 @@ namespace {
 constexpr std::string_view top_keys[] = {"version", "name", "hosts", "defaults", "scenarios", "settings"};
 constexpr std::string_view host_keys[] = {"ssh", "address", "identity", "known_hosts", "agent_path"};
 constexpr std::string_view settings_keys[] = {"known_hosts", "connect_timeout", "on_error"};
-constexpr std::string_view structured_keys[] = {"name", "matrix", "placement", "until", "expect", "search"};
+constexpr std::string_view structured_keys[] = {"name",   "matrix", "placement", "until",
+                                                 "expect", "search", "via",       "compare_direct"};
 constexpr std::string_view search_keys[] = {"rate",           "slo",     "precision", "max_probes",
                                             "probe_duration", "max_time"};
-constexpr std::string_view placement_keys[] = {"client", "server", "distinct_rx"};
+constexpr std::string_view placement_keys[] = {"client", "server", "distinct_rx", "via"};
 constexpr std::string_view until_keys[] = {"ci_width", "max_repeat"};
 constexpr std::string_view tls_keys[] = {"mode", "tx", "rx"};
 constexpr std::string_view no_passwords =
@@ -327,6 +328,14 @@ class loader {
                 expect(kl, v, sc);
             } else if (key == "search") {
                 search(kl, v, sc);
+            } else if (key == "via") {
+                via(kl, v, sc);
+            } else if (key == "compare_direct") {
+                auto s = scalar(key, kl, v);
+                if (s && (*s == "true" || *s == "false"))
+                    sc.compare_direct = located<bool>{*s == "true", loc_or(v, kl)};
+                else if (s)
+                    d_.error(loc_or(v, kl), fmt::format("compare_direct: expected true or false, got '{}'", *s));
             } else if (auto p = param_from_name(key)) {
                 if (auto s = value(*p, kl, v)) sc.settings.push_back(std::move(*s));
             } else {
@@ -471,6 +480,8 @@ class loader {
                     spec.client = rule("placement.client", k, x);
                 else if (key == "server")
                     spec.server = rule("placement.server", k, x);
+                else if (key == "via")
+                    spec.via = rule("placement.via", k, x);
                 else if (key == "distinct_rx") {
                     auto s = scalar("placement.distinct_rx", k, x);
                     if (s && (*s == "true" || *s == "false"))
@@ -484,6 +495,24 @@ class loader {
             });
         }
         sc.placement = spec;
+    }
+
+    /// `via: [p]` or `via: p`: the proxy hosts in order from the client; checked in expansion.
+    void via(source_loc kl, const YAML::Node& v, scenario& sc) {
+        located<std::vector<located<std::string>>> out{{}, loc_or(v, kl)};
+        auto one = [&](const YAML::Node& x) {
+            if (auto s = scalar("via", loc_or(x, kl), x)) out.value.push_back({*s, loc_or(x, kl)});
+        };
+        if (v.IsSequence()) {
+            for (std::size_t i = 0; i < v.size(); ++i)
+                one(v[i]);
+            if (v.size() == 0) return d_.error(out.loc, "via: expected a list of hosts such as [p], got []");
+        } else if (v.IsScalar()) {
+            one(v);
+        } else {
+            return d_.error(out.loc, "via: expected a list of hosts such as [p], got " + kind_of(v));
+        }
+        sc.via = std::move(out);
     }
 
     void until(source_loc kl, const YAML::Node& v, scenario& sc) {

@@ -21,7 +21,8 @@ static_assert(std::size(metric_columns) == metric_count);
 constexpr std::string_view ci_columns[] = {"throughput_bps_ci95_low", "throughput_bps_ci95_high",
                                            "transactions_per_s_ci95_low", "transactions_per_s_ci95_high"};
 constexpr std::string_view tail_columns[] = {"service_demand_unit", "checks_failed",    "failure",
-                                             "peak_rate",           "peak_bracket_low", "peak_bracket_high"};
+                                             "peak_rate",           "peak_bracket_low", "peak_bracket_high",
+                                             "proxy_cpu_s",         "added_latency_p50_us", "added_latency_p99_us"};
 
 std::string number(const std::optional<double>& v) {
     return v ? fmt::format("{:.6g}", *v) : std::string();
@@ -64,7 +65,11 @@ std::vector<std::string> tail(const instance_record& r) {
             failure,
             s ? number(s->peak) : "",
             s ? number(s->bracket_low) : "",
-            s ? number(s->bracket_high) : ""};
+            s ? number(s->bracket_high) : "",
+            // `via:` instances: the hops' host CPU; with compare_direct, the latency the chain adds.
+            number(proxy_cpu_s(r.hops)),
+            r.direct ? number(r.direct->added_latency_p50_us) : "",
+            r.direct ? number(r.direct->added_latency_p99_us) : ""};
 }
 
 void append_row(std::string& out, const std::vector<std::string>& fields) {

@@ -26,7 +26,7 @@ json metrics_json(const metric_values& v) {
 
 json repeat_json(const repeat_record& r) {
     double seconds = static_cast<double>(r.shared_end_ns - r.shared_start_ns) / 1e9;
-    return {
+    json out = {
         {"index", r.index},
         {"metrics", metrics_json(r.metrics)},
         {"shared_window",
@@ -35,6 +35,25 @@ json repeat_json(const repeat_record& r) {
         {"client", r.client},
         {"server", r.server},
     };
+    if (!r.hops.empty()) out["hops"] = r.hops; // the forwarders' side results, with `relay`
+    return out;
+}
+
+/// `via:` instances: per hop (host, role proxy) CPU, service demand and what it relayed.
+json hops_json(const std::vector<hop_record>& hops) {
+    json out = json::array();
+    for (const auto& h : hops)
+        out.push_back({{"host", h.host},
+                       {"role", h.role},
+                       {"cpu_s", h.cpu_s},
+                       {"process_cpu_s", h.process_cpu_s},
+                       {"service_demand", optional_number(h.service_demand)},
+                       {"connections", h.connections},
+                       {"bytes_forward", h.bytes_forward},
+                       {"bytes_backward", h.bytes_backward},
+                       {"errors", h.errors},
+                       {"placement_note", h.placement_note}});
+    return out;
 }
 
 json check_json(const check_result& c) {
@@ -143,6 +162,17 @@ json instance_json(const instance_record& r) {
         {"checks", checks},
     };
     if (r.search) out["search"] = search_json(*r.search);
+    if (!r.hops.empty()) out["hops"] = hops_json(r.hops);
+    if (const auto& d = r.direct) {
+        json repeats = json::array();
+        for (const auto& rep : d->repeats)
+            repeats.push_back(repeat_json(rep));
+        out["direct"] = {{"repeats", repeats},
+                         {"aggregate", aggregate_json(d->aggregate)},
+                         {"added_latency_p50_us", optional_number(d->added_latency_p50_us)},
+                         {"added_latency_p99_us", optional_number(d->added_latency_p99_us)},
+                         {"added_cpu_s", optional_number(d->added_cpu_s)}};
+    }
     return out;
 }
 

@@ -13,6 +13,7 @@
 #include "engine/job.hpp"
 #include "engine/result.hpp"
 #include "runner/aggregate.hpp"
+#include "runner/proxy_record.hpp"
 #include "runner/search_record.hpp"
 
 namespace kp::runner {
@@ -29,6 +30,7 @@ struct repeat_record {
     std::size_t index = 0;
     metric_values metrics{};
     engine::side_result client, server;
+    std::vector<engine::side_result> hops; ///< `via:` forwarders, client side first (relay set)
     /// The window both sides measured in (max of starts, min of ends), runner clock, ns.
     std::int64_t shared_start_ns = 0, shared_end_ns = 0;
     /// Each host's clock minus the runner's, as estimated around the start request, ns.
@@ -66,6 +68,8 @@ struct instance_record {
     instance_aggregate aggregate;
     std::vector<check_result> checks;
     double elapsed_s = 0; ///< wall time the instance took
+    std::vector<hop_record> hops;        ///< `via:` instances: per proxy hop, client side first
+    std::optional<direct_record> direct; ///< `compare_direct: true`: the direct run and the added cost
     std::optional<search_record> search; ///< `search:` instances: every probe and the peak
 };
 
