@@ -115,4 +115,44 @@ TEST_CASE("e2e: a host whose sshd is down fails its instances with a reason (exi
     CHECK(std::regex_search(r.log, std::regex(R"(ERROR cross: host a: )")));
 }
 
+TEST_CASE("e2e: SIGKILL of the runner mid-run leaves no agent in either SSH host's namespace") {
+    if (skip_without_netns()) return;
+    netns_hosts f(2);
+    scratch s;
+    auto plan = s.write("plan.yaml", ssh_plan(f, "e2e-ssh-kill", R"(  - name: first
+    traffic: tcp_stream
+    client: a
+    server: b
+    duration: 1s
+  - name: second
+    traffic: tcp_stream
+    client: b
+    server: a
+    duration: 1s
+)"));
+    auto agents_in = [&f](std::size_t i) {
+        std::vector<pid_t> out;
+        for (pid_t p : f.pids(i))
+            if (is_live_agent(p)) out.push_back(p);
+        return out;
+    };
+    runner_process run({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()}, s / "log");
+    REQUIRE_MESSAGE(!run.await(std::regex(R"(\[1/2\] first)"), 30s).empty(), run.log());
+    std::this_thread::sleep_for(500ms); // inside the traffic
+    REQUIRE(agents_in(0).size() == 1);
+    REQUIRE(agents_in(1).size() == 1);
+    run.signal(SIGKILL);
+    CHECK(run.wait(5s) == 128 + SIGKILL);
+    INFO(run.log());
+    // sshd closes the dead session's channel; the agent sees its control stream end and exits.
+    auto end = clock_type::now() + 3s;
+    while ((!agents_in(0).empty() || !agents_in(1).empty()) && clock_type::now() < end)
+        std::this_thread::sleep_for(50ms);
+    CHECK(agents_in(0).empty());
+    CHECK(agents_in(1).empty());
+    auto lines = jsonl(s / "out" / "results.jsonl");
+    REQUIRE(!lines.empty());
+    CHECK(lines[0]["type"] == "run");
+}
+
 } // TEST_SUITE
