@@ -49,13 +49,27 @@ std::string utc_iso8601(std::chrono::system_clock::time_point t) {
 
 result<std::string> make_output_dir(const std::string& plan_name, const std::string& explicit_dir,
                                     std::chrono::system_clock::time_point now) {
-    std::filesystem::path dir = explicit_dir.empty() ? std::filesystem::path("results") / plan_name /
-                                                           strftime_utc(now, "%Y%m%dT%H%M%SZ")
-                                                     : std::filesystem::path(explicit_dir);
+    auto failed = [](const std::filesystem::path& dir, const std::error_code& ec) {
+        return fail(fmt::format("creating output directory {}: {}", dir.string(), ec.message()));
+    };
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return fail(fmt::format("creating output directory {}: {}", dir.string(), ec.message()));
-    return dir.string();
+    if (!explicit_dir.empty()) {
+        std::filesystem::create_directories(explicit_dir, ec);
+        if (ec) return failed(explicit_dir, ec);
+        return explicit_dir;
+    }
+    // Two runs of one plan within a second must not share a directory (the later one would
+    // truncate the earlier one's results.jsonl): claim a new one, "-2", "-3"... when it is taken.
+    auto base = std::filesystem::path("results") / plan_name / strftime_utc(now, "%Y%m%dT%H%M%SZ");
+    std::filesystem::create_directories(base.parent_path(), ec);
+    if (ec) return failed(base.parent_path(), ec);
+    for (int n = 1; n <= 100; ++n) {
+        std::filesystem::path dir = n == 1 ? base : std::filesystem::path(fmt::format("{}-{}", base.string(), n));
+        if (std::filesystem::create_directory(dir, ec)) return dir.string();
+        if (ec) return failed(dir, ec);
+    }
+    return fail(fmt::format("creating output directory {}: {}-2 .. {}-100 exist too", base.string(), base.string(),
+                            base.string()));
 }
 
 result<void> write_file_atomic(const std::string& path, const std::string& text) {

@@ -13,8 +13,9 @@ namespace kp::runner {
 /// "2026-11-25T10:39:43Z" for `t`.
 [[nodiscard]] std::string utc_iso8601(std::chrono::system_clock::time_point t);
 
-/// The output directory: `explicit_dir` when given, else results/<plan_name>/<UTC timestamp>/
-/// (timestamp like 20261125T103943Z). Creates it with its parents.
+/// The output directory: `explicit_dir` when given, else a new results/<plan_name>/<UTC timestamp>/
+/// (timestamp like 20261125T103943Z; "-2", "-3"... appended when a run in the same second has
+/// it). Creates it with its parents.
 [[nodiscard]] result<std::string> make_output_dir(const std::string& plan_name,
                                                   const std::string& explicit_dir,
                                                   std::chrono::system_clock::time_point now);

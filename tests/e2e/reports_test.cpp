@@ -144,4 +144,33 @@ scenarios:
     CHECK(schema_errors(runs[0]) == "");
 }
 
+TEST_CASE("e2e: two runs of one plan started in the same second get a report directory each") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-same-second
+hosts: {me: {}}
+scenarios:
+  - {name: rr, traffic: tcp_rr, client: me, server: me, duration: 200ms, warmup: 200ms}
+)");
+    // Start both just after a second boundary so their timestamps collide.
+    auto now = std::chrono::system_clock::now().time_since_epoch();
+    std::this_thread::sleep_for(1s - (now % 1s) + 20ms);
+    runner_process one({"run", plan.string()}, s / "log1", s.dir);
+    runner_process two({"run", plan.string()}, s / "log2", s.dir);
+    CHECK(one.wait(30s) == 0);
+    CHECK(two.wait(30s) == 0);
+    INFO(one.log() << two.log());
+    std::vector<fs::path> runs;
+    for (const auto& e : fs::directory_iterator(s / "results" / "e2e-same-second")) runs.push_back(e.path());
+    REQUIRE(runs.size() == 2);
+    for (const auto& dir : runs) {
+        INFO(dir.string());
+        auto lines = jsonl(dir / "results.jsonl");
+        REQUIRE(lines.size() == 2); // its own header and its own instance, nothing of the other run
+        CHECK(lines[0]["type"] == "run");
+        CHECK(lines[1]["id"] == "rr");
+        CHECK(schema_errors(dir) == "");
+    }
+}
+
 } // TEST_SUITE
