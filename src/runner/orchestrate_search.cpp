@@ -32,7 +32,7 @@ double achieved_rate(engine::traffic kind, const repeat_record& r) {
 /// "p99 85.2us" or "loss 0.01%": the figure a progress line shows for a probe.
 std::string probe_figure(const probe_record& p) {
     if (const auto& l = p.metrics[static_cast<std::size_t>(metric::latency_p99)])
-        return fmt::format("p99 {}us", human_number(*l));
+        return *l >= 1000 ? fmt::format("p99 {:.3g}ms", *l / 1000) : fmt::format("p99 {:.3g}us", *l);
     if (const auto& l = p.metrics[static_cast<std::size_t>(metric::loss_ratio)])
         return fmt::format("loss {:.3g}%", *l * 100);
     return "-";

@@ -101,6 +101,7 @@ scenarios:
     traffic: tcp_rr
     nodelay: true
     search: {rate: [500/s, 2k/s], slo: {latency_p99: "< 500ms"}, precision: 5%, probe_duration: 500ms}
+    expect: {transactions_per_s: "> 1900"}   # checked on the run at the peak
   - name: never
     traffic: udp_rr
     search: {rate: [200/s, 1k/s], slo: {latency_p99: "< 1ns"}, probe_duration: 300ms}
@@ -130,6 +131,9 @@ scenarios:
     // The instance's one repeat is the peak's run.
     REQUIRE(inst["repeats"].size() == 1);
     CHECK(inst["client_job"]["rate"] == 0.0);
+    REQUIRE(inst["checks"].size() == 1);
+    CHECK(inst["checks"][0]["passed"] == true);
+    CHECK(inst["checks"][0]["measured"].get<double>() == doctest::Approx(2000).epsilon(0.02));
     CHECK(r.text.find(
               "SEARCH knee: peak >= 2000/s: the SLO holds at the top of the range (2000/s); 3 probe(s)") !=
           std::string::npos);
