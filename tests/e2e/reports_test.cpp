@@ -94,6 +94,9 @@ scenarios:
   - name: rr
     traffic: tcp_rr
     expect: {transactions_per_s: "> 1e12"}
+  - name: stream
+    traffic: tcp_stream
+    expect: {latency_p99: "< 1s"}
 )");
     auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--junit", (s / "junit.xml").string()},
                        s / "log", 60s);
@@ -114,13 +117,24 @@ scenarios:
     CHECK(rr["checks"][0]["measured"].get<double>() > 0);
     CHECK(rr["checks"][0]["passed"] == false);
 
+    // A stream has no round trips: its latency check is not measured, and that fails it.
+    const auto& stream = instance_of(doc, "stream");
+    CHECK(stream["status"] == "expect_failed");
+    REQUIRE(stream["checks"].size() == 1);
+    CHECK(stream["checks"][0]["measured"].is_null());
+    CHECK(stream["checks"][0]["passed"] == false);
+    CHECK(contains(r.log, "FAIL stream: latency_p99 < 1s: not measured"));
+
     auto cases = junit_cases(s / "junit.xml");
-    REQUIRE(cases.size() == 2);
+    REQUIRE(cases.size() == 4);
     CHECK(cases[0].name == "rr");
     CHECK_FALSE(cases[0].failure);
     CHECK(cases[1].name == "rr: transactions_per_s > 1e12");
     CHECK(cases[1].failure);
     CHECK(contains(cases[1].message, "transactions_per_s > 1e12: measured "));
+    CHECK(cases[3].name == "stream: latency_p99 < 1s");
+    CHECK(cases[3].failure);
+    CHECK(contains(cases[3].message, "not measured"));
 }
 
 TEST_CASE("e2e: without -o the reports go to results/<plan>/<UTC timestamp>/ under the working directory") {

@@ -129,4 +129,24 @@ TEST_CASE("e2e: a second SIGINT exits at once with 130; the reports written so f
     for (pid_t a : agents) CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the runner by 3 s");
 }
 
+TEST_CASE("e2e: SIGTERM is an interrupt too: exit 130, results.json says interrupted") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-term
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 1s, warmup: 200ms, traffic: tcp_rr}
+scenarios:
+  - name: only
+)");
+    runner_process run({plan.string(), "-o", (s / "out").string()}, s / "log");
+    REQUIRE_MESSAGE(!run.await(std::regex(R"(\[1/1\] only)"), 30s).empty(), run.log());
+    std::this_thread::sleep_for(400ms);
+    run.signal(SIGTERM);
+    CHECK(run.wait(5s) == 130);
+    INFO(run.log());
+    auto doc = load_json(s / "out" / "results.json");
+    CHECK(doc["status"] == "interrupted");
+    CHECK(instance_of(doc, "only")["status"] == "interrupted");
+}
+
 } // TEST_SUITE
