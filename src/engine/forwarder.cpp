@@ -89,6 +89,9 @@ struct relay {
     stage at = stage::free;
     int fd[2] = {-1, -1};
     bool readable[2] = {false, false}, writable[2] = {false, false};
+    /// The peer's FIN (EPOLLRDHUP) is in: a short read no longer means "drained", the next read
+    /// returns the end of stream, and no further edge will announce it.
+    bool hup[2] = {false, false};
     direction_state dir[2];
     std::int64_t accepted_ns = 0;
     std::unique_ptr<std::byte[]> memory; ///< both directions' buffers; kept when the slot is reused
@@ -231,6 +234,7 @@ class relay_worker {
             r.fd[1] = -1;
             r.readable[0] = r.writable[0] = true;
             r.readable[1] = r.writable[1] = false;
+            r.hup[0] = r.hup[1] = false;
             r.dir[0] = {r.memory.get(), 0, 0, false, false};
             r.dir[1] = {r.memory.get() + buf_size_, 0, 0, false, false};
             r.accepted_ns = mono_ns();
@@ -256,6 +260,7 @@ class relay_worker {
         relay& r = slots_[s];
         if (r.at == relay::stage::free || r.fd[side] < 0) return; // a stale event of a closed relay
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r.readable[side] = true;
+        if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r.hup[side] = true;
         if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) r.writable[side] = true;
         if (r.at == relay::stage::connecting && side == 1 && r.writable[1]) {
             int err = 0;
@@ -289,7 +294,7 @@ class relay_worker {
             ssize_t n = ::read(r.fd[0], d.buf + d.tail, want);
             if (n > 0) {
                 d.tail += static_cast<std::uint32_t>(n);
-                if (static_cast<std::size_t>(n) < want) r.readable[0] = false;
+                if (static_cast<std::size_t>(n) < want && !r.hup[0]) r.readable[0] = false;
             } else if (n == 0) {
                 eof = true;
                 r.readable[0] = false;
@@ -368,7 +373,7 @@ class relay_worker {
                     ssize_t n = ::read(from, d.buf + d.tail, want);
                     if (n > 0) {
                         d.tail += static_cast<std::uint32_t>(n);
-                        if (static_cast<std::size_t>(n) < want) r.readable[k] = false;
+                        if (static_cast<std::size_t>(n) < want && !r.hup[k]) r.readable[k] = false;
                         moved = true;
                     } else if (n == 0) {
                         d.eof = true;
