@@ -165,6 +165,43 @@ scenarios:
         CHECK_FALSE(fields[i].empty());
 }
 
+TEST_CASE("proxy: tcp_stream, tcp_rr and tcp_crr through a local proxy host (three local agents)") {
+    scratch s;
+    std::ofstream(s.dir / "plan.yaml") << R"(version: 1
+name: proxy-local
+hosts: {c: {}, p: {}, srv: {}}
+defaults: {client: c, server: srv, duration: 300ms, warmup: 100ms, via: [p]}
+scenarios:
+  - {name: stream, traffic: tcp_stream, direction: bidir, verify: true}
+  - {name: rr, traffic: tcp_rr, flows: 2, in_flight: 4}
+  - {name: crr, traffic: tcp_crr, compare_direct: true}
+  - {name: udp, traffic: udp_rr}
+)";
+    int code = run_kperf(fmt::format("run {} -o {}", (s.dir / "plan.yaml").string(), (s.dir / "out").string()), s.dir);
+    std::string log = slurp(s.dir / "log");
+    INFO(log);
+    REQUIRE(code == 0);
+    json doc = json::parse(slurp(s.dir / "out" / "results.json"));
+    REQUIRE(doc["instances"].size() == 4);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const json& inst = doc["instances"][i];
+        INFO(inst["id"]);
+        CHECK(inst["status"] == "ok");
+        REQUIRE(inst["hops"].size() == 1);
+        CHECK(inst["hops"][0]["host"] == "p");
+        CHECK(inst["hops"][0]["bytes_forward"].get<std::uint64_t>() > 0);
+        CHECK(inst["hops"][0]["bytes_backward"].get<std::uint64_t>() > 0);
+        CHECK(inst["hops"][0]["errors"] == 0);
+        CHECK(inst["repeats"][0]["server"]["errors"]["verify"] == 0);
+    }
+    const json& crr = doc["instances"][2];
+    CHECK(crr["hops"][0]["connections"].get<std::uint64_t>() > 10); // one per transaction
+    CHECK(crr["direct"]["added_latency_p50_us"].is_number());
+    // UDP does not go through a proxy: from defaults, via simply does not apply.
+    CHECK_FALSE(doc["instances"][3].contains("hops"));
+    CHECK(doc["instances"][3]["status"] == "ok");
+}
+
 TEST_CASE("proxy: a via host that is unreachable fails the instance and names the host") {
     if (skip_without_netns()) return;
     netns_hosts f(2);
