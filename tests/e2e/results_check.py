@@ -3,7 +3,9 @@
 
 Usage: results_check.py SCHEMA RESULTS_DIR   -> results.json against the schema, results.jsonl
                                                 line 1 against $defs/run_header, the other lines
-                                                against $defs/instance
+                                                against $defs/instance; then the summary counts,
+                                                the exit code and the JSONL lines against
+                                                results.json
        results_check.py SCHEMA --self-test    -> the schema is valid and rejects broken documents
 Prints one line per error; exit 0 when valid, 1 when not, 2 on bad usage.
 """
@@ -31,6 +33,46 @@ def errors_of(validator, doc, where):
     return out
 
 
+def consistency_errors(doc, lines):
+    """What a schema cannot say: counts match, the exit code follows from the statuses, and
+    results.jsonl holds the same header and instances as results.json."""
+    errors = []
+    instances = doc.get("instances", [])
+    summary = doc.get("summary", {})
+    if summary.get("instances") != len(instances):
+        errors.append(f"summary.instances {summary.get('instances')} != {len(instances)} instances")
+    for status in ["ok", "expect_failed", "failed", "interrupted", "skipped"]:
+        n = sum(1 for i in instances if i.get("status") == status)
+        if summary.get(status) != n:
+            errors.append(f"summary.{status} {summary.get(status)} != {n} instances with that status")
+    statuses = {i.get("status") for i in instances}
+    regressed = isinstance(doc.get("baseline"), dict) and doc["baseline"].get("regressed") is True
+    if doc.get("status") == "interrupted":
+        expected = 130
+    elif "failed" in statuses:
+        expected = 3
+    elif "expect_failed" in statuses or regressed:
+        expected = 1
+    else:
+        expected = 0
+    if doc.get("status") != "running" and doc.get("exit_code") != expected:
+        errors.append(f"exit_code {doc.get('exit_code')} but the statuses say {expected}")
+    if doc.get("status") != "running" and doc.get("finished_at") is None:
+        errors.append(f"status {doc.get('status')} without finished_at")
+    if lines:
+        header = lines[0]
+        for key in ["schema_version", "tool", "command_line", "plan", "started_at", "hosts"]:
+            if header.get(key) != doc.get(key):
+                errors.append(f"results.jsonl:1: {key} differs from results.json")
+        by_id = {i.get("id"): i for i in instances}
+        for n, line in enumerate(lines[1:], 2):
+            if line.get("id") not in by_id:
+                errors.append(f"results.jsonl:{n}: instance {line.get('id')!r} is not in results.json")
+            elif line != by_id[line.get("id")]:
+                errors.append(f"results.jsonl:{n}: instance {line.get('id')!r} differs from results.json")
+    return errors
+
+
 def check_dir(schema, directory):
     errors = []
     with open(os.path.join(directory, "results.json"), encoding="utf-8") as f:
@@ -42,13 +84,17 @@ def check_dir(schema, directory):
         lines = f.read().splitlines()
     if not lines:
         errors.append("results.jsonl: empty")
+    parsed = []
     for n, line in enumerate(lines, 1):
         try:
             v = json.loads(line)
         except json.JSONDecodeError as e:
             errors.append(f"results.jsonl:{n}: not JSON: {e}")
             continue
+        parsed.append(v)
         errors += errors_of(header if n == 1 else instance, v, f"results.jsonl:{n}")
+    if not errors:
+        errors += consistency_errors(doc, parsed)
     return errors
 
 
@@ -80,6 +126,17 @@ def self_test(schema):
     inst = validator_for(schema, "#/$defs/instance")
     if not any(e.absolute_path and e.absolute_path[0] == "failure" for e in inst.iter_errors(failed_without_reason)):
         failures.append("accepts a failed instance without a failure")
+    if consistency_errors(minimal, []):
+        failures.append("consistency: rejects a minimal running document")
+    miscounted = dict(copy.deepcopy(minimal), status="complete", finished_at="2026-01-01T00:00:01Z")
+    miscounted["summary"]["ok"] = 1
+    if not consistency_errors(miscounted, []):
+        failures.append("consistency: accepts a summary that counts an instance that is not there")
+    failed_exit_0 = dict(copy.deepcopy(minimal), status="complete", finished_at="2026-01-01T00:00:01Z",
+                         instances=[{"id": "x", "status": "failed"}])
+    failed_exit_0["summary"].update(instances=1, failed=1)
+    if not consistency_errors(failed_exit_0, []):
+        failures.append("consistency: accepts exit code 0 with a failed instance")
     for f in failures:
         print(f"FAIL: self-test: {f}")
     print(f"self-test: {'ok' if not failures else 'FAILED'}")
