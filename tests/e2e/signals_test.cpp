@@ -59,6 +59,7 @@ TEST_CASE("e2e: SIGKILL of the runner in instance 2 of 3 keeps the finished inst
     // results.json is rewritten atomically: whatever it holds is a whole document.
     auto doc = load_json(s / "out" / "results.json");
     CHECK(doc["status"] == "running");
+    CHECK(schema_errors(s / "out") == "");
 
     // compare reads a killed run's results.jsonl (a torn last line would be skipped).
     auto cmp = run_kperf({"compare", (s / "out" / "results.jsonl").string(), (s / "out" / "results.jsonl").string()},
