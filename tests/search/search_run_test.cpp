@@ -179,6 +179,20 @@ scenarios:
     CHECK_MESSAGE(rc == 0, out);
 }
 
+TEST_CASE("search run: dry run shows the search of plans/knee.yaml and contacts nothing") {
+    const char* root = std::getenv("KPERF_SOURCE_ROOT");
+    REQUIRE(root != nullptr);
+    int rc = 0;
+    auto out = run_shell(fmt::format("{} run --dry-run {}/plans/knee.yaml 2>&1", binary(), root), &rc);
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(out.find("    rate: search\n") != std::string::npos);
+    CHECK(out.find("    search: rate 1k/s .. 2M/s (1000 .. 2e+06 messages/s), precision 5%, at most 24 "
+                   "probes of 1s + "
+                   "300ms warm-up\n    slo: latency_p99 < 1ms\n") != std::string::npos);
+    CHECK(out.find("    slo: loss_ratio < 0.1%\n") != std::string::npos);
+}
+
 TEST_CASE("search run: a tbf-shaped veth puts the knee below the shaping rate, and it moves with it") {
     std::string why = netns_hosts::unavailable_reason();
     int rc = 0;
