@@ -60,9 +60,14 @@ struct counts {
 };
 
 counts operator-(const counts& a, const counts& b) {
-    return {a.connections - b.connections, a.fwd - b.fwd,       a.back - b.back,
-            a.mismatch - b.mismatch,       a.err_connect - b.err_connect, a.err_read - b.err_read,
-            a.err_write - b.err_write,     a.rejected - b.rejected};
+    return {a.connections - b.connections,
+            a.fwd - b.fwd,
+            a.back - b.back,
+            a.mismatch - b.mismatch,
+            a.err_connect - b.err_connect,
+            a.err_read - b.err_read,
+            a.err_write - b.err_write,
+            a.rejected - b.rejected};
 }
 
 /// What all workers read; the window edges change once, in start().
@@ -119,7 +124,8 @@ class relay_worker {
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.u64 = tag_wake;
-        if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev) != 0) return fail(errno_error("epoll_ctl"));
+        if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev) != 0)
+            return fail(errno_error("epoll_ctl"));
         ev.data.u64 = tag_listen;
         if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener_.get(), &ev) != 0)
             return fail(errno_error("epoll_ctl"));
@@ -146,7 +152,7 @@ class relay_worker {
     [[nodiscard]] bool window_done() const { return done_.load(std::memory_order_acquire); }
     [[nodiscard]] bool window_begun() const { return begun_.load(std::memory_order_acquire); }
     [[nodiscard]] counts live() const {
-        return {c_.connections.get(), c_.fwd.get(),       c_.back.get(),     c_.mismatch.get(),
+        return {c_.connections.get(), c_.fwd.get(),      c_.back.get(),      c_.mismatch.get(),
                 c_.err_connect.get(), c_.err_read.get(), c_.err_write.get(), c_.rejected.get()};
     }
     // Valid once window_begun() / window_done().
@@ -228,7 +234,8 @@ class relay_worker {
             std::uint32_t s = free_.back();
             free_.pop_back();
             relay& r = slots_[s];
-            if (!r.memory) r.memory = std::make_unique<std::byte[]>(2 * std::size_t{buf_size_}); // first use only
+            if (!r.memory)
+                r.memory = std::make_unique<std::byte[]>(2 * std::size_t{buf_size_}); // first use only
             r.at = relay::stage::hello;
             r.fd[0] = fd;
             r.fd[1] = -1;
@@ -444,7 +451,8 @@ result<unique_fd> group_listener(const sock_addr& at, int incoming) {
         return fail(errno_error("setsockopt SO_REUSEPORT"));
     if (incoming >= 0 && setsockopt(fd.get(), SOL_SOCKET, SO_INCOMING_CPU, &incoming, sizeof incoming) != 0)
         return fail(errno_error("setsockopt SO_INCOMING_CPU"));
-    if (bind(fd.get(), at.get(), at.len) != 0) return fail(errno_error(fmt::format("bind {}", at.to_string())));
+    if (bind(fd.get(), at.get(), at.len) != 0)
+        return fail(errno_error(fmt::format("bind {}", at.to_string())));
     if (::listen(fd.get(), 4096) != 0) return fail(errno_error(fmt::format("listen {}", at.to_string())));
     return fd;
 }
@@ -463,9 +471,9 @@ class forwarder_impl final : public forwarder {
         if (!to) return fail(to.error().context("next hop"));
         sh_.next = *to;
         sh_.opts = sh_.job.sockopts;
-        sh_.opts.nodelay = true;       // a relay passes on what it got at once; batching is the sender's call
-        sh_.opts.zerocopy = false;     // relays copy through their buffers
-        sh_.opts.max_pacing_rate = 0;  // pacing is the end hosts' business
+        sh_.opts.nodelay = true;      // a relay passes on what it got at once; batching is the sender's call
+        sh_.opts.zerocopy = false;    // relays copy through their buffers
+        sh_.opts.max_pacing_rate = 0; // pacing is the end hosts' business
         auto allowed = allowed_cpus();
         if (!allowed) return fail(allowed.error().context("placement"));
         sh_.allowed = *allowed;
@@ -486,10 +494,11 @@ class forwarder_impl final : public forwarder {
                 incoming.push_back(rx);
             }
             if (sh_.job.workers != 0 && sh_.job.workers != cpus.size())
-                note_ = fmt::format("placement rx: the forwarder runs one worker per allowed CPU ({}), not {}",
-                                    cpus.size(), sh_.job.workers);
+                note_ =
+                    fmt::format("placement rx: the forwarder runs one worker per allowed CPU ({}), not {}",
+                                cpus.size(), sh_.job.workers);
         } else {
-            std::size_t w = sh_.job.workers != 0 ? sh_.job.workers
+            std::size_t w = sh_.job.workers != 0                     ? sh_.job.workers
                             : rule.how == placement_rule::kind::cpus ? rule.cpus.size()
                                                                      : n_allowed;
             for (std::size_t k = 0; k < w; ++k) {

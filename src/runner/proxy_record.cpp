@@ -34,7 +34,8 @@ std::vector<hop_record> summarize_hops(engine::traffic kind, std::span<const std
                 demand_sum += r.cpu_total.busy() * 1e6 / (*tps * rep.client.seconds);
                 ++demands;
             } else if (stream && r.relay && r.relay->bytes_forward + r.relay->bytes_backward > 0) {
-                demand_sum += r.cpu_total.busy() / (double(r.relay->bytes_forward + r.relay->bytes_backward) / 1e9);
+                demand_sum +=
+                    r.cpu_total.busy() / (double(r.relay->bytes_forward + r.relay->bytes_backward) / 1e9);
                 ++demands;
             }
         }
@@ -56,7 +57,8 @@ std::optional<double> value_of(const instance_aggregate& a, metric m) {
 
 } // namespace
 
-void compare_direct(const instance_aggregate& chain, std::span<const hop_record> hops, direct_record& direct) {
+void compare_direct(const instance_aggregate& chain, std::span<const hop_record> hops,
+                    direct_record& direct) {
     std::vector<metric_values> values;
     std::vector<engine::histogram> latencies;
     for (const auto& r : direct.repeats) {
@@ -71,7 +73,8 @@ void compare_direct(const instance_aggregate& chain, std::span<const hop_record>
     direct.added_latency_p50_us = added(metric::latency_p50);
     direct.added_latency_p99_us = added(metric::latency_p99);
     auto cc = value_of(chain, metric::client_cpu_s), cs = value_of(chain, metric::server_cpu_s);
-    auto dc = value_of(direct.aggregate, metric::client_cpu_s), ds = value_of(direct.aggregate, metric::server_cpu_s);
+    auto dc = value_of(direct.aggregate, metric::client_cpu_s),
+         ds = value_of(direct.aggregate, metric::server_cpu_s);
     if (cc && cs && dc && ds) direct.added_cpu_s = *cc + *cs + proxy_cpu_s(hops).value_or(0) - *dc - *ds;
 }
 

@@ -25,7 +25,7 @@ struct hop_record {
     std::optional<double> service_demand; ///< host CPU µs per transaction, or s per GB relayed for streams
     std::uint64_t connections = 0;        ///< relayed (from open to the window end)
     std::uint64_t bytes_forward = 0, bytes_backward = 0; ///< over the windows
-    std::uint64_t errors = 0;             ///< connect + read + write + rejected hellos
+    std::uint64_t errors = 0;                            ///< connect + read + write + rejected hellos
     std::string placement_note;
 };
 

@@ -7,8 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine/cpu_stats.hpp"
 #include "engine/codec.hpp"
+#include "engine/cpu_stats.hpp"
 #include "engine/forwarder.hpp"
 #include "engine/hello.hpp"
 #include "engine/socket.hpp"
@@ -138,7 +138,9 @@ TEST_CASE("forwarder: relays a verified tcp_stream, and bidir") {
     auto job = short_job(traffic::tcp_stream, 300ms);
     job.verify = true;
     SUBCASE("forward") {}
-    SUBCASE("bidir") { job.dir = direction::bidir; }
+    SUBCASE("bidir") {
+        job.dir = direction::bidir;
+    }
     auto r = run_chain(job);
     std::uint64_t got = total(r.server, &flow_result::bytes_received);
     CHECK(got > 1'000'000);
@@ -183,7 +185,8 @@ TEST_CASE("forwarder: the hello and the bytes after it arrive unchanged; half-cl
     auto c = raw_connect((*fwd)->port());
     auto msg = hello_bytes(job.token);
     const char tail[] = "request";
-    for (char ch : std::string_view(tail)) msg.push_back(std::byte(ch));
+    for (char ch : std::string_view(tail))
+        msg.push_back(std::byte(ch));
     REQUIRE(write_all(c.get(), msg, mono_ns_after(1s)).has_value());
     REQUIRE(shutdown(c.get(), SHUT_WR) == 0);
     auto s = next.accept_one();

@@ -102,10 +102,11 @@ scenarios:
     // The reports hold hops and direct as schemas/results.schema.json describes them.
     if (const char* root = std::getenv("KPERF_SOURCE_ROOT")) {
         int st = -1;
-        auto out = run_shell(fmt::format("/usr/bin/python3 {0}/tests/e2e/results_check.py {0}/schemas/results.schema.json "
-                                         "{1} 2>&1",
-                                         root, (s.dir / "out").string()),
-                             &st);
+        auto out = run_shell(
+            fmt::format("/usr/bin/python3 {0}/tests/e2e/results_check.py {0}/schemas/results.schema.json "
+                        "{1} 2>&1",
+                        root, (s.dir / "out").string()),
+            &st);
         CHECK_MESSAGE(st == 0, out);
     }
     json doc = json::parse(slurp(s.dir / "out" / "results.json"));
@@ -140,12 +141,12 @@ scenarios:
     CHECK(inst["direct"]["added_latency_p50_us"].get<double>() == doctest::Approx(chain_p50 - direct_p50));
     // Through a veth hop and back, the chain's median is slower than the direct one.
     CHECK(chain_p50 > direct_p50);
-    MESSAGE(fmt::format("hop p: cpu {:.3f} s (forwarder {:.3f} s), {:.1f} us/transaction; added latency "
-                        "p50 {:+.1f} us, p99 {:+.1f} us; added cpu {:+.3f} s",
-                        hop["cpu_s"].get<double>(), hop["process_cpu_s"].get<double>(),
-                        hop["service_demand"].get<double>(), inst["direct"]["added_latency_p50_us"].get<double>(),
-                        inst["direct"]["added_latency_p99_us"].get<double>(),
-                        inst["direct"]["added_cpu_s"].get<double>()));
+    MESSAGE(fmt::format(
+        "hop p: cpu {:.3f} s (forwarder {:.3f} s), {:.1f} us/transaction; added latency "
+        "p50 {:+.1f} us, p99 {:+.1f} us; added cpu {:+.3f} s",
+        hop["cpu_s"].get<double>(), hop["process_cpu_s"].get<double>(), hop["service_demand"].get<double>(),
+        inst["direct"]["added_latency_p50_us"].get<double>(),
+        inst["direct"]["added_latency_p99_us"].get<double>(), inst["direct"]["added_cpu_s"].get<double>()));
 
     // CSV: the proxy columns come last.
     std::string csv = slurp(s.dir / "out" / "results.csv");
@@ -177,7 +178,8 @@ scenarios:
   - {name: crr, traffic: tcp_crr, compare_direct: true}
   - {name: udp, traffic: udp_rr}
 )";
-    int code = run_kperf(fmt::format("run {} -o {}", (s.dir / "plan.yaml").string(), (s.dir / "out").string()), s.dir);
+    int code = run_kperf(
+        fmt::format("run {} -o {}", (s.dir / "plan.yaml").string(), (s.dir / "out").string()), s.dir);
     std::string log = slurp(s.dir / "log");
     INFO(log);
     REQUIRE(code == 0);

@@ -77,8 +77,8 @@ TEST_CASE("plan: rejects a via host that is the client or the server") {
     CHECK(e == "x.yaml:9:46: via host 'b' is this scenario's server; a proxy must be another host\n"
                "  - {name: rr, traffic: tcp_rr, via: [proxy, b]}\n"
                "                                             ^\n");
-    CHECK(errors_of("  - {name: rr, traffic: tcp_rr, via: [a]}\n").find("via host 'a' is this scenario's client") !=
-          std::string::npos);
+    CHECK(errors_of("  - {name: rr, traffic: tcp_rr, via: [a]}\n")
+              .find("via host 'a' is this scenario's client") != std::string::npos);
 }
 
 TEST_CASE("plan: compare_direct needs via and a boolean; via needs hosts") {

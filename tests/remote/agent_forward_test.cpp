@@ -72,7 +72,9 @@ TEST_CASE("agent: forward checks its arguments and refuses UDP") {
     raw_agent a;
     a.greet();
     nlohmann::json job = rr_job();
-    a.send({{"id", 1}, {"type", "forward"}, {"timeout_ms", 1000},
+    a.send({{"id", 1},
+            {"type", "forward"},
+            {"timeout_ms", 1000},
             {"args", {{"instance", "x"}, {"job", job}, {"bind", {{"address", "127.0.0.1"}}}}}});
     auto r = a.next();
     REQUIRE(r.has_value());
@@ -80,7 +82,9 @@ TEST_CASE("agent: forward checks its arguments and refuses UDP") {
     CHECK(r->error.code == protocol::error_code::bad_request);
     CHECK(r->error.message == "field 'args.next': expected an object");
     job["kind"] = "udp_rr";
-    a.send({{"id", 2}, {"type", "forward"}, {"timeout_ms", 1000},
+    a.send({{"id", 2},
+            {"type", "forward"},
+            {"timeout_ms", 1000},
             {"args",
              {{"instance", "x"},
               {"job", job},
