@@ -3,35 +3,18 @@
 // on scope exit), scratch directories, the reports it writes, and the schema check.
 #include <doctest/doctest.h>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
-#include <boost/property_tree/ptree.hpp>
-#include <boost/property_tree/xml_parser.hpp>
 #include <nlohmann/json.hpp>
-
-#include "netns_fixture.hpp"
-
-#ifndef KP_SYS_PYTHON
-#error "KP_SYS_PYTHON must name the python3 that has jsonschema"
-#endif
-#ifndef KP_RESULTS_CHECK
-#error "KP_RESULTS_CHECK must name tests/e2e/results_check.py"
-#endif
 
 namespace kp::e2e {
 
@@ -40,36 +23,15 @@ using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 using nlohmann::json;
 
-inline std::string env(const char* name) {
-    const char* v = std::getenv(name);
-    REQUIRE_MESSAGE(v, name << " is not set (run through meson test)");
-    return v;
-}
-
-inline std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
+/// The environment variable `name` (meson sets KPERF_PLAN_BIN and KPERF_SOURCE_ROOT); fails the
+/// test when it is missing.
+std::string env(const char* name);
+/// The whole file ("" when it cannot be read).
+std::string slurp(const fs::path& p);
 /// The lines of `text`, without their newlines; a last line without one counts.
-inline std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) out.push_back(l);
-    return out;
-}
-
-inline std::vector<std::string> split(const std::string& text, char sep) {
-    std::vector<std::string> out(1);
-    for (char c : text) {
-        if (c == sep) out.emplace_back();
-        else out.back() += c;
-    }
-    return out;
-}
-
+std::vector<std::string> lines_of(const std::string& text);
+/// `text` cut at every `sep` (n separators give n+1 fields).
+std::vector<std::string> split(const std::string& text, char sep);
 inline bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
@@ -77,21 +39,12 @@ inline bool contains(const std::string& haystack, const std::string& needle) {
 /// A scratch directory under /tmp, removed at scope exit.
 struct scratch {
     fs::path dir;
-    scratch() {
-        char tmpl[] = "/tmp/kperf-plan-e2e-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
-    }
-    ~scratch() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
+    scratch();
+    ~scratch();
     scratch(const scratch&) = delete;
     scratch& operator=(const scratch&) = delete;
-    fs::path write(const std::string& name, const std::string& text) const {
-        std::ofstream(dir / name) << text;
-        return dir / name;
-    }
+    /// Writes `text` to dir/name; returns that path.
+    fs::path write(const std::string& name, const std::string& text) const;
     [[nodiscard]] fs::path operator/(const std::string& name) const { return dir / name; }
 };
 
@@ -99,77 +52,27 @@ struct scratch {
 /// at scope exit if still running, so a failing test leaves no runner behind.
 class runner_process {
   public:
-    /// Starts `kperf-plan ARGS` in `cwd` (default: the test's own).
-    runner_process(const std::vector<std::string>& args, fs::path log, const fs::path& cwd = {})
-        : log_(std::move(log)) {
-        std::string bin = env("KPERF_PLAN_BIN");
-        std::vector<std::string> argv{bin};
-        argv.insert(argv.end(), args.begin(), args.end());
-        started_ = clock_type::now();
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd < 0) ::_exit(127);
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-            ::unsetenv("SSH_AUTH_SOCK"); // a developer's ssh-agent must not change what is tried
-            if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
-            std::vector<char*> cargv;
-            for (auto& a : argv) cargv.push_back(a.data());
-            cargv.push_back(nullptr);
-            ::execv(cargv[0], cargv.data());
-            ::_exit(127);
-        }
-    }
-    ~runner_process() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
+    /// Starts `kperf-plan ARGS` in `cwd` (default: the test's own), without SSH_AUTH_SOCK.
+    runner_process(const std::vector<std::string>& args, fs::path log, const fs::path& cwd = {});
+    ~runner_process();
     runner_process(const runner_process&) = delete;
     runner_process& operator=(const runner_process&) = delete;
 
     /// The exit code (128+signal when killed), or -1 when it did not end within `limit`; then
     /// it is killed.
-    int wait(std::chrono::milliseconds limit) {
-        auto end = clock_type::now() + limit;
-        while (pid_ > 0) {
-            int st = 0;
-            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                ended_ = clock_type::now();
-                return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            }
-            if (clock_type::now() >= end) {
-                ::kill(pid_, SIGKILL);
-                ::waitpid(pid_, nullptr, 0);
-                pid_ = -1;
-                return -1;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return -1;
-    }
-    /// Waits (bounded) until the log matches `re`; an empty match when it did not in time.
-    std::smatch await(const std::regex& re, std::chrono::milliseconds limit) {
-        auto end = clock_type::now() + limit;
-        std::smatch m;
-        do {
-            text_ = slurp(log_);
-            if (std::regex_search(text_, m, re)) return m;
-            std::this_thread::sleep_for(20ms);
-        } while (clock_type::now() < end && pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0);
-        return {};
-    }
-    void signal(int sig) const { REQUIRE(::kill(pid_, sig) == 0); }
+    int wait(std::chrono::milliseconds limit);
+    /// Waits (bounded) until the log matches `re`; an empty match when it did not in time or
+    /// the process ended first.
+    std::smatch await(const std::regex& re, std::chrono::milliseconds limit);
+    /// Sends `sig` (the test fails when that is not possible).
+    void signal(int sig) const;
     [[nodiscard]] pid_t pid() const { return pid_; }
     [[nodiscard]] std::string log() const { return slurp(log_); }
     /// Wall time from start to exit.
     [[nodiscard]] double seconds() const { return std::chrono::duration<double>(ended_ - started_).count(); }
 
   private:
+    [[nodiscard]] bool running() const;
     pid_t pid_ = -1;
     fs::path log_;
     std::string text_; // what await() matched in; the smatch points into it
@@ -184,138 +87,38 @@ struct run_result {
 };
 
 /// Runs kperf-plan to the end (at most `limit`, then it is killed and the code is -1).
-inline run_result run_kperf(const std::vector<std::string>& args, const fs::path& log,
-                            std::chrono::milliseconds limit = 90s, const fs::path& cwd = {}) {
-    runner_process p(args, log, cwd);
-    run_result r;
-    r.code = p.wait(limit);
-    r.log = p.log();
-    r.seconds = p.seconds();
-    return r;
-}
+run_result run_kperf(const std::vector<std::string>& args, const fs::path& log, std::chrono::milliseconds limit = 90s,
+                     const fs::path& cwd = {});
 
-inline json load_json(const fs::path& p) {
-    json doc = json::parse(slurp(p), nullptr, false);
-    REQUIRE_MESSAGE(!doc.is_discarded(), p.string() << " is not JSON");
-    return doc;
-}
-
+/// The file as JSON; fails the test when it is not.
+json load_json(const fs::path& p);
 /// Every line of results.jsonl, parsed; a line that does not parse fails the test.
-inline std::vector<json> jsonl(const fs::path& p) {
-    std::vector<json> out;
-    std::size_t n = 0;
-    for (const auto& line : lines_of(slurp(p))) {
-        ++n;
-        json v = json::parse(line, nullptr, false);
-        CHECK_MESSAGE(!v.is_discarded(), p.string() << ":" << n << " is not JSON: " << line.substr(0, 200));
-        if (!v.is_discarded()) out.push_back(std::move(v));
-    }
-    return out;
-}
-
+std::vector<json> jsonl(const fs::path& p);
 /// results_check.py's verdict on a report directory: "" when results.json and every line of
-/// results.jsonl validate against schemas/results.schema.json, else its error lines.
-inline std::string schema_errors(const fs::path& dir) {
-    std::string schema = env("KPERF_SOURCE_ROOT") + "/schemas/results.schema.json";
-    int rc = -1;
-    std::string out = kp::test::run_shell(std::string(KP_SYS_PYTHON) + " " + KP_RESULTS_CHECK + " '" + schema +
-                                              "' '" + dir.string() + "' 2>&1",
-                                          &rc);
-    return rc == 0 ? std::string() : out + " (exit " + std::to_string(rc) + ")";
-}
+/// results.jsonl validate against schemas/results.schema.json and agree, else its error lines.
+std::string schema_errors(const fs::path& dir);
+/// An instance of a results document by id (fails the test when it is missing).
+const json& instance_of(const json& doc, const std::string& id);
 
-/// A JUnit file: well-formed XML (the parse fails the test otherwise), its test cases.
+/// One JUnit test case.
 struct junit_case {
     std::string name;
     bool failure = false, error = false;
     std::string message;
 };
-inline std::vector<junit_case> junit_cases(const fs::path& p) {
-    boost::property_tree::ptree tree;
-    try {
-        boost::property_tree::read_xml(p.string(), tree);
-    } catch (const std::exception& e) {
-        FAIL_CHECK(p.string() << " is not well-formed XML: " << e.what());
-        return {};
-    }
-    std::vector<junit_case> out;
-    auto suites = tree.get_child_optional("testsuites");
-    CHECK_MESSAGE(suites.has_value(), p.string() << " has no <testsuites>");
-    if (!suites) return out;
-    for (const auto& [tag, suite] : *suites) {
-        if (tag != "testsuite") continue;
-        for (const auto& [ctag, tc] : suite) {
-            if (ctag != "testcase") continue;
-            junit_case c;
-            c.name = tc.get<std::string>("<xmlattr>.name", "");
-            if (auto f = tc.get_child_optional("failure")) {
-                c.failure = true;
-                c.message = f->get<std::string>("<xmlattr>.message", "");
-            }
-            if (auto e = tc.get_child_optional("error")) {
-                c.error = true;
-                c.message = e->get<std::string>("<xmlattr>.message", "");
-            }
-            out.push_back(c);
-        }
-    }
-    return out;
-}
+/// The test cases of a JUnit file; the test fails when it is not well-formed XML.
+std::vector<junit_case> junit_cases(const fs::path& p);
 
-/// argv of process `pid` ("" entries when it is gone).
-inline std::vector<std::string> cmdline(pid_t pid) {
-    std::string raw = slurp(fs::path("/proc") / std::to_string(pid) / "cmdline");
-    if (raw.empty()) return {};
-    if (raw.back() == '\0') raw.pop_back();
-    return split(raw, '\0');
-}
-
+/// argv of process `pid` (empty when it is gone).
+std::vector<std::string> cmdline(pid_t pid);
 /// True while `pid` is a running (not zombie) `kperf-plan agent`.
-inline bool is_live_agent(pid_t pid) {
-    auto argv = cmdline(pid);
-    if (argv.size() < 2 || !argv[0].ends_with("kperf-plan") || argv[1] != "agent") return false;
-    std::string stat = slurp(fs::path("/proc") / std::to_string(pid) / "stat");
-    auto close = stat.rfind(')');
-    return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
-}
-
+bool is_live_agent(pid_t pid);
 /// Pids of running `kperf-plan agent` processes of the binary under test (KPERF_PLAN_BIN).
-inline std::set<pid_t> live_agents_of_test_binary() {
-    const std::string bin = env("KPERF_PLAN_BIN");
-    std::set<pid_t> out;
-    for (const auto& e : fs::directory_iterator("/proc")) {
-        const std::string name = e.path().filename().string();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        auto pid = static_cast<pid_t>(std::stol(name));
-        std::error_code ec;
-        if (is_live_agent(pid) && fs::read_symlink(e.path() / "exe", ec) == fs::path(bin)) out.insert(pid);
-    }
-    return out;
-}
-
+std::set<pid_t> live_agents_of_test_binary();
 /// The agent pids the runner announced in its log ("me: agent[1234]: ... ready").
-inline std::set<pid_t> announced_agents(const std::string& log) {
-    static const std::regex re(R"(\bagent\[([0-9]+)\]: kperf-plan agent .* ready)");
-    std::set<pid_t> out;
-    for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator(); ++it)
-        out.insert(static_cast<pid_t>(std::stol((*it)[1])));
-    return out;
-}
+std::set<pid_t> announced_agents(const std::string& log);
 
-/// Skips the test (returns true) when namespaces or sshd are not available here.
-inline bool skip_without_netns() {
-    std::string why = kp::test::netns_hosts::unavailable_reason();
-    if (why.empty()) return false;
-    MESSAGE("skipped: needs network namespaces with sshd: " << why);
-    return true;
-}
-
-/// An instance of a results document by id (fails the test when it is missing).
-inline const json& instance_of(const json& doc, const std::string& id) {
-    for (const auto& i : doc.at("instances"))
-        if (i.at("id") == id) return i;
-    FAIL("no instance '" << id << "' in the results");
-    throw std::logic_error("unreachable");
-}
+/// Skips the test (returns true, with a message) when namespaces or sshd are not available.
+bool skip_without_netns();
 
 } // namespace kp::e2e

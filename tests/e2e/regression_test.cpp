@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "netns_fixture.hpp"
+
 using namespace kp::e2e;
 using kp::test::netns_hosts;
 using kp::test::run_shell;

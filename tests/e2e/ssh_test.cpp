@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "netns_fixture.hpp"
+
 using namespace kp::e2e;
 using kp::test::netns_hosts;
 
