@@ -403,6 +403,7 @@ void read(const json& v, const std::string& path, std::optional<relay_stats>& ou
     r.get("bytes_backward", s.bytes_backward);
     r.get("rx_mismatch", s.rx_mismatch);
     r.get("workers", s.workers);
+    r.get("rx_cpus", s.rx_cpus);
     r.done();
     out = std::move(s);
 }
@@ -600,7 +601,8 @@ void to_json(json& j, const side_result& v) {
                       {"bytes_forward", v.relay->bytes_forward},
                       {"bytes_backward", v.relay->bytes_backward},
                       {"rx_mismatch", v.relay->rx_mismatch},
-                      {"workers", workers}};
+                      {"workers", workers},
+                      {"rx_cpus", v.relay->rx_cpus}};
     }
 }
 

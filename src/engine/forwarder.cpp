@@ -105,7 +105,9 @@ struct relay {
 class relay_worker {
   public:
     relay_worker(shared_state& sh, int cpu, unique_fd listener, std::size_t slots, std::uint32_t buf_size)
-        : sh_(sh), cpu_(cpu), listener_(std::move(listener)), buf_size_(buf_size), slots_(slots) {
+        : sh_(sh), cpu_(cpu), listener_(std::move(listener)), buf_size_(buf_size), slots_(slots),
+          rx_(static_cast<std::size_t>(cpu_count())) {
+        rx_at_end.assign(rx_.size(), 0);
         free_.reserve(slots);
         for (std::size_t i = slots; i-- > 0;)
             free_.push_back(static_cast<std::uint32_t>(i));
@@ -157,6 +159,7 @@ class relay_worker {
     }
     // Valid once window_begun() / window_done().
     counts at_begin, at_end;
+    std::vector<std::uint64_t> rx_at_end; ///< connections per Rx CPU up to the window end
     rusage_times ru_begin, ru_end;
 
   private:
@@ -213,6 +216,8 @@ class relay_worker {
         }
         if (in_window_ && now >= sh_.end.load(std::memory_order_relaxed)) {
             at_end = live();
+            for (std::size_t c = 0; c < rx_.size(); ++c) // sized at construction: no allocation
+                rx_at_end[c] = rx_[c].get();
             ru_end = read_rusage(rusage_scope::thread).value_or(rusage_times{});
             in_window_ = false;
             done_.store(true, std::memory_order_release);
@@ -324,8 +329,9 @@ class relay_worker {
         d.eof = eof;
         --pending_hellos_;
         const auto& rule = sh_.job.placement;
-        if (rule.how == placement_rule::kind::rx && cpu_ >= 0 &&
-            place(rule, incoming_cpu(r.fd[0]), sh_.allowed) != cpu_)
+        const int rx = incoming_cpu(r.fd[0]); // once per connection, not per message
+        if (rx >= 0 && static_cast<std::size_t>(rx) < rx_.size()) rx_[static_cast<std::size_t>(rx)].add(1);
+        if (rule.how == placement_rule::kind::rx && cpu_ >= 0 && place(rule, rx, sh_.allowed) != cpu_)
             c_.mismatch.add(1);
         int up = socket(sh_.next.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (up < 0 || !apply_tcp_options(up, sh_.opts)) {
@@ -435,6 +441,7 @@ class relay_worker {
     std::vector<std::uint32_t> free_;
     std::size_t pending_hellos_ = 0;
     live_counts c_;
+    std::vector<counter> rx_; ///< admitted connections per Rx CPU (SO_INCOMING_CPU, client side)
     bool in_window_ = false;
     std::atomic<bool> begun_{false}, done_{false}, stopping_{false};
     std::thread thread_;
@@ -595,6 +602,10 @@ class forwarder_impl final : public forwarder {
             rs.bytes_backward += d.back;
             rs.rx_mismatch += errs.mismatch;
             rs.workers.push_back({w->cpu(), errs.connections, d.fwd + d.back});
+            if (rs.rx_cpus.size() < w->rx_at_end.size()) rs.rx_cpus.resize(w->rx_at_end.size());
+            if (w->window_done())
+                for (std::size_t c = 0; c < w->rx_at_end.size(); ++c)
+                    rs.rx_cpus[c] += w->rx_at_end[c];
             r.errors.connect += errs.err_connect;
             r.errors.read += errs.err_read;
             r.errors.write += errs.err_write;

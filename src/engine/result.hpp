@@ -72,6 +72,7 @@ struct relay_stats {
     std::uint64_t bytes_backward = 0; ///< server -> client direction, over the window
     std::uint64_t rx_mismatch = 0;    ///< placement rx: connections on a worker not at their target CPU
     std::vector<relay_worker> workers;
+    std::vector<std::uint64_t> rx_cpus; ///< connections per client-side Rx CPU (index), to the window end
 };
 
 /// Everything one side reports for one run of one instance.

@@ -132,6 +132,10 @@ TEST_CASE("forwarder: relays tcp_rr end to end and reports its CPU window") {
     CHECK(r.proxy.rusage_user_s + r.proxy.rusage_system_s > 0);
     CHECK(r.proxy.errors.rejected_hello == 0);
     CHECK_FALSE(r.client.relay.has_value());
+    std::uint64_t by_cpu = 0; // every admitted connection has its Rx CPU
+    for (auto n : r.proxy.relay->rx_cpus)
+        by_cpu += n;
+    CHECK(by_cpu == 2);
 }
 
 TEST_CASE("forwarder: relays a verified tcp_stream, and bidir") {
