@@ -64,12 +64,13 @@ result<std::string> make_output_dir(const std::string& plan_name, const std::str
     std::filesystem::create_directories(base.parent_path(), ec);
     if (ec) return failed(base.parent_path(), ec);
     for (int n = 1; n <= 100; ++n) {
-        std::filesystem::path dir = n == 1 ? base : std::filesystem::path(fmt::format("{}-{}", base.string(), n));
+        std::filesystem::path dir =
+            n == 1 ? base : std::filesystem::path(fmt::format("{}-{}", base.string(), n));
         if (std::filesystem::create_directory(dir, ec)) return dir.string();
         if (ec) return failed(dir, ec);
     }
-    return fail(fmt::format("creating output directory {}: {}-2 .. {}-100 exist too", base.string(), base.string(),
-                            base.string()));
+    return fail(fmt::format("creating output directory {}: {}-2 .. {}-100 exist too", base.string(),
+                            base.string(), base.string()));
 }
 
 result<void> write_file_atomic(const std::string& path, const std::string& text) {

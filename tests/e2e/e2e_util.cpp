@@ -40,15 +40,18 @@ std::string slurp(const fs::path& p) {
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> out;
     std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) out.push_back(l);
+    for (std::string l; std::getline(in, l);)
+        out.push_back(l);
     return out;
 }
 
 std::vector<std::string> split(const std::string& text, char sep) {
     std::vector<std::string> out(1);
     for (char c : text) {
-        if (c == sep) out.emplace_back();
-        else out.back() += c;
+        if (c == sep)
+            out.emplace_back();
+        else
+            out.back() += c;
     }
     return out;
 }
@@ -84,7 +87,8 @@ runner_process::runner_process(const std::vector<std::string>& args, fs::path lo
         ::unsetenv("SSH_AUTH_SOCK"); // a developer's ssh-agent must not change what is tried
         if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
         std::vector<char*> cargv;
-        for (auto& a : argv) cargv.push_back(a.data());
+        for (auto& a : argv)
+            cargv.push_back(a.data());
         cargv.push_back(nullptr);
         ::execv(cargv[0], cargv.data());
         ::_exit(127);
@@ -102,7 +106,8 @@ bool runner_process::running() const {
     if (pid_ <= 0) return false;
     siginfo_t info{};
     // WNOWAIT: look without reaping, so wait() still gets the exit status.
-    return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+    return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == 0;
 }
 
 int runner_process::wait(std::chrono::milliseconds limit) {
@@ -142,8 +147,8 @@ void runner_process::signal(int sig) const {
     REQUIRE(::kill(pid_, sig) == 0);
 }
 
-run_result run_kperf(const std::vector<std::string>& args, const fs::path& log, std::chrono::milliseconds limit,
-                     const fs::path& cwd) {
+run_result run_kperf(const std::vector<std::string>& args, const fs::path& log,
+                     std::chrono::milliseconds limit, const fs::path& cwd) {
     runner_process p(args, log, cwd);
     run_result r;
     r.code = p.wait(limit);
@@ -173,8 +178,9 @@ std::vector<json> jsonl(const fs::path& p) {
 std::string schema_errors(const fs::path& dir) {
     std::string schema = env("KPERF_SOURCE_ROOT") + "/schemas/results.schema.json";
     int rc = -1;
-    std::string out = kp::test::run_shell(
-        std::string(KP_SYS_PYTHON) + " " + KP_RESULTS_CHECK + " '" + schema + "' '" + dir.string() + "' 2>&1", &rc);
+    std::string out = kp::test::run_shell(std::string(KP_SYS_PYTHON) + " " + KP_RESULTS_CHECK + " '" +
+                                              schema + "' '" + dir.string() + "' 2>&1",
+                                          &rc);
     return rc == 0 ? std::string() : out + " (exit " + std::to_string(rc) + ")";
 }
 

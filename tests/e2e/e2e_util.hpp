@@ -87,8 +87,8 @@ struct run_result {
 };
 
 /// Runs kperf-plan to the end (at most `limit`, then it is killed and the code is -1).
-run_result run_kperf(const std::vector<std::string>& args, const fs::path& log, std::chrono::milliseconds limit = 90s,
-                     const fs::path& cwd = {});
+run_result run_kperf(const std::vector<std::string>& args, const fs::path& log,
+                     std::chrono::milliseconds limit = 90s, const fs::path& cwd = {});
 
 /// The file as JSON; fails the test when it is not.
 json load_json(const fs::path& p);

@@ -23,15 +23,17 @@ class shaped_link {
         bridge_ns_ = ns.substr(0, ns.rfind('-')) + "-br";
         port_ = "p" + std::to_string(i + 1);
         int rc = -1;
-        std::string out = run_shell(fmt::format("ip netns exec {} tc qdisc add dev {} root tbf rate 50mbit burst "
-                                                "32kb latency 50ms 2>&1",
-                                                bridge_ns_, port_),
-                                    &rc);
+        std::string out =
+            run_shell(fmt::format("ip netns exec {} tc qdisc add dev {} root tbf rate 50mbit burst "
+                                  "32kb latency 50ms 2>&1",
+                                  bridge_ns_, port_),
+                      &rc);
         REQUIRE_MESSAGE(rc == 0, "tc qdisc add: " << out);
         added_ = true;
     }
     ~shaped_link() {
-        if (added_) run_shell(fmt::format("ip netns exec {} tc qdisc del dev {} root 2>&1", bridge_ns_, port_));
+        if (added_)
+            run_shell(fmt::format("ip netns exec {} tc qdisc del dev {} root 2>&1", bridge_ns_, port_));
     }
     shaped_link(const shaped_link&) = delete;
     shaped_link& operator=(const shaped_link&) = delete;
@@ -46,7 +48,7 @@ class shaped_link {
 
 } // namespace
 
-TEST_SUITE("e2e-regression") {
+TEST_SUITE_BEGIN("e2e-regression");
 
 TEST_CASE("e2e: a throughput drop from tc shaping is a REGRESSION for run --baseline and compare (exit 1)") {
     if (skip_without_netns()) return;
@@ -68,21 +70,23 @@ scenarios:
                                                  a, f.key(), a, b, f.key(), b));
     const std::string known = f.known_hosts();
 
-    auto base = run_kperf({plan.string(), "-o", (s / "base").string(), "--known-hosts", known}, s / "base.log", 60s);
+    auto base =
+        run_kperf({plan.string(), "-o", (s / "base").string(), "--known-hosts", known}, s / "base.log", 60s);
     INFO(base.log);
     REQUIRE(base.code == 0);
     auto base_doc = load_json(s / "base" / "results.json");
     const auto& base_tp = instance_of(base_doc, "bulk")["aggregate"]["metrics"]["throughput_bps"];
     REQUIRE(base_tp["ci95"].is_array()); // three repeats: the interval the gate needs
     // Shaping to 50 Mbit/s must be a large drop, or the test shows nothing.
-    REQUIRE_MESSAGE(base_tp["value"].get<double>() > 500e6, "unshaped throughput too low to show a regression");
+    REQUIRE_MESSAGE(base_tp["value"].get<double>() > 500e6,
+                    "unshaped throughput too low to show a regression");
 
     {
         shaped_link shaped(f, 1); // toward the server b: the stream's data direction
         INFO(shaped.show());
         std::string baseline = (s / "base" / "results.json").string();
-        auto fresh = run_kperf({plan.string(), "-o", (s / "new").string(), "--known-hosts", known, "--baseline",
-                                baseline, "--junit", (s / "junit.xml").string()},
+        auto fresh = run_kperf({plan.string(), "-o", (s / "new").string(), "--known-hosts", known,
+                                "--baseline", baseline, "--junit", (s / "junit.xml").string()},
                                s / "new.log", 60s);
         INFO(fresh.log);
         CHECK(fresh.code == 1);
@@ -109,8 +113,9 @@ scenarios:
         CHECK(junit_regression);
     }
 
-    auto cmp = run_kperf({"compare", (s / "base" / "results.json").string(), (s / "new" / "results.json").string()},
-                         s / "compare.log", 20s);
+    auto cmp =
+        run_kperf({"compare", (s / "base" / "results.json").string(), (s / "new" / "results.json").string()},
+                  s / "compare.log", 20s);
     INFO(cmp.log);
     CHECK(cmp.code == 1);
     CHECK(std::regex_search(cmp.log, std::regex(R"((^|\n)bulk +throughput_bps +.*REGRESSION\n)")));
@@ -119,4 +124,4 @@ scenarios:
     CHECK(same.code == 0);
 }
 
-} // TEST_SUITE
+TEST_SUITE_END();

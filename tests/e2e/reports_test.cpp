@@ -4,7 +4,7 @@
 
 using namespace kp::e2e;
 
-TEST_SUITE("e2e-reports") {
+TEST_SUITE_BEGIN("e2e-reports");
 
 TEST_CASE("e2e: a local plan passes; JSONL, JSON (schema), CSV and JUnit hold every instance and check") {
     scratch s;
@@ -78,13 +78,15 @@ scenarios:
         CHECK_MESSAGE(!c.error, c.name << ": " << c.message);
     }
     CHECK(cases.size() == 3 + 3);
-    for (const auto& id : ids) CHECK(names.contains(id));
+    for (const auto& id : ids)
+        CHECK(names.contains(id));
     CHECK(names.contains("stream: throughput_bps > 1Mbit/s"));
     CHECK(names.contains("rr: transactions_per_s > 100"));
     CHECK(names.contains("rr: latency_p99 < 1s"));
 }
 
-TEST_CASE("e2e: an expectation that cannot hold exits 1; the summary and JUnit name metric, bound and measure") {
+TEST_CASE(
+    "e2e: an expectation that cannot hold exits 1; the summary and JUnit name metric, bound and measure") {
     scratch s;
     auto plan = s.write("plan.yaml", R"(version: 1
 name: e2e-expect
@@ -103,7 +105,8 @@ scenarios:
     INFO(r.log);
     CHECK(r.code == 1);
     // e.g. "FAIL rr: transactions_per_s > 1e12: measured 47.9k 1/s"
-    CHECK(std::regex_search(r.log, std::regex(R"(FAIL rr: transactions_per_s > 1e12: measured [0-9.]+k? 1/s)")));
+    CHECK(std::regex_search(r.log,
+                            std::regex(R"(FAIL rr: transactions_per_s > 1e12: measured [0-9.]+k? 1/s)")));
 
     auto doc = load_json(s / "out" / "results.json");
     CHECK(schema_errors(s / "out") == "");
@@ -150,10 +153,12 @@ scenarios:
     CHECK(r.code == 0);
     std::vector<fs::path> runs;
     if (fs::is_directory(s / "results" / "e2e-default-dir"))
-        for (const auto& e : fs::directory_iterator(s / "results" / "e2e-default-dir")) runs.push_back(e.path());
+        for (const auto& e : fs::directory_iterator(s / "results" / "e2e-default-dir"))
+            runs.push_back(e.path());
     REQUIRE(runs.size() == 1);
     CHECK(std::regex_match(runs[0].filename().string(), std::regex(R"([0-9]{8}T[0-9]{6}Z)")));
-    for (const char* f : {"results.json", "results.jsonl", "results.csv"}) CHECK(fs::exists(runs[0] / f));
+    for (const char* f : {"results.json", "results.jsonl", "results.csv"})
+        CHECK(fs::exists(runs[0] / f));
     CHECK(contains(r.log, "results/e2e-default-dir/" + runs[0].filename().string()));
     CHECK(schema_errors(runs[0]) == "");
 }
@@ -175,7 +180,8 @@ scenarios:
     CHECK(two.wait(30s) == 0);
     INFO(one.log() << two.log());
     std::vector<fs::path> runs;
-    for (const auto& e : fs::directory_iterator(s / "results" / "e2e-same-second")) runs.push_back(e.path());
+    for (const auto& e : fs::directory_iterator(s / "results" / "e2e-same-second"))
+        runs.push_back(e.path());
     REQUIRE(runs.size() == 2);
     for (const auto& dir : runs) {
         INFO(dir.string());
@@ -187,4 +193,4 @@ scenarios:
     }
 }
 
-} // TEST_SUITE
+TEST_SUITE_END();

@@ -29,9 +29,10 @@ bool gone_within(pid_t agent, std::chrono::milliseconds limit) {
 
 } // namespace
 
-TEST_SUITE("e2e-signals") {
+TEST_SUITE_BEGIN("e2e-signals");
 
-TEST_CASE("e2e: SIGKILL of the runner in instance 2 of 3 keeps the finished instance in results.jsonl; agents exit") {
+TEST_CASE("e2e: SIGKILL of the runner in instance 2 of 3 keeps the finished instance in results.jsonl; "
+          "agents exit") {
     scratch s;
     auto plan = s.write("plan.yaml", three_instances);
     auto agents_before = live_agents_of_test_binary();
@@ -40,7 +41,8 @@ TEST_CASE("e2e: SIGKILL of the runner in instance 2 of 3 keeps the finished inst
     std::this_thread::sleep_for(400ms); // inside the second instance's traffic
     auto agents = announced_agents(run.log());
     REQUIRE_MESSAGE(agents.size() == 1, run.log());
-    for (pid_t a : agents) REQUIRE(is_live_agent(a));
+    for (pid_t a : agents)
+        REQUIRE(is_live_agent(a));
 
     run.signal(SIGKILL);
     CHECK(run.wait(5s) == 128 + SIGKILL);
@@ -55,20 +57,23 @@ TEST_CASE("e2e: SIGKILL of the runner in instance 2 of 3 keeps the finished inst
     CHECK(lines[1]["id"] == "first");
     CHECK(lines[1]["status"] == "ok");
     CHECK(lines[1]["repeats"].size() == 1);
-    for (std::size_t k = 2; k < lines.size(); ++k) CHECK(lines[k]["id"] != "third");
+    for (std::size_t k = 2; k < lines.size(); ++k)
+        CHECK(lines[k]["id"] != "third");
     // results.json is rewritten atomically: whatever it holds is a whole document.
     auto doc = load_json(s / "out" / "results.json");
     CHECK(doc["status"] == "running");
     CHECK(schema_errors(s / "out") == "");
 
     // compare reads a killed run's results.jsonl (a torn last line would be skipped).
-    auto cmp = run_kperf({"compare", (s / "out" / "results.jsonl").string(), (s / "out" / "results.jsonl").string()},
-                         s / "compare.log", 20s);
+    auto cmp =
+        run_kperf({"compare", (s / "out" / "results.jsonl").string(), (s / "out" / "results.jsonl").string()},
+                  s / "compare.log", 20s);
     CHECK(cmp.code == 0);
     CHECK(std::regex_search(cmp.log, std::regex(R"(\nfirst +throughput_bps .* ok\n)")));
 
     // The agent notices its control stream is gone and exits.
-    for (pid_t a : agents) CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the killed runner by 3 s");
+    for (pid_t a : agents)
+        CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the killed runner by 3 s");
     // Nor is any other agent of this binary left that was not there before.
     for (pid_t a : live_agents_of_test_binary())
         CHECK_MESSAGE(agents_before.contains(a), "agent " << a << " outlived the killed runner");
@@ -108,10 +113,12 @@ TEST_CASE("e2e: SIGINT stops the run early with exit 130; results.json says inte
     auto lines = jsonl(s / "out" / "results.jsonl");
     CHECK(lines.size() >= 2);
     CHECK(fs::exists(s / "junit.xml"));
-    for (pid_t a : agents) CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the interrupted run");
+    for (pid_t a : agents)
+        CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the interrupted run");
 }
 
-TEST_CASE("e2e: a second SIGINT exits at once with 130; the reports written so far parse and the agent exits") {
+TEST_CASE(
+    "e2e: a second SIGINT exits at once with 130; the reports written so far parse and the agent exits") {
     scratch s;
     auto plan = s.write("plan.yaml", three_instances);
     runner_process run({plan.string(), "-o", (s / "out").string()}, s / "log");
@@ -127,7 +134,8 @@ TEST_CASE("e2e: a second SIGINT exits at once with 130; the reports written so f
     REQUIRE(lines.size() >= 2);
     CHECK(lines[1]["id"] == "first");
     load_json(s / "out" / "results.json"); // whole, never torn
-    for (pid_t a : agents) CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the runner by 3 s");
+    for (pid_t a : agents)
+        CHECK_MESSAGE(gone_within(a, 3s), "agent " << a << " outlived the runner by 3 s");
 }
 
 TEST_CASE("e2e: SIGTERM is an interrupt too: exit 130, results.json says interrupted") {
@@ -150,4 +158,4 @@ scenarios:
     CHECK(instance_of(doc, "only")["status"] == "interrupted");
 }
 
-} // TEST_SUITE
+TEST_SUITE_END();

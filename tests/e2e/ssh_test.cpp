@@ -31,13 +31,14 @@ scenarios:
 std::set<std::string> addresses_of(const json& environment) {
     std::set<std::string> out;
     for (const auto& i : environment.value("interfaces", json::array()))
-        for (const auto& a : i.value("addresses", json::array())) out.insert(a.get<std::string>());
+        for (const auto& a : i.value("addresses", json::array()))
+            out.insert(a.get<std::string>());
     return out;
 }
 
 } // namespace
 
-TEST_SUITE("e2e-ssh") {
+TEST_SUITE_BEGIN("e2e-ssh");
 
 TEST_CASE("e2e: tcp_rr between two SSH hosts; both environment manifests are in results.json") {
     if (skip_without_netns()) return;
@@ -50,7 +51,8 @@ TEST_CASE("e2e: tcp_rr between two SSH hosts; both environment manifests are in 
     request_size: 64
     response_size: 1KiB
 )"));
-    auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()}, s / "log", 60s);
+    auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()},
+                       s / "log", 60s);
     INFO(r.log);
     REQUIRE(r.code == 0);
     CHECK(schema_errors(s / "out") == "");
@@ -93,7 +95,8 @@ TEST_CASE("e2e: a host whose sshd is down fails its instances with a reason (exi
     client: b
     server: b
 )"));
-    auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()}, s / "log", 60s);
+    auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()},
+                       s / "log", 60s);
     INFO(r.log);
     CHECK(r.code == 3);
     CHECK(schema_errors(s / "out") == "");
@@ -138,7 +141,8 @@ TEST_CASE("e2e: SIGKILL of the runner mid-run leaves no agent in either SSH host
             if (is_live_agent(p)) out.push_back(p);
         return out;
     };
-    runner_process run({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()}, s / "log");
+    runner_process run({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()},
+                       s / "log");
     REQUIRE_MESSAGE(!run.await(std::regex(R"(\[1/2\] first)"), 30s).empty(), run.log());
     std::this_thread::sleep_for(500ms); // inside the traffic
     REQUIRE(agents_in(0).size() == 1);
@@ -157,4 +161,4 @@ TEST_CASE("e2e: SIGKILL of the runner mid-run leaves no agent in either SSH host
     CHECK(lines[0]["type"] == "run");
 }
 
-} // TEST_SUITE
+TEST_SUITE_END();

@@ -12,15 +12,17 @@ std::vector<std::pair<std::string, json>> flow_tls(const json& instance) {
     std::vector<std::pair<std::string, json>> out;
     for (const auto& rep : instance["repeats"])
         for (const char* side : {"client", "server"})
-            for (const auto& f : rep[side]["flows"]) out.emplace_back(side, f["tls"]);
+            for (const auto& f : rep[side]["flows"])
+                out.emplace_back(side, f["tls"]);
     return out;
 }
 
 } // namespace
 
-TEST_SUITE("e2e-tls") {
+TEST_SUITE_BEGIN("e2e-tls");
 
-TEST_CASE("e2e: tls ktls without the kernel's TLS ULP fails that instance only, naming host and ULP; exit 3") {
+TEST_CASE(
+    "e2e: tls ktls without the kernel's TLS ULP fails that instance only, naming host and ULP; exit 3") {
     scratch s;
     auto plan = s.write("plan.yaml", R"(version: 1
 name: e2e-ktls
@@ -54,7 +56,8 @@ scenarios:
     CHECK(plain["status"] == "ok");
     CHECK(plain["failure"].is_null());
     CHECK(plain["aggregate"]["metrics"]["throughput_bps"]["value"].get<double>() > 0);
-    for (const auto& [side, tls] : flow_tls(plain)) CHECK(tls["tx_path"] == "none");
+    for (const auto& [side, tls] : flow_tls(plain))
+        CHECK(tls["tx_path"] == "none");
     // The summary says which instance failed, on which host, and why.
     CHECK(std::regex_search(r.log, std::regex(R"(ERROR kernel: host me: .*no TLS ULP)")));
 }
@@ -119,7 +122,8 @@ scenarios:
             const auto& rep = inst["repeats"][0];
             CHECK(rep["client"]["errors"]["verify"] == 0);
             CHECK(rep["server"]["errors"]["verify"] == 0);
-            CHECK(rep["metrics"].value(traffic == "stream" ? "throughput_bps" : "transactions_per_s", 0.0) > 0);
+            CHECK(rep["metrics"].value(traffic == "stream" ? "throughput_bps" : "transactions_per_s", 0.0) >
+                  0);
             for (const auto& [side, tls] : flow_tls(inst)) {
                 // tcp_crr's server side keeps no per-connection TLS report (engine/crr.cpp drops it).
                 if (traffic == "crr" && side == "server") continue;
@@ -162,4 +166,4 @@ scenarios:
     CHECK(contains(r.log, "on_error: abort"));
 }
 
-} // TEST_SUITE
+TEST_SUITE_END();
