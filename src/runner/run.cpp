@@ -169,6 +169,13 @@ int run_plan(const plan& p, const run_options& options) {
         prog.finish();
         fmt::print(stderr, "{}", bad);
         pool.shutdown();
+        // Nothing ran: leave no empty results.jsonl behind, nor the default directory made for it.
+        std::error_code ec;
+        std::filesystem::remove(*dir + "/results.jsonl", ec);
+        if (options.output_dir.empty()) {
+            std::filesystem::remove(*dir, ec);
+            std::filesystem::remove(std::filesystem::path(*dir).parent_path(), ec); // only when empty
+        }
         return exit_usage;
     }
 

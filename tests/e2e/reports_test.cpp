@@ -193,4 +193,20 @@ scenarios:
     }
 }
 
+TEST_CASE("e2e: a placement the host cannot hold exits 2 with a located error and leaves no reports") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-placement
+hosts: {me: {}}
+scenarios:
+  - {name: rr, traffic: tcp_rr, client: me, server: me, duration: 200ms, placement: {client: "1023", server: any}}
+)");
+    auto r = run_kperf({"run", plan.string()}, s / "log", 30s, s.dir);
+    INFO(r.log);
+    CHECK(r.code == 2);
+    CHECK(contains(r.log, plan.string() + ":5:"));
+    CHECK(contains(r.log, "placement '1023' cannot hold on host me"));
+    CHECK_FALSE(fs::exists(s / "results" / "e2e-placement"));
+}
+
 TEST_SUITE_END();
