@@ -17,6 +17,20 @@
 namespace kp::engine {
 
 namespace {
+
+// Over TLS, tcp_crr always disables Nagle: the client's plain-text hello is followed at once
+// by its ClientHello, which Nagle would hold until the hello is acknowledged, and the server
+// delays that ACK while it waits for the ClientHello: ~40 ms per connection (TLS 1.3 measured
+// 22 connections/s instead of thousands). The same holds for the Finished message and the
+// request behind it. What crr measures is the transaction, not that stall.
+void set_nodelay(int fd) noexcept {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+} // namespace
+
+namespace {
 constexpr std::int64_t retry_after_error_ns = 1'000'000; // back off 1 ms after a failed connect
 constexpr std::uint64_t tag_crr_slot = 3;
 } // namespace
@@ -36,6 +50,7 @@ void worker::crr_start(conn& c, std::int64_t now) noexcept {
     if (o.nodelay || o.sndbuf > 0 || o.rcvbuf > 0 || !o.congestion.empty() || o.max_pacing_rate > 0) {
         if (!apply_tcp_options(fd, o)) ++c.c.err_connect;
     }
+    if (ctx_.tls != nullptr && !o.nodelay) set_nodelay(fd);
     c.t_connect = mono_ns();
     if (::connect(fd, ctx_.peer.get(), ctx_.peer.len) != 0 && errno != EINPROGRESS) {
         ::close(fd);
@@ -200,10 +215,7 @@ void worker::crr_accept() noexcept {
             ++extra.err_connect;
             continue;
         }
-        if (ctx_.job->sockopts.nodelay) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
+        if (ctx_.job->sockopts.nodelay || ctx_.tls != nullptr) set_nodelay(fd);
         std::uint32_t s = crr_free_.back();
         crr_free_.pop_back();
         crr_server_slot& slot = crr_slots_[s];
@@ -280,8 +292,7 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
             ++fc.err_connect;
             return crr_server_close(s);
         }
-        tls_report report;
-        auto io = slot.hs->finish(report);
+        auto io = slot.hs->finish(crr_tls[slot.flow]);
         slot.hs.reset();
         if (!io) {
             ++fc.err_connect;

@@ -351,6 +351,7 @@ side_result session_core::collect() {
         for (std::size_t f = 0; f < w->crr_flows.size() && f < r.flows.size(); ++f) {
             add_traffic(r.flows[f], w->crr_flows[f]);
             add_errors(w->crr_flows[f]);
+            if (f < w->crr_tls.size() && w->crr_tls[f].tx_path != "none") r.flows[f].tls = w->crr_tls[f];
             if (r.flows[f].app_cpu < 0) r.flows[f].app_cpu = w->app_cpu();
         }
         if (r.samples.size() < w->samples.size()) r.samples.resize(w->samples.size());

@@ -142,6 +142,7 @@ result<void> worker::prepare() {
         crr_live_.assign(job.flows, counters{});
         crr_begin_.assign(job.flows, counters{});
         crr_flows.assign(job.flows, counters{});
+        crr_tls.assign(job.flows, tls_report{});
         epoll_event e{EPOLLIN | EPOLLEXCLUSIVE, {.u64 = tag(tag_listener, 0)}};
         if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.listen_fd, &e) != 0)
             return fail(errno_error("epoll_ctl"));

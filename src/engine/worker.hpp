@@ -74,6 +74,7 @@ class worker {
     histogram latency, connect_latency, close_latency, handshake_latency;
     std::vector<sample> samples;     ///< per second of the window: bytes and transactions in it
     std::vector<counters> crr_flows; ///< tcp_crr server: per flow, over the window
+    std::vector<tls_report> crr_tls; ///< tcp_crr server over TLS: per flow, the last handshake
     counters extra;                  ///< errors not tied to a connection (accept, rejected hello)
     rusage_times rusage;
     bool reached_end = false;
