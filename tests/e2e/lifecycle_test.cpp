@@ -21,18 +21,6 @@ std::vector<std::string> readme_csv_columns() {
     return cols;
 }
 
-/// Running `kperf-plan agent` processes.
-std::set<pid_t> live_agents() {
-    std::set<pid_t> out;
-    for (const auto& e : fs::directory_iterator("/proc")) {
-        const auto name = e.path().filename().string();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        auto pid = static_cast<pid_t>(std::stol(name));
-        if (is_live_agent(pid)) out.insert(pid);
-    }
-    return out;
-}
-
 } // namespace
 
 TEST_SUITE("e2e-lifecycle") {
@@ -107,7 +95,7 @@ scenarios:
     client: a
     server: b
 )");
-    auto before = live_agents();
+    auto before = live_agents_of_test_binary();
     runner_process run({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
     auto m = run.await(std::regex(R"(\bb: agent\[([0-9]+)\])"), 20s);
     REQUIRE_MESSAGE(!m.empty(), run.log());
@@ -132,7 +120,7 @@ scenarios:
     CHECK(inst[2]["failure"]["host"] == "b");
     // The surviving agent exited with the run.
     std::this_thread::sleep_for(500ms);
-    for (pid_t p : live_agents()) CHECK_MESSAGE(before.contains(p), "agent " << p << " outlived the run");
+    for (pid_t p : live_agents_of_test_binary()) CHECK_MESSAGE(before.contains(p), "agent " << p << " outlived the run");
 }
 
 } // TEST_SUITE
