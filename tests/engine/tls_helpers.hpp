@@ -133,6 +133,23 @@ inline handshake_pair run_handshake(const tls::context& server_ctx, const tls::c
     return h;
 }
 
+/// A handshake over loopback with a fresh identity, the client pinning its fingerprint; both
+/// sides must succeed.
+inline handshake_pair pinned_handshake(tls_version v, tls_cipher c) {
+    auto id = tls::make_identity();
+    REQUIRE(id);
+    auto spec = spec_of(tls_mode::openssl, v, c);
+    auto server_ctx = tls::make_server_context(*id, spec);
+    REQUIRE(server_ctx);
+    spec.peer_fingerprint = id->fingerprint;
+    auto client_ctx = tls::make_client_context(spec);
+    REQUIRE(client_ctx);
+    auto h = run_handshake(**server_ctx, **client_ctx);
+    REQUIRE(h.client);
+    REQUIRE(h.server);
+    return h; // each SSL holds a reference to its context
+}
+
 inline std::string cipher_name(tls_version v, tls_cipher c) {
     if (v == tls_version::v1_3) {
         switch (c) {

@@ -153,17 +153,7 @@ TEST_CASE("tls: fingerprints pin case-insensitively and with colons") {
 namespace {
 /// A handshaken TLS 1.2 pair whose server side has already gone away without close_notify.
 std::unique_ptr<stream_io> client_of_vanished_server() {
-    auto id = tls::make_identity();
-    REQUIRE(id);
-    auto spec = spec_of(tls_mode::openssl, tls_version::v1_2, tls_cipher::aes_256_gcm);
-    auto server_ctx = tls::make_server_context(*id, spec);
-    REQUIRE(server_ctx);
-    spec.peer_fingerprint = id->fingerprint;
-    auto client_ctx = tls::make_client_context(spec);
-    REQUIRE(client_ctx);
-    auto h = run_handshake(**server_ctx, **client_ctx);
-    REQUIRE(h.client);
-    REQUIRE(h.server);
+    auto h = pinned_handshake(tls_version::v1_2, tls_cipher::aes_256_gcm);
     h.server->reset(); // closes the socket, as a torn-down flow does
     return std::move(*h.client);
 }
@@ -197,17 +187,7 @@ TEST_CASE("tls: writing to a peer that went away is an error, not SIGPIPE") {
 }
 
 TEST_CASE("tls: one call moves many records, and a short count means the socket is drained or full") {
-    auto id = tls::make_identity();
-    REQUIRE(id);
-    auto spec = spec_of(tls_mode::openssl, tls_version::v1_3, tls_cipher::aes_128_gcm);
-    auto server_ctx = tls::make_server_context(*id, spec);
-    REQUIRE(server_ctx);
-    spec.peer_fingerprint = id->fingerprint;
-    auto client_ctx = tls::make_client_context(spec);
-    REQUIRE(client_ctx);
-    auto h = run_handshake(**server_ctx, **client_ctx);
-    REQUIRE(h.client);
-    REQUIRE(h.server);
+    auto h = pinned_handshake(tls_version::v1_3, tls_cipher::aes_128_gcm);
     auto& client = **h.client;
     auto& server = **h.server;
 
