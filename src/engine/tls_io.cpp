@@ -44,8 +44,22 @@ io_result map_error(SSL* ssl, int ret) noexcept {
     }
 }
 
-int chunk(std::size_t n) noexcept {
-    return static_cast<int>(std::min<std::size_t>(n, INT_MAX));
+/// Calls `op(offset, count)` (an SSL_read or SSL_write at that offset) until `len` bytes have
+/// moved or OpenSSL stops: bytes already moved are reported first; an end or an error behind
+/// them comes back from the next call (OpenSSL keeps that state).
+template <class Op>
+io_result pump(SSL* ssl, std::size_t len, Op op) noexcept {
+    std::size_t total = 0;
+    while (total < len) {
+        int n = op(total, static_cast<int>(std::min<std::size_t>(len - total, INT_MAX)));
+        if (n <= 0) {
+            io_result end = map_error(ssl, n); // also empties OpenSSL's error queue
+            if (total > 0) break;
+            return end;
+        }
+        total += static_cast<std::size_t>(n);
+    }
+    return {io_status::ok, total, false};
 }
 
 class tls_stream final : public stream_io {
@@ -65,36 +79,15 @@ class tls_stream final : public stream_io {
     // Both calls loop until the buffer is done or OpenSSL would block, because one SSL_read or
     // SSL_write (partial-write mode) moves at most one 16 KiB record. So, as with a plain socket,
     // a short count means the socket is drained (read) or full (write), and callers that stop
-    // on a short count lose no readiness. Bytes already moved are reported first; an end or an
-    // error behind them comes back from the next call (OpenSSL keeps that state).
+    // on a short count lose no readiness.
     io_result read(std::span<std::byte> into) noexcept override {
-        std::size_t total = 0;
-        while (total < into.size()) {
-            int n = SSL_read(ssl_, into.data() + total, chunk(into.size() - total));
-            if (n <= 0) {
-                io_result end = map_error(ssl_, n); // also empties OpenSSL's error queue
-                if (total > 0) break;
-                return end;
-            }
-            total += static_cast<std::size_t>(n);
-        }
-        return {io_status::ok, total, false};
+        return pump(ssl_, into.size(), [&](std::size_t at, int n) { return SSL_read(ssl_, into.data() + at, n); });
     }
 
     // After a retry the caller offers the same stream bytes again (at least as many), as OpenSSL
     // requires; SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets them come from another address.
     io_result write(std::span<const std::byte> from) noexcept override {
-        std::size_t total = 0;
-        while (total < from.size()) {
-            int n = SSL_write(ssl_, from.data() + total, chunk(from.size() - total));
-            if (n <= 0) {
-                io_result end = map_error(ssl_, n); // also empties OpenSSL's error queue
-                if (total > 0) break;
-                return end;
-            }
-            total += static_cast<std::size_t>(n);
-        }
-        return {io_status::ok, total, false};
+        return pump(ssl_, from.size(), [&](std::size_t at, int n) { return SSL_write(ssl_, from.data() + at, n); });
     }
 
     [[nodiscard]] bool buffered() const noexcept override { return SSL_has_pending(ssl_) == 1; }
