@@ -113,6 +113,25 @@ int next_read(int fd, int* err = nullptr) {
     return k > 0 ? 1 : static_cast<int>(k);
 }
 
+/// A raw client connected through a forwarder to a raw next hop (`s`), its hello already
+/// relayed and read there.
+struct relayed_pair {
+    raw_server next;
+    job_spec job;
+    std::unique_ptr<forwarder> fwd;
+    unique_fd c, s;
+    explicit relayed_pair(traffic kind) : job(short_job(kind)) {
+        auto f = open_forwarder(job, {"127.0.0.1", 0}, {"127.0.0.1", next.port});
+        REQUIRE(f.has_value());
+        fwd = std::move(*f);
+        c = raw_connect(fwd->port());
+        auto h = hello_bytes(job.token);
+        REQUIRE(write_all(c.get(), h, mono_ns_after(1s)).has_value());
+        s = next.accept_one();
+        CHECK(read_n(s.get(), h.size()).size() == h.size());
+    }
+};
+
 } // namespace
 
 TEST_CASE("forwarder: relays tcp_rr end to end and reports its CPU window") {
@@ -207,15 +226,9 @@ TEST_CASE("forwarder: the hello and the bytes after it arrive unchanged; half-cl
 }
 
 TEST_CASE("forwarder: a reset of the next hop reaches the client as a reset") {
-    raw_server next;
-    auto job = short_job(traffic::tcp_rr);
-    auto fwd = open_forwarder(job, {"127.0.0.1", 0}, {"127.0.0.1", next.port});
-    REQUIRE(fwd.has_value());
-    auto c = raw_connect((*fwd)->port());
-    auto h = hello_bytes(job.token);
-    REQUIRE(write_all(c.get(), h, mono_ns_after(1s)).has_value());
-    auto s = next.accept_one();
-    CHECK(read_n(s.get(), h.size()).size() == h.size());
+    relayed_pair r(traffic::tcp_rr);
+    auto& c = r.c;
+    auto& s = r.s;
     const char more[] = "unread";
     REQUIRE(write_all(c.get(), std::as_bytes(std::span(more, 6)), mono_ns_after(1s)).has_value());
     std::this_thread::sleep_for(50ms);
@@ -228,15 +241,9 @@ TEST_CASE("forwarder: a reset of the next hop reaches the client as a reset") {
 }
 
 TEST_CASE("forwarder: back-pressure holds a fast sender while the next hop does not read") {
-    raw_server next;
-    auto job = short_job(traffic::tcp_stream);
-    auto fwd = open_forwarder(job, {"127.0.0.1", 0}, {"127.0.0.1", next.port});
-    REQUIRE(fwd.has_value());
-    auto c = raw_connect((*fwd)->port());
-    auto h = hello_bytes(job.token);
-    REQUIRE(write_all(c.get(), h, mono_ns_after(1s)).has_value());
-    auto s = next.accept_one();
-    CHECK(read_n(s.get(), h.size()).size() == h.size());
+    relayed_pair r(traffic::tcp_stream);
+    auto& c = r.c;
+    auto& s = r.s;
     REQUIRE(set_nonblocking(c.get(), true).has_value());
     // Write a numbered byte stream until the chain is full.
     std::vector<std::byte> chunk(16 * 1024);
@@ -256,7 +263,7 @@ TEST_CASE("forwarder: back-pressure holds a fast sender while the next hop does 
     }
     // Bounded by the socket buffers and one relay buffer, far below what an unbounded relay takes.
     CHECK(sent < (256u << 20));
-    auto live = (*fwd)->live();
+    auto live = r.fwd->live();
     CHECK(live.bytes_forward < sent);
     // Now the next hop reads: everything arrives, in order.
     REQUIRE(shutdown(c.get(), SHUT_WR) == 0);
