@@ -13,8 +13,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/forwarder.hpp"
-#include "engine/session.hpp"
+#include "engine/forwarder/forwarder.hpp"
+#include "engine/session/session.hpp"
 #include "remote/agent_service.hpp"
 #include "remote/capabilities.hpp"
 #include "remote/protocol.hpp"

@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/codec.hpp"
+#include "engine/wire/codec.hpp"
 #include "remote/protocol.hpp"
 
 namespace kp::remote {

@@ -13,10 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/error.hpp"
-#include "engine/job.hpp"
-#include "engine/result.hpp"
-#include "engine/session.hpp"
+#include "engine/core/error.hpp"
+#include "engine/core/job.hpp"
+#include "engine/stats/result.hpp"
+#include "engine/session/session.hpp"
 #include "remote/capabilities.hpp"
 #include "remote/transport.hpp"
 

@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/codec.hpp"
-#include "engine/session.hpp"
+#include "engine/wire/codec.hpp"
+#include "engine/session/session.hpp"
 
 namespace kp::remote {
 

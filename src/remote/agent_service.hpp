@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "engine/session.hpp"
+#include "engine/session/session.hpp"
 #include "remote/capabilities.hpp"
 #include "remote/protocol.hpp"
 

@@ -16,7 +16,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
-#include "engine/tls.hpp"
+#include "engine/tls/tls.hpp"
 #include "remote/protocol.hpp"
 
 namespace kp::remote {

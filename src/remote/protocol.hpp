@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/error.hpp"
+#include "engine/core/error.hpp"
 
 namespace kp::remote::protocol {
 
@@ -40,7 +40,7 @@ enum class request_type : std::uint8_t {
     collect,
     release,
     shutdown,
-    forward ///< a forwarder: listens on args.bind, relays to args.next (engine/forwarder.hpp)
+    forward ///< a forwarder: listens on args.bind, relays to args.next (engine/forwarder/forwarder.hpp)
 };
 [[nodiscard]] std::string_view to_string(request_type t);
 [[nodiscard]] std::optional<request_type> parse_request_type(std::string_view s);

@@ -125,7 +125,7 @@ scenarios:
             CHECK(rep["metrics"].value(traffic == "stream" ? "throughput_bps" : "transactions_per_s", 0.0) >
                   0);
             for (const auto& [side, tls] : flow_tls(inst)) {
-                // tcp_crr's server side keeps no per-connection TLS report (engine/crr.cpp drops it).
+                // tcp_crr's server side keeps no per-connection TLS report (engine/traffic/crr.cpp drops it).
                 if (traffic == "crr" && side == "server") continue;
                 INFO(side << ": " << tls.dump());
                 CHECK(tls["tx_path"] == "user");

@@ -6,8 +6,8 @@
 
 #include <doctest/doctest.h>
 
-#include "engine/clock.hpp"
-#include "engine/session.hpp"
+#include "engine/core/clock.hpp"
+#include "engine/session/session.hpp"
 
 namespace kp::engine::test {
 

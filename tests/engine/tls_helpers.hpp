@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/tls.hpp"
+#include "engine/tls/tls.hpp"
 
 namespace kp_test {
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "remote/ssh_transport.hpp"
+#include "remote/ssh/transport.hpp"
 
 int main(int argc, char** argv) {
     if (argc != 5) {

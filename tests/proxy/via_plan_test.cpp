@@ -4,11 +4,11 @@
 
 #include <string>
 
-#include "runner/dry_run.hpp"
-#include "runner/expand.hpp"
-#include "runner/plan.hpp"
-#include "runner/proxy_record.hpp"
-#include "runner/report_model.hpp"
+#include "runner/cli/dry_run.hpp"
+#include "runner/plan/expand.hpp"
+#include "runner/plan/plan.hpp"
+#include "runner/results/proxy_record.hpp"
+#include "runner/results/record.hpp"
 
 using namespace kp::runner;
 

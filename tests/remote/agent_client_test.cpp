@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "agent_fixture.hpp"
-#include "engine/tls.hpp"
+#include "engine/tls/tls.hpp"
 
 using namespace kp::remote;
 using namespace kp::remote::test;

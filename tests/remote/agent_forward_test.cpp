@@ -4,7 +4,7 @@
 #include <future>
 
 #include "agent_fixture.hpp"
-#include "engine/codec.hpp"
+#include "engine/wire/codec.hpp"
 
 using namespace kp::remote;
 using namespace kp::remote::test;

@@ -1,0 +1,21 @@
+#include "engine/core/error.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace kp {
+
+error error::context(std::string_view what) const {
+    return {fmt::format("{}: {}", what, message), kind};
+}
+
+error make_error(std::string message) { return {std::move(message), error_kind::infrastructure}; }
+
+error errno_error(std::string_view what) {
+    int e = errno;
+    return make_error(fmt::format("{}: {}", what, std::strerror(e)));
+}
+
+} // namespace kp

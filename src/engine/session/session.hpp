@@ -1,0 +1,57 @@
+#pragma once
+/// One side of one scenario instance: a server that listens and accepts the job's flows,
+/// or a client that connects them. The agent drives it through these steps:
+///   server: listen() -> (tell the runner the port and fingerprint) -> establish() -> start() -> wait()/stop() -> collect()
+///   client: connect() (opens and checks the flows)            -> establish() -> start() -> wait()/stop() -> collect()
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/core/error.hpp"
+#include "engine/core/job.hpp"
+#include "engine/stats/result.hpp"
+
+namespace kp::engine {
+
+/// An address and port of a data-plane endpoint.
+struct endpoint {
+    std::string address;
+    std::uint16_t port = 0;
+};
+
+/// One side of a running job. Not thread-safe: one controller thread drives it.
+class session {
+public:
+    virtual ~session() = default;
+
+    /// The bound port (server side); the local port of the first flow (client side).
+    [[nodiscard]] virtual std::uint16_t port() const = 0;
+    /// SHA-256 fingerprint (hex) of the ephemeral TLS certificate; empty without TLS.
+    [[nodiscard]] virtual std::string tls_fingerprint() const = 0;
+
+    /// Completes the data connections (accepts / connects, hello with token, Rx CPU,
+    /// distinct_rx matching, TLS handshake) before `deadline`.
+    virtual result<void> establish(std::chrono::steady_clock::time_point deadline) = 0;
+
+    /// Creates and pins the workers and starts traffic. Measurement begins after the job's
+    /// warm-up and lasts its duration; then the workers stop on their own.
+    virtual result<void> start() = 0;
+
+    /// Blocks until the workers have finished or `deadline` passes; true when finished.
+    virtual bool wait(std::chrono::steady_clock::time_point deadline) = 0;
+
+    /// Stops traffic now (interrupts, a failed peer). Safe to call at any time, more than once.
+    virtual void stop() = 0;
+
+    /// The figures of this side; valid after wait() returned true or after stop().
+    [[nodiscard]] virtual side_result collect() = 0;
+};
+
+/// Opens the listening socket(s) for a server side on `bind_address` (port 0: any).
+result<std::unique_ptr<session>> listen(const job_spec& job, const endpoint& bind_address);
+
+/// Prepares a client side towards `server`; the connections are made in establish().
+result<std::unique_ptr<session>> connect(const job_spec& job, const endpoint& server);
+
+} // namespace kp::engine

@@ -1,0 +1,99 @@
+#pragma once
+/// Plain figures one side of a job returns. Serialized by engine/wire/codec.hpp; merged by the runner.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/stats/histogram.hpp"
+
+namespace kp::engine {
+
+/// CPU time in seconds over exactly the measurement window (from /proc/stat deltas).
+struct cpu_time {
+    int cpu = -1; ///< -1: all CPUs
+    double user = 0, nice = 0, system = 0, irq = 0, softirq = 0, steal = 0, idle = 0;
+    [[nodiscard]] double busy() const { return user + nice + system + irq + softirq + steal; }
+};
+
+/// tcp_info: deltas over the window for the counters, end values for the gauges.
+struct tcp_stats {
+    std::uint64_t total_retrans = 0, reord_seen = 0, delivered_ce = 0; // deltas
+    std::uint32_t rtt_us = 0, rttvar_us = 0, snd_cwnd = 0;             // end values
+    std::uint64_t delivery_rate = 0;                                   // bytes/s, end value
+};
+
+/// Which TLS path actually ran for a flow, per direction.
+struct tls_report {
+    std::string tx_path = "none"; ///< "kernel" | "user" | "none"
+    std::string rx_path = "none";
+    std::string version;          ///< "TLSv1.3", ...
+    std::string cipher;           ///< OpenSSL's name of the negotiated cipher
+    double handshake_s = 0;
+    std::string note;             ///< why a path fell back, e.g. "auto: kernel has no TLS ULP (...)"
+};
+
+/// The figures of one flow over the measurement window.
+struct flow_result {
+    std::uint32_t id = 0;
+    int rx_cpu_start = -1, rx_cpu_end = -1; ///< SO_INCOMING_CPU at start and end
+    int peer_rx_cpu = -1;                   ///< the other end's Rx CPU, from its hello reply
+    int app_cpu = -1;                       ///< the CPU the worker actually ran on
+    std::uint16_t local_port = 0, remote_port = 0;
+    std::uint64_t bytes_sent = 0, bytes_received = 0;
+    std::uint64_t transactions = 0, connections = 0;
+    std::uint64_t datagrams_sent = 0, datagrams_received = 0, lost = 0, reordered = 0, duplicated = 0;
+    histogram latency;
+    tcp_stats tcp;
+    tls_report tls;
+};
+
+/// Error counters; errors are counted, never swallowed.
+struct error_counts {
+    std::uint64_t connect = 0, read = 0, write = 0, timeout = 0, rejected_hello = 0, verify = 0;
+};
+
+/// One per-second interval sample of the whole side.
+struct sample {
+    double t = 0; ///< seconds since the window started
+    std::uint64_t bytes = 0, transactions = 0;
+};
+
+/// A forwarder's figures (engine/forwarder/forwarder.hpp): traffic counts over the window.
+struct relay_worker {
+    int cpu = -1;                  ///< the CPU the worker is pinned to, -1: not pinned
+    std::uint64_t connections = 0; ///< connections admitted and relayed onward (as relay_stats)
+    std::uint64_t bytes = 0;       ///< bytes relayed over the window, both directions
+};
+struct relay_stats {
+    std::uint64_t connections = 0;    ///< admitted and connected onward, from open to the window end
+    std::uint64_t bytes_forward = 0;  ///< client -> server direction, over the window
+    std::uint64_t bytes_backward = 0; ///< server -> client direction, over the window
+    std::uint64_t rx_mismatch = 0;    ///< placement rx: connections on a worker not at their target CPU
+    std::vector<relay_worker> workers;
+    std::vector<std::uint64_t> rx_cpus; ///< connections per client-side Rx CPU (index), to the window end
+};
+
+/// Everything one side reports for one run of one instance.
+struct side_result {
+    std::int64_t window_start_ns = 0, window_end_ns = 0; ///< CLOCK_REALTIME of the measurement window
+    double seconds = 0;                                  ///< window length
+    std::vector<flow_result> flows;
+    histogram latency;                          ///< merged over flows
+    histogram connect_latency, close_latency;   ///< tcp_crr steps
+    histogram handshake_latency;                ///< tcp_crr with TLS: the TLS handshake step
+    cpu_time cpu_total;                         ///< all CPUs
+    std::vector<cpu_time> cpus;                 ///< per CPU
+    double rusage_user_s = 0, rusage_system_s = 0; ///< the workers' own CPU over the window
+    error_counts errors;
+    std::vector<sample> samples;
+    std::string placement_note; ///< e.g. the distinct_rx diagnosis
+    bool ktls_available = false;
+    /// /proc/net/tls_stat over the window (tls::tls_stat_delta; TlsCurr* are end values); empty
+    /// where the kernel has no TLS.
+    std::vector<std::pair<std::string, std::uint64_t>> tls_stat;
+    std::optional<relay_stats> relay; ///< forwarders only
+};
+
+} // namespace kp::engine

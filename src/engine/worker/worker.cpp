@@ -1,0 +1,498 @@
+#include "engine/worker/worker.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine/core/clock.hpp"
+#include "engine/core/hello.hpp"
+#include "engine/worker/placement.hpp"
+
+namespace kp::engine {
+
+namespace {
+
+// Epoll tags: the high 32 bits of epoll_event.data.u64 say what the low 32 bits index.
+constexpr std::uint64_t tag_stop = 0, tag_conn = 1, tag_data = 2, tag_crr_slot = 3, tag_listener = 4;
+constexpr std::uint64_t tag(std::uint64_t kind, std::uint32_t index) {
+    return (kind << 32) | index;
+}
+
+// Flows beyond this share their worker's histogram: 35 KiB each would not scale to 10k flows.
+constexpr std::uint32_t max_flow_histograms = 256;
+constexpr std::int64_t second_ns = 1'000'000'000;
+// A tcp_crr server lingers until no client connection has been active for this long.
+constexpr std::int64_t crr_quiet_ns = 100'000'000;
+
+bool is_udp(conn_role r) {
+    return r == conn_role::udp_send || r == conn_role::udp_recv || r == conn_role::udp_rr_client ||
+           r == conn_role::udp_rr_server;
+}
+
+} // namespace
+
+counters window_delta(const counters& b, const counters& e) noexcept {
+    counters d = e; // errors: as of the end
+    d.bytes_sent = e.bytes_sent - b.bytes_sent;
+    d.bytes_received = e.bytes_received - b.bytes_received;
+    d.transactions = e.transactions - b.transactions;
+    d.connections = e.connections - b.connections;
+    d.datagrams_sent = e.datagrams_sent - b.datagrams_sent;
+    d.datagrams_received = e.datagrams_received - b.datagrams_received;
+    d.lost = e.lost - b.lost;
+    d.reordered = e.reordered - b.reordered;
+    d.duplicated = e.duplicated - b.duplicated;
+    return d;
+}
+
+void accumulate(counters& a, const counters& b) noexcept {
+    a.bytes_sent += b.bytes_sent;
+    a.bytes_received += b.bytes_received;
+    a.transactions += b.transactions;
+    a.connections += b.connections;
+    a.datagrams_sent += b.datagrams_sent;
+    a.datagrams_received += b.datagrams_received;
+    a.lost += b.lost;
+    a.reordered += b.reordered;
+    a.duplicated += b.duplicated;
+    a.err_connect += b.err_connect;
+    a.err_read += b.err_read;
+    a.err_write += b.err_write;
+    a.err_timeout += b.err_timeout;
+    a.err_verify += b.err_verify;
+    a.err_rejected += b.err_rejected;
+}
+
+worker::worker(const run_context& ctx, int index, int cpu) : ctx_(ctx), index_(index), cpu_(cpu) {}
+
+worker::~worker() {
+    stop();
+    join();
+    for (auto& s : crr_slots_)
+        if (s.fd >= 0) ::close(s.fd);
+}
+
+result<void> worker::prepare() {
+    const job_spec& job = *ctx_.job;
+    epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_) return fail(errno_error("epoll_create1"));
+    stop_fd_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!stop_fd_) return fail(errno_error("eventfd"));
+    epoll_event ev{EPOLLIN, {.u64 = tag(tag_stop, 0)}};
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_fd_.get(), &ev) != 0)
+        return fail(errno_error("epoll_ctl"));
+
+    scratch_.resize(std::max<std::size_t>(
+        {job.read_size, job.write_size, job.request_size, job.response_size, 64 * 1024}));
+    events_.resize(256);
+    auto window_s = std::chrono::duration<double>(job.duration).count();
+    samples.assign(static_cast<std::size_t>(std::ceil(window_s)), sample{});
+    for (std::size_t i = 0; i < samples.size(); ++i)
+        samples[i].t = std::min<double>(double(i + 1), window_s);
+
+    for (std::uint32_t i = 0; i < conns_.size(); ++i) {
+        conn& c = *conns_[i];
+        c.index = i;
+        if (job.histograms) {
+            if (job.flows <= max_flow_histograms) {
+                c.own_hist = std::make_unique<histogram>();
+                c.hist = c.own_hist.get();
+            } else {
+                c.hist = &latency;
+            }
+        }
+        if (c.role == conn_role::rr_client) c.stamps.assign(std::max(1u, job.in_flight), 0);
+        if (c.role == conn_role::udp_rr_client) {
+            c.stamps.assign(std::max(1u, job.in_flight), 0);
+            c.slot_seq.assign(c.stamps.size(), 0);
+        }
+        if (c.role == conn_role::udp_recv) c.seen.assign(1024, 0); // 65536 recent sequence numbers
+        if (c.role == conn_role::crr_client) {
+            auto h = encode_hello({hello_purpose::crr, c.flow, 0, job.token});
+            auto req = ctx_.payload->at(0, job.request_size);
+            c.crr_request = h;
+            c.crr_request.insert(c.crr_request.end(), req.begin(), req.end());
+            paced_ = true; // idle flows and back-off after errors are timers
+        }
+        if (c.mean_gap_ns > 0 || c.role == conn_role::udp_rr_client) paced_ = true;
+        if (c.io) {
+            epoll_event e{is_udp(c.role) && c.role == conn_role::udp_recv ? std::uint32_t{EPOLLIN} : 0u,
+                          {.u64 = tag(tag_conn, i)}};
+            if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.io->fd(), &e) != 0)
+                return fail(errno_error("epoll_ctl"));
+        }
+        if (c.udp) {
+            epoll_event e{0, {.u64 = tag(tag_data, i)}};
+            if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.udp.get(), &e) != 0)
+                return fail(errno_error("epoll_ctl"));
+        }
+    }
+    if (ctx_.listen_fd >= 0) {
+        std::size_t n = job.flows + 16;
+        crr_slots_.resize(n);
+        crr_free_.reserve(n);
+        for (std::size_t i = n; i-- > 0;)
+            crr_free_.push_back(static_cast<std::uint32_t>(i));
+        crr_live_.assign(job.flows, counters{});
+        crr_begin_.assign(job.flows, counters{});
+        crr_flows.assign(job.flows, counters{});
+        crr_tls.assign(job.flows, tls_report{});
+        epoll_event e{EPOLLIN | EPOLLEXCLUSIVE, {.u64 = tag(tag_listener, 0)}};
+        if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.listen_fd, &e) != 0)
+            return fail(errno_error("epoll_ctl"));
+    }
+    return {};
+}
+
+void worker::launch(std::latch& ready, std::latch& go) {
+    thread_ = std::thread([this, &ready, &go] { body(ready, go); });
+}
+
+void worker::stop() noexcept {
+    if (!stop_fd_) return;
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(stop_fd_.get(), &one, sizeof one);
+}
+
+void worker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void worker::body(std::latch& ready, std::latch& go) noexcept {
+    if (cpu_ >= 0) {
+        if (auto r = pin_thread(0, cpu_); !r) pin_error_ = r.error().message;
+    }
+    ready.count_down();
+    go.wait();
+    loop();
+    finished_.store(true, std::memory_order_release);
+}
+
+std::int64_t worker::next_gap(double mean_ns) noexcept {
+    if (ctx_.job->arrivals == arrival::constant) return static_cast<std::int64_t>(mean_ns);
+    // xorshift64*: a private generator, no locks, no allocation.
+    rng_ ^= rng_ >> 12;
+    rng_ ^= rng_ << 25;
+    rng_ ^= rng_ >> 27;
+    double u = double((rng_ * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
+    return static_cast<std::int64_t>(-std::log1p(-u) * mean_ns);
+}
+
+void worker::set_interest(conn& c, int fd, std::uint32_t events) noexcept {
+    if (c.interest == events) return;
+    bool data = c.udp && fd == c.udp.get();
+    epoll_event e{events, {.u64 = tag(data ? tag_data : tag_conn, c.index)}};
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &e) == 0) c.interest = events;
+}
+
+void worker::fail_conn(conn& c, std::uint64_t counters::*err) noexcept {
+    ++(c.c.*err);
+    c.done = true;
+    int fd = c.udp ? c.udp.get() : (c.io ? c.io->fd() : -1);
+    if (fd >= 0) set_interest(c, fd, 0);
+}
+
+void worker::record(conn& c, std::int64_t ns, std::int64_t now) noexcept {
+    (void)now; // the window flag, not the clock, decides: it flips with the counter snapshot
+    if (c.hist != nullptr && in_window_)
+        c.hist->record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)));
+}
+
+void worker::kick(conn& c, std::int64_t now) noexcept {
+    // Spread the first open-loop sends over one gap, so flows do not fire in lockstep.
+    if (c.mean_gap_ns > 0)
+        c.next_send = now + static_cast<std::int64_t>(c.mean_gap_ns * double(c.flow % 64) / 64.0);
+    switch (c.role) {
+    case conn_role::stream_send:
+        set_interest(c, c.io->fd(), EPOLLOUT);
+        break;
+    case conn_role::stream_recv:
+    case conn_role::rr_server:
+        set_interest(c, c.io->fd(), EPOLLIN);
+        break;
+    case conn_role::rr_client:
+        set_interest(c, c.io->fd(), EPOLLIN);
+        rr_issue(c, now);
+        flush(c);
+        break;
+    case conn_role::crr_client:
+        if (c.mean_gap_ns <= 0) crr_start(c, now);
+        break;
+    case conn_role::udp_send:
+        if (c.mean_gap_ns <= 0) set_interest(c, c.udp.get(), EPOLLOUT);
+        break;
+    case conn_role::udp_recv:
+    case conn_role::udp_rr_server:
+        set_interest(c, c.udp.get(), EPOLLIN);
+        break;
+    case conn_role::udp_rr_client:
+        set_interest(c, c.udp.get(), EPOLLIN);
+        udp_rr_client_send(c, now);
+        break;
+    }
+}
+
+void worker::dispatch(conn& c, std::uint32_t events, bool control, std::int64_t now) noexcept {
+    if (control && is_udp(c.role)) {
+        udp_control_io(c);
+        return;
+    }
+    if (c.done) return;
+    switch (c.role) {
+    case conn_role::stream_send:
+        if ((events & EPOLLERR) != 0 && c.zc_pending > 0) reap_zerocopy(c);
+        if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) stream_send(c);
+        break;
+    case conn_role::stream_recv:
+        stream_recv(c);
+        break;
+    case conn_role::rr_client:
+        rr_client_io(c, events, now);
+        break;
+    case conn_role::rr_server:
+        rr_server_io(c, events);
+        break;
+    case conn_role::crr_client:
+        crr_client_io(c, events, now);
+        break;
+    case conn_role::udp_send:
+        udp_send_io(c, now);
+        break;
+    case conn_role::udp_recv:
+        udp_recv_io(c);
+        break;
+    case conn_role::udp_rr_client:
+        udp_rr_client_io(c, now);
+        break;
+    case conn_role::udp_rr_server:
+        udp_rr_server_io(c);
+        break;
+    }
+}
+
+std::int64_t worker::on_timers(std::int64_t now) noexcept {
+    std::int64_t next = INT64_MAX;
+    if (ended_) return next;
+    const std::int64_t timeout = ctx_.job->timeout.count();
+    for (conn* cp : conns_) {
+        conn& c = *cp;
+        if (c.done) continue;
+        switch (c.role) {
+        case conn_role::rr_client:
+            if (c.mean_gap_ns > 0) {
+                rr_issue(c, now);
+                if (!flush(c)) break;
+                if (c.outstanding < c.stamps.size()) next = std::min(next, c.next_send);
+            }
+            break;
+        case conn_role::crr_client:
+            if (c.stage == crr_stage::idle) {
+                if (now >= c.next_send)
+                    crr_start(c, now);
+                else
+                    next = std::min(next, c.next_send);
+            }
+            break;
+        case conn_role::udp_send:
+            if (c.mean_gap_ns > 0) {
+                if (now >= c.next_send && (c.interest & EPOLLOUT) == 0) udp_send_io(c, now);
+                next = std::min(next, c.next_send);
+            }
+            break;
+        case conn_role::udp_rr_client:
+            udp_rr_timeouts(c, now);
+            udp_rr_client_send(c, now);
+            if (c.mean_gap_ns > 0 && c.outstanding < c.stamps.size()) next = std::min(next, c.next_send);
+            if (c.outstanding > 0)
+                next = std::min(next, now + std::clamp<std::int64_t>(timeout / 8, 100'000, 10'000'000));
+            break;
+        default:
+            break;
+        }
+    }
+    return next;
+}
+
+void worker::loop() noexcept {
+    std::int64_t now = mono_ns();
+    for (conn* c : conns_)
+        kick(*c, now);
+    std::int64_t next_timer = paced_ ? on_timers(now) : INT64_MAX;
+    const std::int64_t w_begin = ctx_.w.begin, w_end = ctx_.w.end;
+    for (;;) {
+        std::int64_t boundary =
+            !in_window_ && !ended_ ? w_begin
+            : in_window_ ? std::min<std::int64_t>(w_end, w_begin + std::int64_t(next_sample_ + 1) * second_ns)
+                         : ctx_.w.linger_end;
+        if (ended_ && ctx_.listen_fd >= 0) boundary = std::min(boundary, last_crr_activity_ + crr_quiet_ns);
+        std::int64_t wake = std::min(next_timer, boundary);
+        std::int64_t wait = std::max<std::int64_t>(0, wake - now);
+        timespec ts{static_cast<time_t>(wait / second_ns), static_cast<long>(wait % second_ns)};
+        int n = epoll_pwait2(epoll_.get(), events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
+        now = mono_ns();
+        // Window edges first, so events that arrive after the end are not counted in it.
+        if (!in_window_ && !ended_ && now >= w_begin) begin_window(now);
+        if (in_window_) {
+            while (next_sample_ < samples.size() &&
+                   now >= w_begin + std::int64_t(next_sample_ + 1) * second_ns) {
+                samples[next_sample_].bytes = total_bytes_ - sample_bytes_;
+                samples[next_sample_].transactions = total_tx_ - sample_tx_;
+                sample_bytes_ = total_bytes_;
+                sample_tx_ = total_tx_;
+                ++next_sample_;
+            }
+            if (now >= w_end) end_window(now);
+        }
+        bool stopping = false;
+        for (int i = 0; i < n; ++i) {
+            const epoll_event& e = events_[static_cast<std::size_t>(i)];
+            auto kind = e.data.u64 >> 32;
+            auto idx = static_cast<std::uint32_t>(e.data.u64 & 0xffffffffu);
+            if (kind == tag_stop) {
+                stopping = true;
+            } else if (kind == tag_conn || kind == tag_data) {
+                conn& c = *conns_[idx];
+                if (ended_)
+                    linger_event(c, e.events, kind == tag_conn);
+                else
+                    dispatch(c, e.events, kind == tag_conn, now);
+                if (c.hist != nullptr) now = mono_ns(); // keep latencies honest after long handlers
+            } else if (kind == tag_crr_slot) {
+                crr_server_io(idx, e.events);
+                last_crr_activity_ = now;
+            } else if (kind == tag_listener) {
+                crr_accept();
+                last_crr_activity_ = now;
+            }
+        }
+        if (stopping) {
+            if (!ended_) end_window(now);
+            break;
+        }
+        if (paced_ || now >= next_timer) next_timer = on_timers(now);
+        if (ended_) {
+            bool all_done = std::all_of(conns_.begin(), conns_.end(), [](const conn* c) { return c->done; });
+            if (ctx_.listen_fd >= 0 && now - last_crr_activity_ < crr_quiet_ns) all_done = false;
+            if (all_done || now >= ctx_.w.linger_end) break;
+        }
+    }
+    if (ctx_.listen_fd >= 0) {
+        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
+        for (std::uint32_t i = 0; i < crr_slots_.size(); ++i)
+            if (crr_slots_[i].fd >= 0) crr_server_close(i);
+        if (ended_) extra = extra_at_end_;
+    }
+}
+
+void worker::begin_window(std::int64_t) noexcept {
+    in_window_ = true;
+    if (auto r = read_rusage(rusage_scope::thread)) ru_begin_ = *r;
+    sample_bytes_ = total_bytes_;
+    sample_tx_ = total_tx_;
+    for (conn* cp : conns_) {
+        conn& c = *cp;
+        c.at_begin = c.c;
+        if (c.io && !is_udp(c.role)) {
+            if (auto t = read_tcp_info(c.io->fd())) {
+                c.ti_begin = *t;
+                c.has_tcp_info = true;
+            }
+        }
+    }
+    std::copy(crr_live_.begin(), crr_live_.end(), crr_begin_.begin());
+}
+
+void worker::end_window(std::int64_t now) noexcept {
+    reached_end = now >= ctx_.w.end;
+    bool was_in = in_window_;
+    in_window_ = false;
+    ended_ = true;
+    if (was_in) {
+        if (next_sample_ < samples.size()) {
+            samples[next_sample_].bytes = total_bytes_ - sample_bytes_;
+            samples[next_sample_].transactions = total_tx_ - sample_tx_;
+            ++next_sample_;
+        }
+        if (auto r = read_rusage(rusage_scope::thread)) rusage = rusage_delta(ru_begin_, *r);
+    }
+    app_cpu_ = sched_getcpu();
+    for (conn* cp : conns_) {
+        conn& c = *cp;
+        c.at_end = c.c;
+        if (!was_in) c.at_begin = c.c;
+        c.app_cpu = app_cpu_;
+        int fd = c.udp ? c.udp.get() : (c.io ? c.io->fd() : -1);
+        if (fd >= 0) c.rx_cpu_end = incoming_cpu(fd);
+        if (c.rx_cpu_end < 0 && c.io) c.rx_cpu_end = incoming_cpu(c.io->fd());
+        if (c.has_tcp_info) {
+            if (auto t = read_tcp_info(c.io->fd())) c.ti_end = *t;
+        }
+        switch (c.role) {
+        case conn_role::crr_client:
+            if (c.crr_fd >= 0) crr_close(c);
+            c.done = true;
+            break;
+        case conn_role::udp_send:
+            udp_send_end(c);
+            set_interest(c, c.udp.get(), 0);
+            c.done = true;
+            break;
+        case conn_role::udp_recv:
+            if (c.got_end) {
+                udp_recv_io(c);
+                c.done = true;
+            }
+            break;
+        case conn_role::udp_rr_client:
+        case conn_role::udp_rr_server:
+            set_interest(c, c.udp.get(), 0);
+            c.done = true;
+            break;
+        default:
+            // TCP: send our FIN and read until the peer's, so neither side sees a reset while
+            // the other may still be measuring.
+            if (!c.done) {
+                ::shutdown(c.io->fd(), SHUT_WR);
+                c.shut = true;
+                set_interest(c, c.io->fd(), EPOLLIN);
+            }
+            break;
+        }
+    }
+    if (ctx_.listen_fd >= 0) {
+        // The tcp_crr server keeps serving through the linger (uncounted), so a client whose
+        // window ends a little later does not see its last transactions cut off.
+        for (std::size_t f = 0; f < crr_live_.size(); ++f)
+            crr_flows[f] = window_delta(crr_begin_[f], crr_live_[f]);
+        extra_at_end_ = extra;
+        last_crr_activity_ = now;
+    }
+}
+
+void worker::linger_event(conn& c, std::uint32_t events, bool control) noexcept {
+    if (is_udp(c.role)) {
+        if (control)
+            udp_control_io(c);
+        else if (c.role == conn_role::udp_recv)
+            udp_recv_io(c);
+        return;
+    }
+    if (c.done || !c.io) return;
+    (void)events;
+    for (int i = 0; i < 64; ++i) {
+        auto r = c.io->read(scratch_);
+        if (r.status == io_status::ok) continue;
+        if (r.status == io_status::retry) return;
+        c.done = true; // peer's FIN (or a reset: the window is over, nothing to count)
+        set_interest(c, c.io->fd(), 0);
+        return;
+    }
+}
+
+} // namespace kp::engine

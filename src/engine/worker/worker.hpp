@@ -1,0 +1,147 @@
+#pragma once
+/// A worker: one thread, one epoll set, many connections, nothing shared with other workers.
+/// The session creates the connections, then the workers (pinned per the placement rule), and
+/// starts them together; each runs warm-up, window and a short linger on its own clock and
+/// stops by itself. stop() reaches it only through an eventfd in its epoll set.
+#include <atomic>
+#include <cstdint>
+#include <latch>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/epoll.h>
+
+#include "engine/stats/cpu_stats.hpp"
+#include "engine/worker/flow.hpp"
+#include "engine/core/job.hpp"
+#include "engine/core/pattern.hpp"
+#include "engine/core/socket.hpp"
+
+namespace kp::engine {
+
+/// Monotonic times of a run, shared by all workers of a side.
+struct run_window {
+    std::int64_t go = 0, begin = 0, end = 0, linger_end = 0;
+};
+
+/// What every worker of a side reads (never writes) while running.
+struct run_context {
+    const job_spec* job = nullptr;
+    const pattern* payload = nullptr;
+    run_window w;
+    bool server = false;
+    sock_addr peer;                    ///< tcp_crr client: the server's address
+    int listen_fd = -1;                ///< tcp_crr server: the listener, shared with EPOLLEXCLUSIVE
+    const tls::context* tls = nullptr; ///< tcp_crr with TLS: this side's context
+};
+
+/// The counters of one tcp_crr server flow, kept per worker.
+struct crr_server_slot {
+    int fd = -1;
+    std::uint32_t flow = 0;
+    std::uint32_t have = 0;           ///< hello bytes read
+    std::uint64_t got = 0;            ///< request bytes read
+    std::uint64_t owed = 0;           ///< response bytes to write
+    std::uint8_t stage = 0;           ///< 0 hello, 4 TLS handshake, 1 request, 2 response, 3 drain
+    std::byte hello_buf[272]{};       ///< hello_fixed_size + hello_max_token
+    std::unique_ptr<tls::pending> hs; ///< TLS: the handshake in progress
+    std::unique_ptr<stream_io> io;    ///< TLS: the session (owns fd)
+};
+
+class worker {
+  public:
+    worker(const run_context& ctx, int index, int cpu);
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+    ~worker();
+
+    /// Adds a connection before prepare(); the session keeps ownership.
+    void add(conn* c) { conns_.push_back(c); }
+    /// Sizes buffers and histograms, creates the epoll set and the stop eventfd.
+    result<void> prepare();
+    /// Starts the thread: it pins itself, counts down `ready`, then waits for `go`.
+    void launch(std::latch& ready, std::latch& go);
+    /// Asks the worker to stop now (any thread, any time).
+    void stop() noexcept;
+    void join();
+    [[nodiscard]] bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+
+    // Results, valid after join().
+    [[nodiscard]] const std::string& pin_error() const { return pin_error_; }
+    [[nodiscard]] int cpu() const { return cpu_; }
+    [[nodiscard]] int app_cpu() const { return app_cpu_; }
+    histogram latency, connect_latency, close_latency, handshake_latency;
+    std::vector<sample> samples;     ///< per second of the window: bytes and transactions in it
+    std::vector<counters> crr_flows; ///< tcp_crr server: per flow, over the window
+    std::vector<tls_report> crr_tls; ///< tcp_crr server over TLS: per flow, the last handshake
+    counters extra;                  ///< errors not tied to a connection (accept, rejected hello)
+    rusage_times rusage;
+    bool reached_end = false;
+
+  private:
+    void body(std::latch& ready, std::latch& go) noexcept;
+    void loop() noexcept;
+    void kick(conn& c, std::int64_t now) noexcept;
+    void dispatch(conn& c, std::uint32_t events, bool control, std::int64_t now) noexcept;
+    std::int64_t on_timers(std::int64_t now) noexcept; ///< returns the next timer, or INT64_MAX
+    void begin_window(std::int64_t now) noexcept;
+    void end_window(std::int64_t now) noexcept;
+    void linger_event(conn& c, std::uint32_t events, bool control) noexcept;
+    void set_interest(conn& c, int fd, std::uint32_t events) noexcept;
+    void fail_conn(conn& c, std::uint64_t counters::*err) noexcept;
+    [[nodiscard]] bool measuring(std::int64_t now) const noexcept {
+        return now >= ctx_.w.begin && now < ctx_.w.end;
+    }
+    void record(conn& c, std::int64_t ns, std::int64_t now) noexcept;
+    std::int64_t next_gap(double mean_ns) noexcept; ///< open loop: the next inter-arrival gap
+
+    // Traffic kinds (stream.cpp, rr.cpp, crr.cpp, udp.cpp).
+    void stream_send(conn& c) noexcept;
+    void stream_recv(conn& c) noexcept;
+    void reap_zerocopy(conn& c) noexcept;
+    void rr_client_io(conn& c, std::uint32_t events, std::int64_t now) noexcept;
+    void rr_server_io(conn& c, std::uint32_t events) noexcept;
+    bool flush(conn& c) noexcept; ///< writes tx_owed; false when the connection failed
+    void rr_issue(conn& c, std::int64_t now) noexcept;
+    void crr_start(conn& c, std::int64_t now) noexcept;
+    void crr_client_io(conn& c, std::uint32_t events, std::int64_t now) noexcept;
+    void crr_close(conn& c) noexcept;
+    void crr_accept() noexcept;
+    void crr_server_io(std::uint32_t slot, std::uint32_t events) noexcept;
+    void crr_server_close(std::uint32_t slot) noexcept;
+    void udp_send_io(conn& c, std::int64_t now) noexcept;
+    void udp_recv_io(conn& c) noexcept;
+    void udp_control_io(conn& c) noexcept;
+    void udp_rr_client_io(conn& c, std::int64_t now) noexcept;
+    void udp_rr_client_send(conn& c, std::int64_t now) noexcept;
+    void udp_rr_server_io(conn& c) noexcept;
+    void udp_rr_timeouts(conn& c, std::int64_t now) noexcept;
+    void udp_send_end(conn& c) noexcept;
+
+    const run_context& ctx_;
+    int index_;
+    int cpu_;
+    int app_cpu_ = -1;
+    std::vector<conn*> conns_;
+    unique_fd epoll_;
+    unique_fd stop_fd_;
+    std::thread thread_;
+    std::atomic<bool> finished_{false};
+    std::string pin_error_;
+    std::vector<std::byte> scratch_;
+    std::vector<crr_server_slot> crr_slots_;
+    std::vector<std::uint32_t> crr_free_;
+    std::vector<counters> crr_live_, crr_begin_;
+    counters extra_at_end_;
+    std::int64_t last_crr_activity_ = 0;
+    std::vector<epoll_event> events_;
+    std::uint64_t total_bytes_ = 0, total_tx_ = 0;
+    std::uint64_t sample_bytes_ = 0, sample_tx_ = 0;
+    std::size_t next_sample_ = 0;
+    rusage_times ru_begin_;
+    std::uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
+    bool in_window_ = false, ended_ = false, paced_ = false;
+};
+
+} // namespace kp::engine

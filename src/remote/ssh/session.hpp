@@ -1,0 +1,59 @@
+#pragma once
+/// An authenticated libssh session to one host (internal to the SSH transport).
+/// libssh sessions are not thread-safe: one thread at a time uses an ssh_connection.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <libssh/libssh.h>
+
+#include "engine/core/error.hpp"
+#include "remote/ssh/transport.hpp"
+
+namespace kp::remote {
+
+/// What a remote command printed and how it ended.
+struct command_output {
+    int exit_status = -1; ///< -1 when the host did not report one
+    std::string out;
+    std::string err;
+};
+
+/// Owns a connected, verified and authenticated ssh_session; disconnects on destruction.
+class ssh_connection {
+  public:
+    /// Connects within options.connect_timeout, verifies the host key, authenticates.
+    static result<std::unique_ptr<ssh_connection>> open(const ssh_options& options);
+    ~ssh_connection();
+    ssh_connection(const ssh_connection&) = delete;
+    ssh_connection& operator=(const ssh_connection&) = delete;
+
+    /// The libssh handle, for channels and SFTP.
+    [[nodiscard]] ssh_session raw() const { return session_; }
+    /// "host b", the prefix of every message about this host.
+    [[nodiscard]] const std::string& label() const { return label_; }
+    /// The plan's name for the host (or the address), for log prefixes.
+    [[nodiscard]] const std::string& name() const { return name_; }
+    /// "root@198.18.0.2:22".
+    [[nodiscard]] const std::string& target() const { return target_; }
+    /// Runs `command` through the remote shell and collects its output, within `timeout`.
+    result<command_output> run(const std::string& command, std::chrono::milliseconds timeout);
+
+  private:
+    ssh_connection(ssh_session s, std::string name, std::string target);
+    ssh_session session_;
+    std::string name_;
+    std::string label_;
+    std::string target_;
+};
+
+/// Checks the server's key against the known_hosts file; may record it (accept_new_host_key).
+result<void> verify_host_key(ssh_session session, const ssh_options& options, const std::string& known_hosts);
+/// Tries ssh-agent, the identity file, then the default keys. Never a password.
+result<void> authenticate(ssh_session session, const ssh_options& options);
+/// The known_hosts file options name, or ~/.ssh/known_hosts.
+std::string known_hosts_path(const ssh_options& options);
+/// Quotes `s` for a POSIX shell: 'it'\''s'.
+std::string shell_quote(const std::string& s);
+
+} // namespace kp::remote

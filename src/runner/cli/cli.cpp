@@ -1,0 +1,111 @@
+#include "runner/cli/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <fmt/format.h>
+#include <string>
+#include <vector>
+
+#include "remote/agent.hpp"
+#include "runner/results/compare.hpp"
+#include "runner/cli/dry_run.hpp"
+#include "runner/plan/plan.hpp"
+#include "runner/cli/run.hpp"
+
+namespace kp::runner {
+namespace {
+
+constexpr std::string_view subcommands[] = {"run", "validate", "agent", "compare"};
+
+int validate_plans(const std::vector<std::string>& files) {
+    int rc = exit_ok;
+    for (const auto& f : files) {
+        auto p = load_plan_file(f);
+        if (p) {
+            fmt::print("{}: ok\n", f);
+        } else {
+            fmt::print(stderr, "{}", p.error().text);
+            rc = exit_usage;
+        }
+    }
+    return rc;
+}
+
+int run_command(const std::string& file, bool dry_run, run_options options) {
+    auto p = load_plan_file(file);
+    if (!p) {
+        fmt::print(stderr, "{}", p.error().text);
+        return exit_usage;
+    }
+    if (dry_run) {
+        fmt::print("{}", format_dry_run(*p));
+        return exit_ok;
+    }
+    return run_plan(*p, options);
+}
+
+} // namespace
+
+int run_cli(int argc, char** argv) {
+    std::vector<std::string> args(argv, argv + argc);
+    // `kperf-plan PLAN.yaml` is `kperf-plan run PLAN.yaml`.
+    if (args.size() > 1 && !args[1].starts_with('-') &&
+        std::find(std::begin(subcommands), std::end(subcommands), args[1]) == std::end(subcommands))
+        args.insert(args.begin() + 1, "run");
+
+    CLI::App app{"kperf-plan: declarative network performance test plans.\n"
+                 "Exit codes: 0 ok, 1 expectations or regressions failed, 2 plan or usage wrong, "
+                 "3 infrastructure failed.",
+                 "kperf-plan"};
+    app.set_version_flag("--version", std::string("kperf-plan 0.1.0"));
+    app.require_subcommand(1);
+    app.footer("`kperf-plan PLAN.yaml` is short for `kperf-plan run PLAN.yaml`.");
+
+    std::vector<std::string> plans;
+    auto* validate = app.add_subcommand("validate", "Check plans; print every error, or 'ok' per file");
+    validate->add_option("plans", plans, "Plan files")->required();
+
+    std::string plan_file;
+    bool dry_run = false;
+    run_options options;
+    auto* run = app.add_subcommand("run", "Run a plan and write the reports");
+    run->add_option("plan", plan_file, "Plan file")->required();
+    run->add_flag("--dry-run", dry_run, "Print the expanded instances; contact nothing");
+    run->add_option("-o,--output", options.output_dir,
+                    "Report directory (default results/<plan>/<UTC time>/)");
+    run->add_option("--junit", options.junit, "Also write JUnit XML to FILE");
+    run->add_option("--baseline", options.baseline,
+                    "Compare with this earlier results.json; regressions exit 1");
+    run->add_flag("--csv-repeats", options.csv_repeats, "One CSV row per repeat instead of per instance");
+    run->add_option("--known-hosts", options.known_hosts, "known_hosts file (overrides the plan's)");
+    run->add_flag("--accept-new-host-keys", options.accept_new_host_keys,
+                  "Accept and record host keys not yet known (a changed key is never accepted)");
+
+    auto* agent =
+        app.add_subcommand("agent", "Serve the control protocol on stdin/stdout (started by the runner)");
+
+    std::string base, fresh;
+    std::vector<std::string> tolerances;
+    auto* compare = app.add_subcommand("compare", "Compare two results files; regressions exit 1");
+    compare->add_option("base", base, "Baseline results.json")->required();
+    compare->add_option("new", fresh, "New results.json")->required();
+    compare->add_option("--tolerance", tolerances,
+                        "Tolerance per metric, e.g. throughput_bps=5% (repeatable)");
+
+    std::vector<char*> cargv;
+    for (auto& a : args)
+        cargv.push_back(a.data());
+    try {
+        app.parse(static_cast<int>(cargv.size()), cargv.data());
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? exit_ok : exit_usage;
+    }
+    if (validate->parsed()) return validate_plans(plans);
+    if (agent->parsed()) return remote::agent_main();
+    if (compare->parsed()) return compare_main(base, fresh, tolerances);
+    options.argv.assign(argv, argv + argc);
+    return run_command(plan_file, dry_run, options);
+}
+
+} // namespace kp::runner

@@ -1,0 +1,74 @@
+#include "runner/cli/dry_run.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "engine/worker/placement.hpp"
+#include "runner/plan/expand.hpp"
+
+namespace kp::runner {
+namespace {
+
+std::string describe_host(const host& h) {
+    if (h.local()) return fmt::format("{} (this machine, address {})", h.name, h.address);
+    const auto& t = *h.ssh;
+    bool v6 = t.host.find(':') != std::string::npos;
+    return fmt::format("{} (ssh {}{}{}:{}, address {})", h.name, t.user.empty() ? "" : t.user + "@",
+                       v6 ? "[" + t.host + "]" : t.host, "", t.port, h.address);
+}
+
+std::string describe_rule(const engine::placement_rule& r) {
+    using k = engine::placement_rule::kind;
+    if (r.how == k::any) return "any";
+    if (r.how == k::cpus) return engine::format_cpu_list(r.cpus);
+    if (r.offset == 0) return "rx";
+    return fmt::format("rx{:+d}", r.offset);
+}
+
+} // namespace
+
+std::string format_dry_run(const plan& p) {
+    const auto instances = expand(p);
+    std::string out = fmt::format("plan '{}' ({}): {} instance{}; dry run, nothing is contacted\n", p.name,
+                                  p.file, instances.size(), instances.size() == 1 ? "" : "s");
+    std::size_t n = 0;
+    for (const auto& in : instances) {
+        out += fmt::format("\n[{}/{}] {}\n", ++n, instances.size(), in.id);
+        out += fmt::format("    client: {}\n", describe_host(*p.find_host(in.client)));
+        out += fmt::format("    server: {}\n", describe_host(*p.find_host(in.server)));
+        for (const auto& [name, value] : in.params) {
+            if (name == "client" || name == "server") continue;
+            out += fmt::format("    {}: {}\n", name, value);
+        }
+        out += fmt::format("    placement: client {}, server {}, distinct_rx {}\n",
+                           describe_rule(in.client_placement), describe_rule(in.server_placement),
+                           in.job.distinct_rx);
+        for (std::size_t i = 0; i < in.via.size(); ++i)
+            out += fmt::format("    via[{}]: {}, forwarder placement {}\n", i, describe_host(*p.find_host(in.via[i])),
+                               describe_rule(in.via_placement));
+        if (!in.via.empty())
+            out += fmt::format("    chain: {} -> {} -> {}{}\n", in.client, fmt::join(in.via, " -> "), in.server,
+                               in.compare_direct ? "; compare_direct: each repeat also runs client -> server" : "");
+        if (in.until)
+            out += fmt::format("    until: ci_width {:g}%, max_repeat {}\n", in.until->ci_width * 100,
+                               in.until->max_repeat);
+        for (const auto& e : in.expect)
+            out += fmt::format("    expect: {} {}\n", e.metric, e.text);
+        if (const auto& s = in.search) {
+            out += fmt::format(
+                "    search: rate {} .. {} ({:g} .. {:g} messages/s), precision {:g}%, at most {} "
+                "probes of {} + {} warm-up{}\n",
+                format_rate(s->low), format_rate(s->high), s->low_per_s, s->high_per_s, s->precision * 100,
+                s->max_probes, format_duration(s->probe_duration), format_duration(in.job.warmup),
+                s->max_time.count() ? ", at most " + format_duration(s->max_time) : std::string());
+            for (const auto& e : s->slo)
+                out += fmt::format("    slo: {} {}\n", e.metric, e.text);
+            out += fmt::format(
+                "    a probe passes when the SLO holds and it achieves >= {:g}% of the offered rate\n",
+                search_min_achieved * 100);
+        }
+    }
+    return out;
+}
+
+} // namespace kp::runner

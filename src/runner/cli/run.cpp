@@ -1,0 +1,212 @@
+#include "runner/cli/run.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include "remote/capabilities.hpp"
+#include "runner/cli/cli.hpp"
+#include "runner/results/compare.hpp"
+#include "runner/plan/expand.hpp"
+#include "runner/orchestrate/orchestrate.hpp"
+#include "runner/orchestrate/hosts.hpp"
+#include "runner/orchestrate/repeat.hpp"
+#include "runner/report/csv.hpp"
+#include "runner/report/files.hpp"
+#include "runner/report/json.hpp"
+#include "runner/report/junit.hpp"
+#include "runner/report/progress.hpp"
+#include "runner/report/summary.hpp"
+
+namespace kp::runner {
+namespace {
+
+extern "C" void on_interrupt(int sig) {
+    // A second Ctrl-C means "now": no cleanup, the agents die with their control streams.
+    if (interrupt_requested.exchange(true) && sig == SIGINT) _exit(130);
+    static const char msg[] = "\nkperf-plan: interrupted: stopping traffic and writing reports "
+                              "(Ctrl-C again to exit at once)\n";
+    ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+}
+
+/// Installs the interrupt handlers for the lifetime of a run.
+class signal_scope {
+  public:
+    signal_scope() {
+        interrupt_requested = false;
+        struct sigaction sa {};
+        sa.sa_handler = on_interrupt;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int_);
+        sigaction(SIGTERM, &sa, &old_term_);
+        struct sigaction ign {};
+        ign.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &ign, &old_pipe_); // a dead agent's pipe is an error value, not a signal
+    }
+    ~signal_scope() {
+        sigaction(SIGINT, &old_int_, nullptr);
+        sigaction(SIGTERM, &old_term_, nullptr);
+        sigaction(SIGPIPE, &old_pipe_, nullptr);
+    }
+
+  private:
+    struct sigaction old_int_ {}, old_term_ {}, old_pipe_ {};
+};
+
+std::string sha256_hex(const std::string& text) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
+    std::string hex;
+    for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+    return hex;
+}
+
+nlohmann::json plan_model(const plan& p, const std::vector<instance>& instances) {
+    nlohmann::json hosts = nlohmann::json::object();
+    for (const auto& h : p.hosts)
+        hosts[h.name] = {{"ssh", h.ssh ? nlohmann::json(h.ssh->str()) : nlohmann::json(nullptr)},
+                         {"address", h.address}};
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& i : instances) {
+        nlohmann::json params = nlohmann::json::object();
+        for (const auto& [k, v] : i.params) params[k] = v;
+        list.push_back({{"id", i.id}, {"scenario", i.scenario}, {"client", i.client}, {"server", i.server},
+                        {"repeat", i.repeat}, {"params", params}});
+    }
+    return {{"hosts", hosts}, {"instances", list}};
+}
+
+/// The files of one run, rewritten as it goes.
+struct report_files {
+    std::string dir;
+    bool csv_repeats = false;
+    jsonl_writer jsonl;
+    progress* prog = nullptr;
+
+    void warn(const result<void>& r) const {
+        if (!r && prog) prog->log("kperf-plan: warning: " + r.error().message);
+    }
+    void rewrite(const run_record& run) const {
+        warn(write_file_atomic(dir + "/results.json", run_json(run).dump(2, ' ', false,
+                                                                         nlohmann::json::error_handler_t::replace) +
+                                                          "\n"));
+        warn(write_file_atomic(dir + "/results.csv",
+                               csv_text(run, csv_repeats ? csv_rows::repeats : csv_rows::aggregate)));
+    }
+};
+
+int exit_code_of(const run_record& run, bool regressed) {
+    if (run.status == "interrupted") return 130;
+    bool failed = false, expect_failed = false;
+    for (const auto& i : run.instances) {
+        failed = failed || i.status == instance_status::failed;
+        expect_failed = expect_failed || i.status == instance_status::expect_failed;
+    }
+    if (failed) return exit_infrastructure;
+    return expect_failed || regressed ? exit_failed : exit_ok;
+}
+
+} // namespace
+
+int run_plan(const plan& p, const run_options& options) {
+    signal_scope signals;
+    auto instances = expand(p);
+    nlohmann::json baseline;
+    if (!options.baseline.empty()) {
+        auto b = load_results(options.baseline);
+        if (!b) {
+            fmt::print(stderr, "kperf-plan: --baseline: {}\n", b.error().message);
+            return exit_usage;
+        }
+        baseline = std::move(*b);
+    }
+    auto now = std::chrono::system_clock::now();
+    auto dir = make_output_dir(p.name, options.output_dir, now);
+    if (!dir) {
+        fmt::print(stderr, "kperf-plan: {}\n", dir.error().message);
+        return exit_usage;
+    }
+
+    run_record run;
+    run.plan_name = p.name;
+    run.plan_file = p.file;
+    run.plan_text = p.source;
+    run.plan_sha256 = sha256_hex(p.source);
+    run.plan = plan_model(p, instances);
+    run.tool_version = remote::build_id();
+    run.command_line = options.argv;
+    run.started_at = utc_iso8601(now);
+
+    std::chrono::nanoseconds estimate{0};
+    for (const auto& i : instances) estimate += planned_time(i);
+    progress prog(stdout, ::isatty(STDOUT_FILENO) == 1, instances.size(), estimate);
+    report_files files{*dir, options.csv_repeats, {}, &prog};
+    if (auto r = files.jsonl.open(*dir + "/results.jsonl"); !r) {
+        fmt::print(stderr, "kperf-plan: {}\n", r.error().message);
+        return exit_usage;
+    }
+    prog.log(fmt::format("kperf-plan: plan {}: {} instance(s); reports in {}", p.name, instances.size(), *dir));
+
+    std::set<std::string> needed;
+    for (const auto& i : instances) {
+        needed.insert({i.client, i.server});
+        needed.insert(i.via.begin(), i.via.end()); // proxy hosts run forwarders
+    }
+    std::string executable = std::filesystem::read_symlink("/proc/self/exe").string();
+    agent_pool pool = open_agents(p, needed, options, executable, [&prog](const std::string& l) { prog.log(l); });
+    run.hosts = pool.hosts;
+    for (const auto& h : run.hosts)
+        if (h.failure) prog.log(fmt::format("kperf-plan: host {}: {}: {}", h.name, h.failure->step, h.failure->error));
+
+    if (auto bad = check_placements(p, instances, pool); !bad.empty()) {
+        prog.finish();
+        fmt::print(stderr, "{}", bad);
+        pool.shutdown();
+        // Nothing ran: leave no empty results.jsonl behind, nor the default directory made for it.
+        std::error_code ec;
+        std::filesystem::remove(*dir + "/results.jsonl", ec);
+        if (options.output_dir.empty()) {
+            std::filesystem::remove(*dir, ec);
+            std::filesystem::remove(std::filesystem::path(*dir).parent_path(), ec); // only when empty
+        }
+        return exit_usage;
+    }
+
+    files.warn(files.jsonl.append(run_header_json(run)));
+    files.rewrite(run);
+    run_instances(p, instances, pool, prog, run, [&](const instance_record& rec) {
+        files.warn(files.jsonl.append(instance_json(rec)));
+        files.rewrite(run);
+    });
+    pool.shutdown();
+    prog.finish();
+
+    if (interrupt_requested) run.status = "interrupted";
+    else if (run.status == "running") run.status = "complete";
+    bool regressed = false;
+    std::string comparison_text;
+    if (!baseline.is_null()) {
+        auto report = compare_results(baseline, run_json(run), {});
+        regressed = report.regressed();
+        run.baseline = comparison_json(report);
+        comparison_text = format_comparison(report);
+    }
+    run.finished_at = utc_iso8601(std::chrono::system_clock::now());
+    run.exit_code = exit_code_of(run, regressed);
+    files.rewrite(run);
+    if (!options.junit.empty()) files.warn(write_file_atomic(options.junit, junit_xml(run)));
+
+    fmt::print("\n{}", summary_table(run));
+    if (!comparison_text.empty()) fmt::print("\nbaseline {}:\n{}", options.baseline, comparison_text);
+    fmt::print("reports: {}\n", *dir);
+    return run.exit_code;
+}
+
+} // namespace kp::runner

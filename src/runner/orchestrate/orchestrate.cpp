@@ -1,0 +1,189 @@
+#include "runner/orchestrate/orchestrate.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "engine/worker/placement.hpp"
+#include "runner/results/stats.hpp"
+#include "runner/results/expect_eval.hpp"
+#include "runner/orchestrate/repeat.hpp"
+#include "runner/orchestrate/search.hpp"
+
+namespace kp::runner {
+namespace {
+
+std::string address_of(const plan& p, const std::string& host) {
+    const auto* h = p.find_host(host);
+    return h ? h->address : std::string("127.0.0.1");
+}
+
+/// Why `host` has no agent, as an instance failure.
+failure_reason host_unavailable(const agent_pool& pool, const std::string& host) {
+    if (const auto* r = pool.record(host); r && r->failure)
+        return {host, r->failure->step, r->failure->error};
+    return {host, "start agent", "no agent for this host"};
+}
+
+void finish_aggregate(const instance& inst, instance_record& rec) {
+    std::vector<metric_values> values;
+    std::vector<engine::histogram> latencies;
+    for (const auto& r : rec.repeats) {
+        values.push_back(r.metrics);
+        latencies.push_back(r.client.latency);
+    }
+    rec.aggregate = aggregate_repeats(values, latencies);
+    if (rec.failure || rec.repeats.empty()) return;
+    bool all_passed = true;
+    for (const auto& e : inst.expect) {
+        rec.checks.push_back(evaluate_check({e.metric, e.op, e.bound, e.text}, rec.aggregate));
+        all_passed = all_passed && rec.checks.back().passed;
+    }
+    if (!all_passed) rec.status = instance_status::expect_failed;
+}
+
+} // namespace
+
+std::chrono::nanoseconds planned_time(const instance& inst) {
+    if (inst.search)
+        return (inst.job.warmup + inst.search->probe_duration) * static_cast<long>(inst.search->max_probes);
+    std::size_t n = inst.until ? std::max<std::size_t>(inst.until->max_repeat, inst.repeat) : inst.repeat;
+    n = std::max<std::size_t>(n, 1) * (inst.compare_direct ? 2 : 1); // compare_direct runs each repeat twice
+    return (inst.job.warmup + inst.job.duration) * static_cast<long>(n);
+}
+
+instance_record record_of(const instance& inst) {
+    instance_record rec;
+    rec.id = inst.id;
+    rec.scenario = inst.scenario;
+    rec.kind = inst.job.kind;
+    rec.parameters = inst.matrix;
+    rec.client_host = inst.client;
+    rec.server_host = inst.server;
+    rec.client_job = inst.for_side(side::client);
+    rec.server_job = inst.for_side(side::server);
+    return rec;
+}
+
+instance_record run_instance(const plan& p, const instance& inst, agent_pool& pool, progress& prog) {
+    auto began = std::chrono::steady_clock::now();
+    instance_record rec = record_of(inst);
+    remote::agent_client* client = pool.find(inst.client);
+    remote::agent_client* server = pool.find(inst.server);
+    if (!client || !server) {
+        rec.status = instance_status::failed;
+        rec.failure = host_unavailable(pool, !client ? inst.client : inst.server);
+        return rec;
+    }
+    std::vector<remote::agent_client*> via;
+    std::vector<std::string> via_addresses;
+    for (const auto& h : inst.via) {
+        via.push_back(pool.find(h));
+        via_addresses.push_back(address_of(p, h));
+        if (!via.back()) {
+            rec.status = instance_status::failed;
+            rec.failure = host_unavailable(pool, h);
+            return rec;
+        }
+    }
+    if (inst.compare_direct) rec.direct.emplace();
+    until_rule rule;
+    if (inst.until) {
+        rule = *inst.until;
+        rule.min_repeat = std::max<std::size_t>({rule.min_repeat, inst.repeat, 2});
+    }
+    std::size_t shown = inst.until ? std::max(rule.max_repeat, rule.min_repeat) : inst.repeat;
+    std::vector<double> headline_values;
+    metric watched = headline_metric(inst.job.kind);
+    // A search runs probes instead of repeats; its peak's run is the one repeat it records.
+    if (inst.search)
+        run_search({&inst, client, server, address_of(p, inst.server), 0, [&prog] { prog.tick(); }}, prog, rec);
+    for (std::size_t r = 0; !inst.search; ++r) {
+        bool more = inst.until ? needs_another_repeat(rule, headline_values) : r < inst.repeat;
+        if (!more) break;
+        if (interrupt_requested) {
+            rec.failure = failure_reason{"", "repeat", "interrupted"};
+            break;
+        }
+        prog.repeat(r, shown);
+        repeat_context ctx{&inst, client, server, address_of(p, inst.server), r, [&prog] { prog.tick(); },
+                           via, via_addresses};
+        auto rep = run_repeat(ctx);
+        if (!rep) {
+            rec.failure = rep.error();
+            break;
+        }
+        if (rec.direct) { // the same repeat without the proxies, right after the chain's
+            ctx.via.clear();
+            ctx.via_addresses.clear();
+            auto direct = run_repeat(ctx);
+            if (!direct) {
+                rec.failure = direct.error();
+                rec.failure->step = "direct " + rec.failure->step;
+                break;
+            }
+            rec.direct->repeats.push_back(std::move(*direct));
+        }
+        headline_values.push_back(rep->metrics[static_cast<std::size_t>(watched)].value_or(0));
+        rec.repeats.push_back(std::move(*rep));
+    }
+    if (rec.failure)
+        rec.status = rec.failure->error == "interrupted" ? instance_status::interrupted : instance_status::failed;
+    finish_aggregate(inst, rec);
+    if (!inst.via.empty()) rec.hops = summarize_hops(inst.job.kind, inst.via, rec.repeats);
+    if (rec.direct) compare_direct(rec.aggregate, rec.hops, *rec.direct);
+    rec.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    return rec;
+}
+
+void run_instances(const plan& p, const std::vector<instance>& instances, agent_pool& pool, progress& prog,
+                   run_record& run, const std::function<void(const instance_record&)>& persist) {
+    bool aborted = false;
+    for (std::size_t k = 0; k < instances.size(); ++k) {
+        const instance& inst = instances[k];
+        if (aborted || interrupt_requested) {
+            instance_record rec = record_of(inst);
+            rec.status = instance_status::skipped;
+            run.instances.push_back(std::move(rec));
+            continue;
+        }
+        prog.begin(k + 1, inst.id, planned_time(inst));
+        run.instances.push_back(run_instance(p, inst, pool, prog));
+        const auto& rec = run.instances.back();
+        prog.end(rec);
+        persist(rec);
+        if (rec.status == instance_status::failed && inst.when_failed == on_error::abort_run) {
+            prog.log(fmt::format("on_error: abort: skipping the {} remaining instance(s)", instances.size() - k - 1));
+            aborted = true;
+        }
+    }
+    if (aborted) run.status = "aborted";
+}
+
+std::string check_placements(const plan& p, const std::vector<instance>& instances, const agent_pool& pool) {
+    std::string out;
+    std::set<std::string> seen; // a matrix repeats the same rule on the same host
+    for (const auto& inst : instances) {
+        std::vector<std::tuple<std::string, engine::placement_rule, source_loc>> sides{
+            {inst.client, inst.client_placement, inst.client_placement_loc},
+            {inst.server, inst.server_placement, inst.server_placement_loc}};
+        for (const auto& h : inst.via)
+            sides.emplace_back(h, inst.via_placement, inst.via_placement_loc);
+        for (const auto& [host, rule, loc] : sides) {
+            const auto* agent = pool.find(host);
+            if (!agent) continue;
+            const auto& allowed = agent->caps().allowed_cpus;
+            auto why = engine::check_placement(rule, allowed);
+            if (why && seen.insert(host + "\n" + engine::to_string(rule)).second)
+                out += p.diagnose(loc, fmt::format("placement '{}' cannot hold on host {} (allowed CPUs {}): {}",
+                                                   engine::to_string(rule), host,
+                                                   engine::format_cpu_list(allowed), *why));
+        }
+    }
+    return out;
+}
+
+} // namespace kp::runner

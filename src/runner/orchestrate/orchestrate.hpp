@@ -1,0 +1,37 @@
+#pragma once
+/// The instance loop: every instance of the plan, one after another (instances never share
+/// CPUs, so placement conflicts between concurrent instances cannot arise), each repeated per
+/// `repeat:` / `until:`, aggregated, checked against `expect:`, and handed to `persist`.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/plan/expand.hpp"
+#include "runner/orchestrate/hosts.hpp"
+#include "runner/results/record.hpp"
+#include "runner/report/progress.hpp"
+
+namespace kp::runner {
+
+/// Runs one instance on the pool's agents and returns its record (never throws, never fails:
+/// failures are recorded in the record).
+[[nodiscard]] instance_record run_instance(const plan& p, const instance& inst, agent_pool& pool, progress& prog);
+
+/// Runs `instances` in order into `run.instances`, calling `persist` after each one. Honours
+/// on_error: abort (the rest are recorded as skipped) and interrupts (likewise).
+void run_instances(const plan& p, const std::vector<instance>& instances, agent_pool& pool, progress& prog,
+                   run_record& run, const std::function<void(const instance_record&)>& persist);
+
+/// Placement rules that can never hold on the hosts as their agents reported them, formatted
+/// as plan diagnostics (empty: all fine).
+[[nodiscard]] std::string check_placements(const plan& p, const std::vector<instance>& instances,
+                                           const agent_pool& pool);
+
+/// A fresh record of `inst` (ids, hosts, jobs) before anything ran.
+[[nodiscard]] instance_record record_of(const instance& inst);
+
+/// The planned traffic time of an instance: (warm-up + duration) x repeats (max_repeat with until).
+[[nodiscard]] std::chrono::nanoseconds planned_time(const instance& inst);
+
+} // namespace kp::runner

@@ -1,0 +1,201 @@
+#include "runner/orchestrate/repeat.hpp"
+
+#include <chrono>
+#include <future>
+#include <optional>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "runner/results/metrics.hpp"
+
+namespace kp::runner {
+
+std::atomic<bool> interrupt_requested{false};
+
+namespace {
+
+using namespace std::chrono_literals;
+using remote::agent_client;
+
+constexpr agent_client::timeout setup_timeout = 15s;
+constexpr agent_client::timeout establish_timeout = 30s;
+constexpr agent_client::timeout start_timeout = 10s;
+constexpr auto wait_margin = 30s;
+constexpr auto poll = 100ms;
+
+std::int64_t realtime_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// One side of the repeat: its agent and its session name on that agent.
+struct side_ref {
+    agent_client* agent;
+    std::string name;
+    bool open = false;
+};
+
+template <class F>
+auto async(F f) {
+    return std::async(std::launch::async, std::move(f));
+}
+
+template <class T>
+bool ready(const std::future<T>& f) {
+    return f.wait_for(0s) == std::future_status::ready;
+}
+
+} // namespace
+
+std::string make_token() {
+    std::random_device rd;
+    std::string s;
+    for (int i = 0; i < 4; ++i) s += fmt::format("{:08x}", rd());
+    return s;
+}
+
+std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ctx) {
+    const instance& inst = *ctx.inst;
+    std::string base = fmt::format("{}#{}", inst.id, ctx.index);
+    // Distinct session names: client and server may be the same agent (one local host).
+    side_ref server{ctx.server, base + "/server"}, client{ctx.client, base + "/client"};
+    std::vector<side_ref> hops;
+    for (std::size_t i = 0; i < ctx.via.size(); ++i)
+        hops.push_back({ctx.via[i], fmt::format("{}/via{}", base, i)});
+    std::string token = make_token();
+    engine::job_spec sjob = inst.for_side(side::server), cjob = inst.for_side(side::client);
+    sjob.token = cjob.token = token;
+    sjob.id = cjob.id = inst.id;
+
+    auto cleanup = [&] {
+        std::vector<side_ref*> all{&client, &server};
+        for (auto& h : hops)
+            all.push_back(&h); // forwarders last: the end hosts close through them
+        for (side_ref* s : all)
+            if (s->open) {
+                (void)s->agent->stop(s->name, 5s);
+                (void)s->agent->release(s->name);
+                s->open = false;
+            }
+    };
+    auto failed = [&](const side_ref& s, std::string step, const error& e) {
+        cleanup();
+        return std::unexpected(failure_reason{s.agent->host(), std::move(step), e.message});
+    };
+    auto interrupted = [&](std::string step) {
+        cleanup();
+        return std::unexpected(failure_reason{"", std::move(step), "interrupted"});
+    };
+
+    auto l = server.agent->listen(server.name, sjob, {ctx.server_address, 0}, setup_timeout);
+    if (!l) return failed(server, "listen", l.error());
+    server.open = true;
+    cjob.tls.peer_fingerprint = l->tls_fingerprint; // TLS runs end to end, through the forwarders
+    // Forwarders back to front, so that each one's next hop is already listening.
+    engine::endpoint next{ctx.server_address, l->port};
+    engine::job_spec vjob = inst.for_via();
+    vjob.token = token;
+    vjob.id = inst.id;
+    for (std::size_t i = hops.size(); i-- > 0;) {
+        auto f = hops[i].agent->forward(hops[i].name, vjob, {ctx.via_addresses[i], 0}, next, setup_timeout);
+        if (!f) return failed(hops[i], "forward", f.error());
+        hops[i].open = true;
+        next = {ctx.via_addresses[i], f->port};
+    }
+    auto c = client.agent->connect(client.name, cjob, next, setup_timeout);
+    if (!c) return failed(client, "connect", c.error());
+    client.open = true;
+    if (interrupt_requested) return interrupted("connect");
+
+    // Both ends complete the data connections together (accept on one side, connect on the other).
+    auto es = async([&] { return server.agent->establish(server.name, establish_timeout); });
+    auto ec = async([&] { return client.agent->establish(client.name, establish_timeout); });
+    auto es_r = es.get();
+    auto ec_r = ec.get();
+    if (!es_r) return failed(server, "establish", es_r.error());
+    if (!ec_r) return failed(client, "establish", ec_r.error());
+    if (interrupt_requested) return interrupted("establish");
+
+    // Start both as close together as possible; the runner's clock around each start request
+    // is what the clock offsets are estimated from.
+    struct started {
+        result<void> r;
+        std::int64_t sent_ns, replied_ns;
+    };
+    auto start_side = [](side_ref& s) {
+        started st{{}, realtime_ns(), 0};
+        st.r = s.agent->start(s.name, start_timeout);
+        st.replied_ns = realtime_ns();
+        return st;
+    };
+    std::vector<started> hs_r;
+    for (auto& h : hops) // quick (a forwarder only opens its CPU window); just before the ends
+        hs_r.push_back(start_side(h));
+    for (std::size_t i = 0; i < hops.size(); ++i)
+        if (!hs_r[i].r) return failed(hops[i], "start", hs_r[i].r.error());
+    auto ss = async([&] { return start_side(server); });
+    auto sc = async([&] { return start_side(client); });
+    started ss_r = ss.get(), sc_r = sc.get();
+    if (!ss_r.r) return failed(server, "start", ss_r.r.error());
+    if (!sc_r.r) return failed(client, "start", sc_r.r.error());
+
+    auto wait_for = std::chrono::duration_cast<agent_client::timeout>(cjob.warmup + cjob.duration + wait_margin);
+    auto ws = async([&] { return server.agent->wait(server.name, wait_for); });
+    auto wc = async([&] { return client.agent->wait(client.name, wait_for); });
+    std::vector<std::future<result<engine::side_result>>> wh;
+    for (auto& h : hops)
+        wh.push_back(async([&h, wait_for] { return h.agent->wait(h.name, wait_for); }));
+    std::optional<result<engine::side_result>> ws_r, wc_r;
+    bool stopped = false, interrupted_now = false;
+    while (!ws_r || !wc_r) {
+        (ws_r ? wc : ws).wait_for(poll);
+        if (!ws_r && ready(ws)) ws_r = ws.get();
+        if (!wc_r && ready(wc)) wc_r = wc.get();
+        if (ctx.tick) ctx.tick();
+        // An interrupt, or one side failed: stop both now rather than let the other run out.
+        bool one_failed = (ws_r && !*ws_r) || (wc_r && !*wc_r);
+        if (!stopped && (interrupt_requested || one_failed)) {
+            interrupted_now = interrupt_requested;
+            (void)server.agent->stop(server.name, 5s);
+            (void)client.agent->stop(client.name, 5s);
+            for (auto& h : hops)
+                (void)h.agent->stop(h.name, 5s);
+            stopped = true;
+        }
+    }
+    std::vector<result<engine::side_result>> wh_r;
+    for (auto& f : wh)
+        wh_r.push_back(f.get());
+    if (!*ws_r) return failed(server, "wait", ws_r->error());
+    if (!*wc_r) return failed(client, "wait", wc_r->error());
+    for (std::size_t i = 0; i < hops.size(); ++i)
+        if (!wh_r[i]) return failed(hops[i], "wait", wh_r[i].error());
+    if (interrupted_now) return interrupted("wait");
+    cleanup();
+
+    repeat_record rec;
+    rec.index = ctx.index;
+    rec.client = std::move(**wc_r);
+    rec.server = std::move(**ws_r);
+    rec.metrics = derive_metrics(inst.job.kind, rec.client, rec.server);
+    // A side's window starts one warm-up after its start request was served; the runner saw
+    // that request in [sent, replied], so the host clock's offset is its window start minus
+    // (midpoint + warm-up), good to about half the request's round trip.
+    auto warmup = std::chrono::duration_cast<std::chrono::nanoseconds>(cjob.warmup).count();
+    auto offset = [&](const started& st, const engine::side_result& r) {
+        return r.window_start_ns - ((st.sent_ns + st.replied_ns) / 2 + warmup);
+    };
+    std::int64_t os = offset(ss_r, rec.server), oc = offset(sc_r, rec.client);
+    rec.clock_offset_ns[server.agent->host()] = os;
+    rec.clock_offset_ns[client.agent->host()] = oc;
+    for (std::size_t i = 0; i < hops.size(); ++i) {
+        rec.hops.push_back(std::move(*wh_r[i]));
+        rec.clock_offset_ns[hops[i].agent->host()] = offset(hs_r[i], rec.hops.back());
+    }
+    rec.shared_start_ns = std::max(rec.server.window_start_ns - os, rec.client.window_start_ns - oc);
+    rec.shared_end_ns = std::min(rec.server.window_end_ns - os, rec.client.window_end_ns - oc);
+    return rec;
+}
+
+} // namespace kp::runner

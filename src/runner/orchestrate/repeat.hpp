@@ -1,0 +1,41 @@
+#pragma once
+/// One run (repeat) of one instance between a client agent and a server agent:
+/// listen -> connect -> establish (both) -> start (both, together) -> wait (both) -> release.
+#include <atomic>
+#include <cstddef>
+#include <expected>
+#include <functional>
+
+#include "remote/agent_client.hpp"
+#include "runner/plan/expand.hpp"
+#include "runner/results/record.hpp"
+
+namespace kp::runner {
+
+/// Set from the signal handler: stop traffic on every agent and wind down.
+extern std::atomic<bool> interrupt_requested;
+
+/// The two agents and addresses of one instance.
+struct repeat_context {
+    const instance* inst = nullptr;
+    remote::agent_client* client = nullptr;
+    remote::agent_client* server = nullptr;
+    std::string server_address; ///< the server host's data-plane address
+    std::size_t index = 0;      ///< repeat number, 0-based
+    /// Called about every 100 ms while traffic runs (progress line updates).
+    std::function<void()> tick;
+    /// A proxy chain (`via:`), client side first: each hop's agent and data-plane address. The
+    /// forwarders start back to front, each towards the next hop; the client connects to the
+    /// first. Empty: the client connects to the server directly.
+    std::vector<remote::agent_client*> via;
+    std::vector<std::string> via_addresses;
+};
+
+/// Runs one repeat. On failure: which host, which step, which error. When interrupted, traffic
+/// is stopped on both sides and the error says "interrupted".
+[[nodiscard]] std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ctx);
+
+/// A fresh random run token (hex), presented in every data connection's hello.
+[[nodiscard]] std::string make_token();
+
+} // namespace kp::runner

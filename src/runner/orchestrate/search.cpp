@@ -1,0 +1,208 @@
+#include "runner/orchestrate/search.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "runner/results/aggregate.hpp"
+#include "runner/results/expect_eval.hpp"
+
+namespace kp::runner {
+namespace {
+
+bool is_stream(engine::traffic k) {
+    return k == engine::traffic::tcp_stream || k == engine::traffic::udp_stream;
+}
+
+/// Messages/s that made it: completed transactions (rr, crr) or datagrams received (udp_stream).
+double achieved_rate(engine::traffic kind, const repeat_record& r) {
+    if (!is_stream(kind)) return r.metrics[static_cast<std::size_t>(metric::transactions_per_s)].value_or(0);
+    double rate = 0;
+    for (const auto* side : {&r.client, &r.server}) {
+        double got = 0;
+        for (const auto& f : side->flows)
+            got += static_cast<double>(f.datagrams_received);
+        if (side->seconds > 0) rate += got / side->seconds;
+    }
+    return rate;
+}
+
+/// "p99 85.2us" or "loss 0.01%": the figure a progress line shows for a probe.
+std::string probe_figure(const probe_record& p) {
+    if (const auto& l = p.metrics[static_cast<std::size_t>(metric::latency_p99)])
+        return *l >= 1000 ? fmt::format("p99 {:.3g}ms", *l / 1000) : fmt::format("p99 {:.3g}us", *l);
+    if (const auto& l = p.metrics[static_cast<std::size_t>(metric::loss_ratio)])
+        return fmt::format("loss {:.3g}%", *l * 100);
+    return "-";
+}
+
+} // namespace
+
+std::string rate_text(double per_s) {
+    return human_number(per_s) + "/s";
+}
+
+probe_record judge_probe(const search_rule& rule, double offered, const probe_measurement& m) {
+    probe_record p;
+    p.offered = offered;
+    p.achieved = m.achieved;
+    p.metrics = m.metrics;
+    p.passed = true;
+    // One run is an aggregate of one: the same evaluation (and wording) as `expect:`.
+    const metric_values one[] = {m.metrics};
+    const engine::histogram none[1];
+    const instance_aggregate agg = aggregate_repeats(one, none);
+    for (const auto& e : rule.slo) {
+        check_result c = evaluate_check({e.metric, e.op, e.bound, e.text}, agg);
+        p.slo.push_back({e.metric, e.text, c.measured, c.passed});
+        if (!c.passed && p.passed) p.why = describe_check(c);
+        p.passed = p.passed && c.passed;
+    }
+    if (m.achieved < search_min_achieved * offered) {
+        std::string why = fmt::format("achieved {} is below {:g}% of the offered {}", rate_text(m.achieved),
+                                      search_min_achieved * 100, rate_text(offered));
+        if (p.passed)
+            p.why = why;
+        else
+            p.why += "; " + why;
+        p.passed = false;
+    }
+    return p;
+}
+
+search_run search_peak(const search_rule& rule, const probe_fn& probe, const elapsed_fn& elapsed,
+                       const probe_observer& seen) {
+    search_run out;
+    auto& rec = out.record;
+    std::optional<double> pass, fail; // the bracket so far
+    // Runs one probe; false when it could not run (out.failure says why).
+    auto step = [&](double offered, const char* phase) {
+        auto m = probe(offered, rec.probes.size());
+        if (!m) {
+            out.failure = m.error();
+            return false;
+        }
+        probe_record p = judge_probe(rule, offered, *m);
+        p.index = rec.probes.size();
+        p.phase = phase;
+        (p.passed ? pass : fail) = offered;
+        rec.probes.push_back(std::move(p));
+        if (seen) seen(rec.probes.back());
+        return true;
+    };
+    // No probe starts once the probes or the time are spent.
+    auto budget_left = [&] {
+        if (rec.probes.size() >= rule.max_probes) {
+            rec.stopped = fmt::format("stopped after max_probes ({}) probes", rule.max_probes);
+            return false;
+        }
+        if (rule.max_time.count() > 0 && elapsed() >= rule.max_time) {
+            rec.stopped = fmt::format("stopped at max_time ({}) after {} probes",
+                                      format_duration(rule.max_time), rec.probes.size());
+            return false;
+        }
+        return true;
+    };
+    auto finish = [&](search_outcome o) {
+        rec.outcome = o;
+        rec.peak = rec.bracket_low = pass;
+        rec.bracket_high = fail;
+        return out;
+    };
+
+    // Ramp: low, 2 low, 4 low, ... capped at high, until a probe fails.
+    for (double r = rule.low_per_s;; r = std::min(2 * r, rule.high_per_s)) {
+        if (!budget_left()) return finish(search_outcome::unresolved);
+        if (!step(r, "ramp")) return finish(search_outcome::failed);
+        if (fail) break;
+        if (r >= rule.high_per_s) {
+            rec.stopped = fmt::format("the SLO holds at the top of the range ({})", rate_text(r));
+            return finish(search_outcome::top_of_range);
+        }
+    }
+    if (!pass) {
+        rec.stopped = fmt::format("the SLO is not met even at the low end ({})", rate_text(rule.low_per_s));
+        return finish(search_outcome::below_range);
+    }
+    // Bisection between the last pass and the first fail.
+    while ((*fail - *pass) / *pass > rule.precision) {
+        double mid = (*pass + *fail) / 2;
+        if (mid - *pass < 0.5) break; // whole messages/s cannot split it further
+        if (!budget_left()) return finish(search_outcome::unresolved);
+        if (!step(mid, "bisect")) return finish(search_outcome::failed);
+    }
+    rec.stopped = fmt::format("bracket [{}, {}] is within {:g}%", rate_text(*pass), rate_text(*fail),
+                              rule.precision * 100);
+    return finish(search_outcome::bracketed);
+}
+
+void run_search(const repeat_context& ctx, progress& prog, instance_record& rec) {
+    const instance& inst = *ctx.inst;
+    const search_rule& rule = *inst.search;
+    instance probe_inst = inst;
+    probe_inst.job.duration = rule.probe_duration.count() > 0 ? rule.probe_duration : inst.job.duration;
+    std::map<std::size_t, repeat_record> runs; // by probe index; the peak's becomes rec.repeats
+    auto began = std::chrono::steady_clock::now();
+    auto probe = [&](double offered, std::size_t index) -> std::expected<probe_measurement, failure_reason> {
+        if (interrupt_requested) return std::unexpected(failure_reason{"", "probe", "interrupted"});
+        prog.repeat(index, rule.max_probes);
+        probe_inst.job.rate = offered;
+        repeat_context c = ctx;
+        c.inst = &probe_inst;
+        c.index = index;
+        auto rep = run_repeat(c);
+        if (!rep) {
+            rep.error().step = fmt::format("probe {} at {}: {}", index, rate_text(offered), rep.error().step);
+            return std::unexpected(rep.error());
+        }
+        probe_measurement m{achieved_rate(inst.job.kind, *rep), rep->metrics};
+        runs.emplace(index, std::move(*rep));
+        return m;
+    };
+    auto elapsed = [&] { return std::chrono::steady_clock::now() - began; };
+    auto seen = [&](const probe_record& p) {
+        prog.log(fmt::format("{}: probe {} ({}) offered {}: achieved {}, {}: {}{}", inst.id, p.index, p.phase,
+                             rate_text(p.offered), rate_text(p.achieved), probe_figure(p),
+                             p.passed ? "pass" : "FAIL", p.passed ? "" : " (" + p.why + ")"));
+    };
+    auto run = search_peak(rule, probe, elapsed, seen);
+    if (run.failure) rec.failure = run.failure;
+    for (const auto& p : run.record.probes)
+        if (p.passed && run.record.peak && p.offered == *run.record.peak) {
+            rec.repeats.push_back(std::move(runs.at(p.index)));
+            break;
+        }
+    if (run.record.outcome == search_outcome::below_range && !rec.failure) {
+        // No rate met the SLO: a failed check, so reports, JUnit and the exit code say so.
+        check_result c;
+        c.metric = "search_peak";
+        c.op = comparison::ge;
+        c.bound = rule.low_per_s;
+        c.text = fmt::format(">= {} (the low end)", rate_text(rule.low_per_s));
+        rec.checks.push_back(c);
+        rec.status = instance_status::expect_failed;
+    }
+    prog.log(fmt::format("{}: peak {}: {}", inst.id, run.record.peak ? rate_text(*run.record.peak) : "none",
+                         run.record.stopped));
+    rec.search = std::move(run.record);
+}
+
+const char* to_string(search_outcome o) {
+    switch (o) {
+    case search_outcome::bracketed:
+        return "bracketed";
+    case search_outcome::top_of_range:
+        return "top_of_range";
+    case search_outcome::below_range:
+        return "below_range";
+    case search_outcome::unresolved:
+        return "unresolved";
+    case search_outcome::failed:
+        return "failed";
+    }
+    return "?";
+}
+
+} // namespace kp::runner

@@ -1,0 +1,56 @@
+#pragma once
+/// Peak search: short open-loop probes at offered rates, an exponential ramp from the low end
+/// (x2 per step) until a probe fails, then bisection between the last pass and the first fail
+/// until the bracket is within the precision; bounded in probes and in time.
+/// A probe passes iff every SLO entry holds on its metrics AND it achieved at least 98% of the
+/// offered rate (an overloaded generator or system must not pass by doing less).
+#include <chrono>
+#include <expected>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "runner/orchestrate/repeat.hpp"
+#include "runner/results/record.hpp"
+#include "runner/report/progress.hpp"
+#include "runner/results/search_record.hpp"
+#include "runner/plan/search_rule.hpp"
+
+namespace kp::runner {
+
+/// What one probe measured.
+struct probe_measurement {
+    double achieved = 0; ///< messages/s completed (rr/crr) or received (udp_stream)
+    metric_values metrics{};
+};
+
+/// Runs one probe at `offered` messages/s; `index` is the probe's number (0-based).
+using probe_fn =
+    std::function<std::expected<probe_measurement, failure_reason>(double offered, std::size_t index)>;
+/// Time since the search began (a fake in tests).
+using elapsed_fn = std::function<std::chrono::nanoseconds()>;
+/// Called after each probe is judged (progress lines).
+using probe_observer = std::function<void(const probe_record&)>;
+
+/// The search's result; `failure` is set when a probe could not run (the search stops there).
+struct search_run {
+    search_record record;
+    std::optional<failure_reason> failure;
+};
+
+/// Judges a probe: the SLO entries on `m.metrics`, then the achieved share of `offered`.
+[[nodiscard]] probe_record judge_probe(const search_rule& rule, double offered, const probe_measurement& m);
+
+/// The search loop over `probe` (pure: all effects go through `probe`, `elapsed` and `seen`).
+[[nodiscard]] search_run search_peak(const search_rule& rule, const probe_fn& probe,
+                                     const elapsed_fn& elapsed, const probe_observer& seen = {});
+
+/// Runs `ctx.inst`'s search on its two agents (one run_repeat per probe, job.rate = the offered
+/// rate, job.duration = the probe duration) into `rec`: rec.search, and rec.repeats holds the
+/// run at the peak, so the aggregate and `expect:` describe the peak.
+void run_search(const repeat_context& ctx, progress& prog, instance_record& rec);
+
+/// "1.5M/s" for a message rate.
+[[nodiscard]] std::string rate_text(double per_s);
+
+} // namespace kp::runner

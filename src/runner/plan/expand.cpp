@@ -1,0 +1,394 @@
+#include "runner/plan/expand.hpp"
+
+#include <algorithm>
+#include <array>
+#include <fmt/format.h>
+#include <stdexcept>
+
+namespace kp::runner {
+namespace {
+
+using engine::traffic;
+using namespace std::chrono_literals;
+
+bool is_udp(traffic t) {
+    return t == traffic::udp_stream || t == traffic::udp_rr;
+}
+bool is_stream(traffic t) {
+    return t == traffic::tcp_stream || t == traffic::udp_stream;
+}
+constexpr std::uint64_t max_udp_payload = 65507;
+
+/// The value of every parameter before the plan says anything.
+param_value builtin_default(param p, traffic kind, const plan& pl) {
+    switch (p) {
+    case param::traffic:
+        return kind;
+    case param::client:
+    case param::server:
+        return pl.hosts.size() == 1 ? pl.hosts.front().name : std::string();
+    case param::direction:
+        return engine::direction::forward;
+    case param::flows:
+        return std::uint64_t{1};
+    case param::workers:
+        return std::uint64_t{0};
+    case param::write_size:
+    case param::read_size:
+        return std::uint64_t{is_udp(kind) ? 1472u : 64u * 1024u}; // 1472: fits a 1500 MTU
+    case param::request_size:
+    case param::response_size:
+        return std::uint64_t{64};
+    case param::in_flight:
+        return std::uint64_t{1};
+    case param::rate:
+        return rate{};
+    case param::arrival:
+        return engine::arrival::constant;
+    case param::timeout:
+        return std::chrono::nanoseconds(200ms);
+    case param::duration:
+        return std::chrono::nanoseconds(10s);
+    case param::warmup:
+        return std::chrono::nanoseconds(2s);
+    case param::repeat:
+        return std::uint64_t{1};
+    case param::tls:
+        return tls_setting{};
+    case param::tls_version:
+        return engine::tls_version::v1_3;
+    case param::cipher:
+        return engine::tls_cipher::aes_128_gcm;
+    case param::verify:
+        return false;
+    case param::histograms:
+        return true;
+    case param::sndbuf:
+    case param::rcvbuf:
+        return std::uint64_t{0};
+    case param::nodelay:
+        return false;
+    case param::congestion:
+        return std::string();
+    case param::max_pacing_rate:
+        return 0.0;
+    case param::zerocopy:
+        return false;
+    case param::on_error:
+        return pl.settings.when_failed;
+    }
+    throw std::logic_error("builtin_default: unknown parameter");
+}
+
+/// Where each parameter's value came from for one instance.
+struct resolved {
+    std::array<const setting*, param_count> set{};
+    std::array<bool, param_count> from_defaults{};
+    [[nodiscard]] const setting* operator[](param p) const { return set[static_cast<std::size_t>(p)]; }
+    void put(const setting& s, bool defaults) {
+        set[static_cast<std::size_t>(s.key)] = &s;
+        from_defaults[static_cast<std::size_t>(s.key)] = defaults;
+    }
+};
+
+std::string host_list(const plan& p) {
+    std::string out;
+    for (const auto& h : p.hosts)
+        out += (out.empty() ? "" : ", ") + h.name;
+    return out;
+}
+
+class expander {
+  public:
+    expander(const plan& p, diagnostics& d) : p_(p), diags_(d) {}
+
+    void scenario_instances(const scenario& sc, std::vector<instance>& out) {
+        std::size_t points = 1;
+        for (const auto& axis : sc.matrix)
+            points *= axis.values.size();
+        if (points + out.size() > max_instances) {
+            diags_.error(sc.loc,
+                         fmt::format("scenario '{}' expands to {} instances; a plan may have at most {}",
+                                     sc.name, points, max_instances));
+            return;
+        }
+        resolved base;
+        for (const auto& s : p_.defaults.settings)
+            base.put(s, true);
+        for (const auto& s : sc.settings)
+            base.put(s, false);
+        std::vector<std::size_t> index(sc.matrix.size(), 0);
+        for (std::size_t n = 0; n < points; ++n) {
+            resolved r = base;
+            instance in;
+            in.scenario = sc.name;
+            in.loc = sc.loc;
+            in.id = sc.name;
+            for (std::size_t a = 0; a < sc.matrix.size(); ++a) {
+                const setting& v = sc.matrix[a].values[index[a]];
+                r.put(v, false);
+                in.matrix.emplace_back(std::string(info(v.key).name), v.text);
+                in.id += fmt::format("{}{}={}", a == 0 ? "/" : ",", info(v.key).name, v.text);
+            }
+            if (resolve(sc, r, in)) out.push_back(std::move(in));
+            // Odometer with the first key outermost, so ids come out in reading order.
+            for (std::size_t a = sc.matrix.size(); a-- > 0;) {
+                if (++index[a] < sc.matrix[a].values.size()) break;
+                index[a] = 0;
+            }
+        }
+    }
+
+  private:
+    template <class T> T get(const resolved& r, param p, traffic kind) const {
+        if (const setting* s = r[p]) return std::get<T>(s->value);
+        return std::get<T>(builtin_default(p, kind, p_));
+    }
+
+    const host* host_of(const resolved& r, param p, const scenario& sc) {
+        const setting* s = r[p];
+        std::string name =
+            s ? std::get<std::string>(s->value) : std::get<std::string>(builtin_default(p, {}, p_));
+        if (name.empty()) {
+            diags_.error(sc.loc, fmt::format("scenario '{}' has no '{}' (expected one of the hosts: {})",
+                                             sc.name, info(p).name, host_list(p_)));
+            return nullptr;
+        }
+        if (const host* h = p_.find_host(name)) return h;
+        std::vector<std::string_view> names;
+        for (const auto& h : p_.hosts)
+            names.push_back(h.name);
+        auto hint = did_you_mean(name, names);
+        diags_.error(s->loc, hint.empty()
+                                 ? fmt::format("undefined host '{}' (hosts are: {})", name, host_list(p_))
+                                 : fmt::format("undefined host '{}'{}", name, hint));
+        return nullptr;
+    }
+
+    bool resolve(const scenario& sc, const resolved& r, instance& in) {
+        const setting* t = r[param::traffic];
+        if (!t) {
+            diags_.error(sc.loc, fmt::format("scenario '{}' has no 'traffic' (expected tcp_stream, tcp_rr, "
+                                             "tcp_crr, udp_stream or udp_rr)",
+                                             sc.name));
+            return false;
+        }
+        const traffic kind = std::get<traffic>(t->value);
+        bool ok = true;
+        // Settings written in the scenario must apply; those from `defaults:` apply where they can.
+        for (std::size_t i = 0; i < param_count; ++i) {
+            const setting* s = r.set[i];
+            if (!s || r.from_defaults[i] || (info(s->key).applies_to & mask_of(kind))) continue;
+            diags_.error(s->loc,
+                         fmt::format("'{}' does not apply to {} (it applies to {})", info(s->key).name,
+                                     name_of(kind), describe(info(s->key).applies_to)));
+            ok = false;
+        }
+        const host* client = host_of(r, param::client, sc);
+        const host* server = host_of(r, param::server, sc);
+        if (!client || !server || !ok) return false;
+        in.client = client->name;
+        in.server = server->name;
+
+        auto& j = in.job;
+        j.kind = kind;
+        j.id = in.id;
+        j.dir = get<engine::direction>(r, param::direction, kind);
+        j.flows = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::flows, kind));
+        j.workers = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::workers, kind));
+        j.write_size = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::write_size, kind));
+        j.read_size = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::read_size, kind));
+        j.request_size = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::request_size, kind));
+        j.response_size = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::response_size, kind));
+        j.in_flight = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::in_flight, kind));
+        j.arrivals = get<engine::arrival>(r, param::arrival, kind);
+        j.timeout = get<std::chrono::nanoseconds>(r, param::timeout, kind);
+        j.duration = get<std::chrono::nanoseconds>(r, param::duration, kind);
+        j.warmup = get<std::chrono::nanoseconds>(r, param::warmup, kind);
+        const auto tls = get<tls_setting>(r, param::tls, kind);
+        if (is_udp(kind)) {
+            j.tls.mode = engine::tls_mode::none; // `tls:` from defaults does not reach UDP
+        } else {
+            j.tls.mode = tls.mode;
+            j.tls.ktls_tx = tls.tx;
+            j.tls.ktls_rx = tls.rx;
+        }
+        j.tls.version = get<engine::tls_version>(r, param::tls_version, kind);
+        j.tls.cipher = get<engine::tls_cipher>(r, param::cipher, kind);
+        j.verify = get<bool>(r, param::verify, kind);
+        j.histograms = get<bool>(r, param::histograms, kind);
+        j.sockopts.sndbuf = static_cast<int>(get<std::uint64_t>(r, param::sndbuf, kind));
+        j.sockopts.rcvbuf = static_cast<int>(get<std::uint64_t>(r, param::rcvbuf, kind));
+        j.sockopts.nodelay = get<bool>(r, param::nodelay, kind);
+        j.sockopts.congestion = get<std::string>(r, param::congestion, kind);
+        j.sockopts.max_pacing_rate =
+            static_cast<std::uint64_t>(get<double>(r, param::max_pacing_rate, kind) / 8);
+        j.sockopts.zerocopy = get<bool>(r, param::zerocopy, kind);
+        in.repeat = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::repeat, kind));
+        in.when_failed = get<on_error>(r, param::on_error, kind);
+
+        if (is_udp(kind)) {
+            for (param p : {param::write_size, param::request_size, param::response_size}) {
+                const setting* s = r[p];
+                if (s && !r.from_defaults[static_cast<std::size_t>(p)] &&
+                    std::get<std::uint64_t>(s->value) > max_udp_payload)
+                    diags_.error(s->loc, fmt::format("{}: a UDP datagram carries at most {} bytes, got '{}'",
+                                                     info(p).name, max_udp_payload, s->text));
+            }
+        }
+        const auto rt = get<rate>(r, param::rate, kind);
+        const std::uint32_t message = is_stream(kind) ? j.write_size : j.request_size;
+        j.rate = rt.how == rate::unit::bits_per_second ? rt.value / (8.0 * message) : rt.value;
+        if (const setting* a = r[param::arrival];
+            a && !r.from_defaults[static_cast<std::size_t>(param::arrival)] &&
+            j.arrivals == engine::arrival::poisson && j.rate == 0 && !sc.search)
+            diags_.error(a->loc, "arrival: poisson needs a rate; this scenario's rate is unlimited");
+
+        if (sc.search) search(*sc.search, kind, message, in);
+        placement(sc, in);
+        via(sc, kind, in);
+        if (const auto& u = sc.until ? sc.until : p_.defaults.until) {
+            in.until = u->value;
+            in.until->min_repeat = std::max<std::size_t>(2, in.repeat);
+            if (u->value.max_repeat < in.repeat)
+                diags_.error(u->loc, fmt::format("until: max_repeat ({}) is below repeat ({})",
+                                                 u->value.max_repeat, in.repeat));
+        }
+        in.expect = p_.defaults.expect;
+        for (const auto& e : sc.expect) {
+            std::erase_if(in.expect, [&](const expectation& d) { return d.metric == e.metric; });
+            in.expect.push_back(e);
+        }
+        for (std::size_t i = 0; i < param_count; ++i) {
+            auto p = static_cast<param>(i);
+            if (!(info(p).applies_to & mask_of(kind))) continue;
+            const setting* s = r.set[i];
+            std::string text = s ? (s->key == param::tls ? format_param(p, s->value) : s->text)
+                                 : format_param(p, builtin_default(p, kind, p_));
+            if (p == param::congestion && text.empty()) text = "default";
+            if (p == param::max_pacing_rate && !s) text = "unlimited";
+            if (p == param::rate && in.search) text = "search";
+            in.params.emplace_back(std::string(info(p).name), std::move(text));
+        }
+        return true;
+    }
+
+    /// The search's rates in messages/s (bit rates over the message size); a rate from
+    /// `defaults:` gives way to the search.
+    void search(const search_rule& rule, traffic kind, std::uint32_t message, instance& in) {
+        constexpr traffic_mask searchable = mask_of(traffic::tcp_rr) | mask_of(traffic::tcp_crr) |
+                                            mask_of(traffic::udp_stream) | mask_of(traffic::udp_rr);
+        if (!(searchable & mask_of(kind)))
+            diags_.error(rule.loc, fmt::format("'search' does not apply to {} (it applies to {})",
+                                               name_of(kind), describe(searchable)));
+        in.search = rule;
+        auto per_s = [&](const rate& r) {
+            return r.how == rate::unit::bits_per_second ? r.value / (8.0 * message) : r.value;
+        };
+        in.search->low_per_s = per_s(rule.low);
+        in.search->high_per_s = per_s(rule.high);
+        if (in.search->low_per_s > in.search->high_per_s && rule.low.how != rule.high.how &&
+            rule.high.how != rate::unit::unlimited)
+            diags_.error(rule.loc,
+                         fmt::format("search.rate: the low end ({}) is above the high end ({}) with "
+                                     "{}-byte messages",
+                                     format_rate(rule.low), format_rate(rule.high), message));
+        if (rule.probe_duration.count() == 0) in.search->probe_duration = in.job.duration;
+        in.job.rate = 0; // each probe sets its own
+    }
+
+    /// `via:` and `compare_direct:`. Written in the scenario, via must name other hosts and TCP
+    /// traffic; from `defaults:` it applies where it can.
+    void via(const scenario& sc, traffic kind, instance& in) {
+        const bool own = sc.via.has_value();
+        const auto& v = own ? sc.via : p_.defaults.via;
+        const auto& cd = sc.compare_direct ? sc.compare_direct : p_.defaults.compare_direct;
+        if (v && is_udp(kind)) {
+            if (own)
+                diags_.error(v->loc, fmt::format("'via' does not apply to {}: a forwarder relays TCP "
+                                                 "connections (it applies to tcp_stream, tcp_rr or tcp_crr)",
+                                                 name_of(kind)));
+            return;
+        }
+        if (v && own && sc.search)
+            diags_.error(v->loc, "'via' and 'search' cannot be combined (a search runs end to end)");
+        if (v) {
+            std::vector<std::string_view> names;
+            for (const auto& h : p_.hosts)
+                names.push_back(h.name);
+            for (const auto& h : v->value) {
+                if (!p_.find_host(h.value)) {
+                    auto hint = did_you_mean(h.value, names);
+                    diags_.error(h.loc, hint.empty() ? fmt::format("undefined via host '{}' (hosts are: {})",
+                                                                   h.value, host_list(p_))
+                                                     : fmt::format("undefined via host '{}'{}", h.value, hint));
+                } else if (h.value == in.client || h.value == in.server) {
+                    diags_.error(h.loc, fmt::format("via host '{}' is this scenario's {}; a proxy must be "
+                                                    "another host",
+                                                    h.value, h.value == in.client ? "client" : "server"));
+                } else {
+                    in.via.push_back(h.value);
+                }
+            }
+        }
+        if (cd) {
+            if (cd->value && !v && sc.compare_direct)
+                diags_.error(cd->loc, "compare_direct needs 'via' (a proxy chain to compare with)");
+            in.compare_direct = cd->value && !in.via.empty();
+        }
+        const auto& spec = sc.placement ? sc.placement : p_.defaults.placement;
+        if (spec && spec->via) {
+            in.via_placement = spec->via->value;
+            in.via_placement_loc = spec->via->loc;
+        }
+    }
+
+    void placement(const scenario& sc, instance& in) {
+        const auto& spec = sc.placement ? sc.placement : p_.defaults.placement;
+        if (!spec) return;
+        if (spec->client) {
+            in.client_placement = spec->client->value;
+            in.client_placement_loc = spec->client->loc;
+        }
+        if (spec->server) {
+            in.server_placement = spec->server->value;
+            in.server_placement_loc = spec->server->loc;
+        }
+        if (spec->distinct_rx) in.job.distinct_rx = spec->distinct_rx->value;
+    }
+
+    const plan& p_;
+    diagnostics& diags_;
+};
+
+} // namespace
+
+engine::job_spec instance::for_via() const {
+    engine::job_spec j = job;
+    j.placement = via_placement;
+    return j;
+}
+
+engine::job_spec instance::for_side(side s) const {
+    engine::job_spec j = job;
+    j.placement = s == side::client ? client_placement : server_placement;
+    return j;
+}
+
+std::vector<instance> expand_checked(const plan& p, diagnostics& diags) {
+    std::vector<instance> out;
+    expander x(p, diags);
+    for (const auto& sc : p.scenarios)
+        x.scenario_instances(sc, out);
+    return out;
+}
+
+std::vector<instance> expand(const plan& p) {
+    diagnostics diags;
+    auto out = expand_checked(p, diags);
+    // load_plan() ran the same expansion; an error here means the plan was not loaded by it.
+    if (diags.any()) throw std::logic_error("expand: plan has errors; load it with load_plan()");
+    return out;
+}
+
+} // namespace kp::runner

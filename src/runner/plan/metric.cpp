@@ -1,0 +1,47 @@
+#include "runner/plan/metric.hpp"
+
+namespace kp::runner {
+namespace {
+
+// Order matches enum class metric. Tolerances are generous on purpose: a CI gate that cries
+// wolf gets switched off. compare also requires the change to be outside the intervals.
+constexpr std::array<metric_info, metric_count> table = {{
+    {"throughput_bps", "bit/s", better::higher, 0.10, false},
+    {"transactions_per_s", "1/s", better::higher, 0.10, false},
+    {"connections_per_s", "1/s", better::higher, 0.10, false},
+    {"latency_p50", "us", better::lower, 0.25, true},
+    {"latency_p90", "us", better::lower, 0.25, true},
+    {"latency_p99", "us", better::lower, 0.25, true},
+    {"latency_p999", "us", better::lower, 0, true},
+    {"latency_p9999", "us", better::lower, 0, true},
+    {"latency_min", "us", better::lower, 0, true},
+    {"latency_max", "us", better::lower, 0, true},
+    {"latency_mean", "us", better::lower, 0.25, true},
+    {"loss_ratio", "ratio", better::lower, 0, false},
+    {"retransmits", "count", better::lower, 0, false},
+    {"client_cpu_s", "s", better::none, 0, false},
+    {"server_cpu_s", "s", better::none, 0, false},
+    {"client_service_demand", "us/transaction or s/GB", better::lower, 0, false},
+    {"server_service_demand", "us/transaction or s/GB", better::lower, 0, false},
+}};
+
+} // namespace
+
+const metric_info& info(metric m) {
+    return table.at(static_cast<std::size_t>(m));
+}
+
+std::optional<metric> metric_from_name(std::string_view name) {
+    for (std::size_t i = 0; i < metric_count; ++i)
+        if (table[i].name == name) return static_cast<metric>(i);
+    return std::nullopt;
+}
+
+std::array<metric, metric_count> all_metrics() {
+    std::array<metric, metric_count> all{};
+    for (std::size_t i = 0; i < metric_count; ++i)
+        all[i] = static_cast<metric>(i);
+    return all;
+}
+
+} // namespace kp::runner

@@ -1,0 +1,57 @@
+#pragma once
+/// The metric vocabulary: every figure a run derives, with its name, unit and which way is
+/// better. Plans name metrics in `expect:`, `search: slo:` and `--tolerance`; results/metrics.hpp
+/// derives their values from the engine's results.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace kp::runner {
+
+/// Every derived metric. Names (metric_info::name) are stable: reports and plans use them.
+enum class metric : std::uint8_t {
+    throughput_bps,     ///< goodput, bits/s, counted by the receiving side(s)
+    transactions_per_s, ///< completed request/response pairs per second (client)
+    connections_per_s,  ///< tcp_crr connections per second (client)
+    latency_p50,
+    latency_p90,
+    latency_p99,
+    latency_p999,
+    latency_p9999,
+    latency_min,
+    latency_max,
+    latency_mean,          ///< microseconds, client-side round trips
+    loss_ratio,            ///< UDP datagrams lost / expected
+    retransmits,           ///< TCP total_retrans over the window, both sides
+    client_cpu_s,          ///< busy CPU seconds of the client host over the window
+    server_cpu_s,          ///< busy CPU seconds of the server host over the window
+    client_service_demand, ///< client CPU µs per transaction, or CPU s per GB for streams
+    server_service_demand, ///< server CPU µs per transaction, or CPU s per GB for streams
+};
+inline constexpr std::size_t metric_count = 17;
+
+/// Which way is better, for regressions.
+enum class better : std::uint8_t { higher, lower, none };
+
+/// Static facts about a metric.
+struct metric_info {
+    std::string_view name; ///< e.g. "latency_p99"
+    std::string_view unit; ///< e.g. "us"
+    better direction;
+    double tolerance; ///< default relative regression tolerance; 0: not gated by compare
+    bool is_latency;  ///< taken from the merged histogram in aggregates
+};
+
+/// The facts of `m`.
+[[nodiscard]] const metric_info& info(metric m);
+/// The metric called `name`, if any.
+[[nodiscard]] std::optional<metric> metric_from_name(std::string_view name);
+/// All metrics in declaration order.
+[[nodiscard]] std::array<metric, metric_count> all_metrics();
+
+/// One value per metric; absent where it does not apply (e.g. latency of a stream).
+using metric_values = std::array<std::optional<double>, metric_count>;
+
+} // namespace kp::runner

@@ -1,0 +1,126 @@
+#pragma once
+/// The plan model: what a plan file says, typed, each value with the place it was written.
+/// load_plan() checks everything (including every matrix instance), so a loaded plan expands
+/// without errors (runner/plan/expand.hpp).
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/core/job.hpp"
+#include "runner/plan/diagnostics.hpp"
+#include "runner/plan/expect.hpp"
+#include "runner/plan/params.hpp"
+#include "runner/plan/search_rule.hpp"
+#include "runner/plan/until.hpp"
+
+namespace kp::runner {
+
+/// A value and where it was written.
+template <class T> struct located {
+    T value{};
+    source_loc loc;
+};
+
+/// `ssh: user@host[:port]` as written; orchestration turns it into a transport target.
+struct ssh_address {
+    std::string user;
+    std::string host;
+    std::uint16_t port = 22;
+    /// "root@198.18.0.2:22" (IPv6 hosts in brackets), for messages.
+    [[nodiscard]] std::string str() const;
+};
+
+/// A machine of the plan. Without `ssh` it is the local machine (no SSH, agent as a child).
+struct host {
+    std::string name;
+    source_loc loc;
+    std::optional<ssh_address> ssh;
+    std::string address;     ///< data-plane address; default: the ssh host, or 127.0.0.1 locally
+    std::string identity;    ///< private key file; empty: ssh-agent and default keys
+    std::string known_hosts; ///< empty: the plan's settings, then ~/.ssh/known_hosts
+    std::string agent_path;  ///< preinstalled agent binary; empty: deploy this binary
+    [[nodiscard]] bool local() const { return !ssh; }
+};
+
+/// `settings:`: plan-wide options that are not scenario parameters.
+struct plan_settings {
+    std::string known_hosts;
+    std::chrono::milliseconds connect_timeout{5000};
+    on_error when_failed = on_error::continue_run;
+};
+
+/// One scalar parameter as set in a scenario, `defaults:` or a matrix axis.
+struct setting {
+    param key = param::traffic;
+    param_value value;
+    std::string text; ///< as written, for instance ids
+    source_loc loc;
+};
+
+/// One `matrix:` key and its values, in the order written.
+struct matrix_axis {
+    param key = param::traffic;
+    source_loc loc;
+    std::vector<setting> values;
+};
+
+/// `placement:` per side, plus distinct_rx.
+struct placement_spec {
+    std::optional<located<engine::placement_rule>> client, server;
+    std::optional<located<bool>> distinct_rx;
+    std::optional<located<engine::placement_rule>> via; ///< the forwarders' workers (`via:` hosts)
+    source_loc loc;
+};
+
+/// A scenario as written (also used for `defaults:`, which has no name and no matrix).
+struct scenario {
+    std::string name;
+    source_loc loc;
+    std::vector<setting> settings; ///< in the order written
+    std::vector<matrix_axis> matrix;
+    std::optional<placement_spec> placement;
+    std::optional<located<until_rule>> until; ///< until_rule: runner/plan/until.hpp
+    std::vector<expectation> expect;
+    std::optional<located<std::vector<located<std::string>>>> via; ///< `via:` proxy hosts, client side first
+    std::optional<located<bool>> compare_direct;                    ///< also run without the proxies
+    std::optional<search_rule> search; ///< `search:` (not in defaults)
+    /// The setting for `p` written here, if any.
+    [[nodiscard]] const setting* find(param p) const;
+};
+
+/// A whole plan file.
+struct plan {
+    std::string file;   ///< the name it was loaded under, for messages
+    std::string source; ///< the text, for diagnostics and the report (and its hash)
+    std::string name;   ///< `name:`; default: the file's stem
+    std::vector<host> hosts;
+    scenario defaults;
+    std::vector<scenario> scenarios;
+    plan_settings settings;
+    /// The host called `name`, or nullptr.
+    [[nodiscard]] const host* find_host(std::string_view name) const;
+    /// `file:line:col: message` with the source line and caret, for errors found later
+    /// (e.g. a placement rule that cannot hold on a host).
+    [[nodiscard]] std::string diagnose(source_loc loc, std::string message) const;
+};
+
+/// Why a plan did not load: every error found (up to the cap), and the formatted text.
+struct load_failure {
+    std::vector<diagnostic> diagnostics;
+    std::size_t dropped = 0;
+    std::string text; ///< ready to print: each error with its source line and caret
+};
+
+/// Files larger than this are refused before parsing.
+inline constexpr std::size_t max_plan_bytes = 1 << 20;
+
+/// Parses and checks plan `text`; `file` names it in messages. Never touches the disk.
+[[nodiscard]] std::expected<plan, load_failure> load_plan(std::string_view file, std::string_view text);
+/// Reads `path` (refusing files over max_plan_bytes) and loads it.
+[[nodiscard]] std::expected<plan, load_failure> load_plan_file(const std::string& path);
+
+} // namespace kp::runner

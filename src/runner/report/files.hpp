@@ -1,0 +1,44 @@
+#pragma once
+/// Crash-safe report files: results.jsonl appended and fsync'ed line by line, results.json and
+/// results.csv replaced atomically (temp file, fsync, rename) so a reader never sees a torn file.
+#include <chrono>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/error.hpp"
+
+namespace kp::runner {
+
+/// "2026-11-25T10:39:43Z" for `t`.
+[[nodiscard]] std::string utc_iso8601(std::chrono::system_clock::time_point t);
+
+/// The output directory: `explicit_dir` when given, else a new results/<plan_name>/<UTC timestamp>/
+/// (timestamp like 20261125T103943Z; "-2", "-3"... appended when a run in the same second has
+/// it). Creates it with its parents.
+[[nodiscard]] result<std::string> make_output_dir(const std::string& plan_name,
+                                                  const std::string& explicit_dir,
+                                                  std::chrono::system_clock::time_point now);
+
+/// Writes `text` to `path` atomically: `path.tmp`, fsync, rename, fsync of the directory.
+[[nodiscard]] result<void> write_file_atomic(const std::string& path, const std::string& text);
+
+/// results.jsonl: one JSON value per line, each line on disk (fsync) before append() returns.
+class jsonl_writer {
+  public:
+    jsonl_writer() = default;
+    jsonl_writer(const jsonl_writer&) = delete;
+    jsonl_writer& operator=(const jsonl_writer&) = delete;
+    ~jsonl_writer();
+
+    /// Creates (truncates) `path`.
+    [[nodiscard]] result<void> open(const std::string& path);
+    /// Appends `value` as one line and syncs it to disk.
+    [[nodiscard]] result<void> append(const nlohmann::json& value);
+
+  private:
+    int fd_ = -1;
+    std::string path_;
+};
+
+} // namespace kp::runner

@@ -1,0 +1,227 @@
+#include "runner/report/json.hpp"
+
+#include "engine/wire/codec.hpp"
+#include "runner/plan/expect.hpp"
+
+namespace kp::runner {
+namespace {
+
+using nlohmann::json;
+
+json optional_number(const std::optional<double>& v) {
+    return v ? json(*v) : json(nullptr);
+}
+
+json failure_json(const std::optional<failure_reason>& f) {
+    if (!f) return nullptr;
+    return {{"host", f->host}, {"step", f->step}, {"error", f->error}};
+}
+
+json metrics_json(const metric_values& v) {
+    json out = json::object();
+    for (metric m : all_metrics())
+        if (const auto& x = v[static_cast<std::size_t>(m)]) out[std::string(info(m).name)] = *x;
+    return out;
+}
+
+json repeat_json(const repeat_record& r) {
+    double seconds = static_cast<double>(r.shared_end_ns - r.shared_start_ns) / 1e9;
+    json out = {
+        {"index", r.index},
+        {"metrics", metrics_json(r.metrics)},
+        {"shared_window",
+         {{"start_ns", r.shared_start_ns}, {"end_ns", r.shared_end_ns}, {"seconds", seconds}}},
+        {"clock_offset_ns", r.clock_offset_ns},
+        {"client", r.client},
+        {"server", r.server},
+    };
+    if (!r.hops.empty()) out["hops"] = r.hops; // the forwarders' side results, with `relay`
+    return out;
+}
+
+/// `via:` instances: per hop (host, role proxy) CPU, service demand and what it relayed.
+json hops_json(const std::vector<hop_record>& hops) {
+    json out = json::array();
+    for (const auto& h : hops)
+        out.push_back({{"host", h.host},
+                       {"role", h.role},
+                       {"cpu_s", h.cpu_s},
+                       {"process_cpu_s", h.process_cpu_s},
+                       {"service_demand", optional_number(h.service_demand)},
+                       {"connections", h.connections},
+                       {"bytes_forward", h.bytes_forward},
+                       {"bytes_backward", h.bytes_backward},
+                       {"errors", h.errors},
+                       {"placement_note", h.placement_note}});
+    return out;
+}
+
+json check_json(const check_result& c) {
+    json ci = nullptr;
+    if (c.ci) ci = json::array({c.ci->first, c.ci->second});
+    return {{"metric", c.metric},
+            {"op", std::string(symbol(c.op))},
+            {"bound", c.bound},
+            {"text", c.text},
+            {"measured", optional_number(c.measured)},
+            {"ci95", ci},
+            {"passed", c.passed}};
+}
+
+/// `search:` instances: every probe (the load-latency curve) and the peak with its bracket.
+json search_json(const search_record& s) {
+    json probes = json::array();
+    for (const auto& p : s.probes) {
+        json slo = json::array();
+        for (const auto& o : p.slo)
+            slo.push_back({{"metric", o.metric},
+                           {"text", o.text},
+                           {"measured", optional_number(o.measured)},
+                           {"passed", o.passed}});
+        probes.push_back({{"index", p.index},
+                          {"phase", p.phase},
+                          {"offered", p.offered},
+                          {"achieved", p.achieved},
+                          {"passed", p.passed},
+                          {"why", p.why},
+                          {"slo", slo},
+                          {"metrics", metrics_json(p.metrics)}});
+    }
+    return {{"outcome", to_string(s.outcome)},
+            {"peak", optional_number(s.peak)},
+            {"bracket", json::array({optional_number(s.bracket_low), optional_number(s.bracket_high)})},
+            {"unit", "1/s"},
+            {"stopped", s.stopped},
+            {"probes", probes}};
+}
+
+json parameters_json(const std::vector<std::pair<std::string, std::string>>& ps) {
+    json out = json::object();
+    for (const auto& [k, v] : ps)
+        out[k] = v;
+    return out;
+}
+
+} // namespace
+
+const char* to_string(instance_status s) {
+    switch (s) {
+    case instance_status::ok:
+        return "ok";
+    case instance_status::expect_failed:
+        return "expect_failed";
+    case instance_status::failed:
+        return "failed";
+    case instance_status::interrupted:
+        return "interrupted";
+    case instance_status::skipped:
+        return "skipped";
+    }
+    return "?";
+}
+
+json aggregate_json(const instance_aggregate& a) {
+    json metrics = json::object();
+    for (const auto& m : a.metrics) {
+        const auto& i = info(m.which);
+        json ci = nullptr;
+        if (m.stats.has_ci()) ci = json::array({m.stats.ci_low, m.stats.ci_high});
+        metrics[std::string(i.name)] = {
+            {"unit", i.unit},           {"value", m.value},
+            {"mean", m.stats.mean},     {"median", m.stats.median},
+            {"min", m.stats.min},       {"max", m.stats.max},
+            {"stddev", m.stats.stddev}, {"ci95", ci},
+            {"n", m.stats.n},           {"per_repeat", m.per_repeat},
+        };
+    }
+    return {{"metrics", metrics}, {"latency_histogram", a.latency}};
+}
+
+json instance_json(const instance_record& r) {
+    json repeats = json::array();
+    for (const auto& rep : r.repeats)
+        repeats.push_back(repeat_json(rep));
+    json checks = json::array();
+    for (const auto& c : r.checks)
+        checks.push_back(check_json(c));
+    json out = {
+        {"type", "instance"},
+        {"id", r.id},
+        {"scenario", r.scenario},
+        {"traffic", engine::to_string(r.kind)},
+        {"parameters", parameters_json(r.parameters)},
+        {"client_host", r.client_host},
+        {"server_host", r.server_host},
+        {"client_job", r.client_job},
+        {"server_job", r.server_job},
+        {"status", to_string(r.status)},
+        {"failure", failure_json(r.failure)},
+        {"elapsed_s", r.elapsed_s},
+        {"repeats", repeats},
+        {"aggregate", aggregate_json(r.aggregate)},
+        {"checks", checks},
+    };
+    if (r.search) out["search"] = search_json(*r.search);
+    if (!r.hops.empty()) out["hops"] = hops_json(r.hops);
+    if (const auto& d = r.direct) {
+        json repeats = json::array();
+        for (const auto& rep : d->repeats)
+            repeats.push_back(repeat_json(rep));
+        out["direct"] = {{"repeats", repeats},
+                         {"aggregate", aggregate_json(d->aggregate)},
+                         {"added_latency_p50_us", optional_number(d->added_latency_p50_us)},
+                         {"added_latency_p99_us", optional_number(d->added_latency_p99_us)},
+                         {"added_cpu_s", optional_number(d->added_cpu_s)}};
+    }
+    return out;
+}
+
+json host_json(const host_record& h) {
+    return {{"name", h.name},
+            {"transport", h.transport},
+            {"capabilities", h.capabilities.is_null() ? json::object() : h.capabilities},
+            {"environment", h.environment.is_null() ? json::object() : h.environment},
+            {"failure", failure_json(h.failure)}};
+}
+
+json run_header_json(const run_record& r) {
+    json hosts = json::object();
+    for (const auto& h : r.hosts)
+        hosts[h.name] = host_json(h);
+    return {
+        {"type", "run"},
+        {"schema_version", results_schema_version},
+        {"tool", {{"name", "kperf-plan"}, {"version", r.tool_version}}},
+        {"command_line", r.command_line},
+        {"plan",
+         {{"name", r.plan_name},
+          {"file", r.plan_file},
+          {"sha256", r.plan_sha256},
+          {"text", r.plan_text},
+          {"model", r.plan.is_null() ? json::object() : r.plan}}},
+        {"started_at", r.started_at},
+        {"hosts", hosts},
+    };
+}
+
+json run_json(const run_record& r) {
+    json doc = run_header_json(r);
+    doc["type"] = "results";
+    doc["finished_at"] = r.finished_at.empty() ? json(nullptr) : json(r.finished_at);
+    doc["status"] = r.status;
+    doc["exit_code"] = r.exit_code;
+    json instances = json::array();
+    std::size_t counts[5] = {};
+    for (const auto& i : r.instances) {
+        instances.push_back(instance_json(i));
+        ++counts[static_cast<std::size_t>(i.status)];
+    }
+    doc["instances"] = instances;
+    doc["summary"] = {{"instances", r.instances.size()}, {"ok", counts[0]},
+                      {"expect_failed", counts[1]},      {"failed", counts[2]},
+                      {"interrupted", counts[3]},        {"skipped", counts[4]}};
+    doc["baseline"] = r.baseline.is_null() ? json(nullptr) : r.baseline;
+    return doc;
+}
+
+} // namespace kp::runner

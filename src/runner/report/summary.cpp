@@ -1,0 +1,92 @@
+#include "runner/report/summary.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "engine/wire/codec.hpp"
+#include "runner/results/expect_eval.hpp"
+#include "runner/report/progress.hpp"
+
+namespace kp::runner {
+namespace {
+
+std::string cpu_text(const instance_record& r) {
+    const auto* c = r.aggregate.find(metric::client_cpu_s);
+    const auto* s = r.aggregate.find(metric::server_cpu_s);
+    if (!c || !s) return "-";
+    return fmt::format("{:.2f}/{:.2f}", c->value, s->value);
+}
+
+const char* verdict(const instance_record& r) {
+    switch (r.status) {
+    case instance_status::ok: return "pass";
+    case instance_status::expect_failed: return "FAIL";
+    case instance_status::failed: return "ERROR";
+    case instance_status::interrupted: return "INTERRUPTED";
+    case instance_status::skipped: return "skipped";
+    }
+    return "?";
+}
+
+/// "SEARCH rr-knee: peak 412k/s, bracket [412k/s, 431k/s], 17 probes (bracket ... within 5%)".
+std::string search_line(const std::string& id, const search_record& s) {
+    auto r = [](const std::optional<double>& v) { return v ? human_number(*v) + "/s" : std::string("-"); };
+    std::string head = fmt::format("SEARCH {}: ", id);
+    switch (s.outcome) {
+    case search_outcome::below_range:
+        return head + fmt::format("no peak: {}; {} probe(s)\n", s.stopped, s.probes.size());
+    case search_outcome::top_of_range:
+        return head + fmt::format("peak >= {}: {}; {} probe(s)\n", r(s.peak), s.stopped, s.probes.size());
+    default:
+        return head + fmt::format("peak {}, bracket [{}, {}], {} probe(s) ({})\n", r(s.peak),
+                                  r(s.bracket_low), r(s.bracket_high), s.probes.size(), s.stopped);
+    }
+}
+
+/// "PROXY rr-via: hop p: cpu 0.41 s, 12.3 us/transaction, 2 connections" per hop, then the
+/// direct comparison.
+std::string proxy_lines(const instance_record& r) {
+    std::string out;
+    const bool stream = r.kind == engine::traffic::tcp_stream;
+    for (const auto& h : r.hops)
+        out += fmt::format("PROXY {}: hop {}: cpu {:.3f} s (forwarder {:.3f} s), {}, {} connections, {} errors\n", r.id,
+                           h.host, h.cpu_s, h.process_cpu_s,
+                           h.service_demand ? fmt::format("{:.3g} {}", *h.service_demand,
+                                                          stream ? "s/GB" : "us/transaction")
+                                            : std::string("-"),
+                           h.connections, h.errors);
+    if (const auto& d = r.direct) {
+        auto us = [](const std::optional<double>& v) { return v ? fmt::format("{:+.1f} us", *v) : std::string("-"); };
+        out += fmt::format("PROXY {}: added latency p50 {}, p99 {}; added cpu {}\n", r.id,
+                           us(d->added_latency_p50_us), us(d->added_latency_p99_us),
+                           d->added_cpu_s ? fmt::format("{:+.3f} s", *d->added_cpu_s) : std::string("-"));
+    }
+    return out;
+}
+
+} // namespace
+
+std::string summary_table(const run_record& run) {
+    std::size_t w = 8;
+    for (const auto& r : run.instances) w = std::max(w, r.id.size());
+    std::string out = fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", "instance", w, "traffic", "n",
+                                  "headline (mean; latency from merged histogram)", "cpu c/s [s]", "result");
+    for (const auto& r : run.instances)
+        out += fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", r.id, w, engine::to_string(r.kind),
+                           r.repeats.size(), headline(r), cpu_text(r), verdict(r));
+    for (const auto& r : run.instances) {
+        if (const auto& s = r.search) out += search_line(r.id, *s);
+        if (!r.hops.empty()) out += proxy_lines(r);
+        for (const auto& c : r.checks)
+            if (!c.passed) out += fmt::format("FAIL {}: {}\n", r.id, describe_check(c));
+        if (r.failure)
+            out += fmt::format("ERROR {}: host {}: {}: {}\n", r.id, r.failure->host.empty() ? "-" : r.failure->host,
+                               r.failure->step, r.failure->error);
+    }
+    for (const auto& h : run.hosts)
+        if (h.failure) out += fmt::format("ERROR host {}: {}: {}\n", h.name, h.failure->step, h.failure->error);
+    return out;
+}
+
+} // namespace kp::runner

@@ -1,0 +1,60 @@
+#include "runner/results/expect_eval.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "runner/plan/expect.hpp"
+
+namespace kp::runner {
+
+check_result evaluate_check(const check_spec& spec, const instance_aggregate& aggregate) {
+    check_result r;
+    r.metric = spec.metric;
+    r.op = spec.op;
+    r.bound = spec.bound;
+    r.text = spec.text;
+    auto m = metric_from_name(spec.metric);
+    const metric_aggregate* a = m ? aggregate.find(*m) : nullptr;
+    if (!a) return r; // not measured: a check that cannot be verified does not pass
+    r.measured = a->value;
+    if (a->stats.has_ci()) r.ci = std::pair(a->stats.ci_low, a->stats.ci_high);
+    double v = a->value;
+    switch (spec.op) {
+    case comparison::lt:
+        r.passed = v < spec.bound;
+        break;
+    case comparison::le:
+        r.passed = v <= spec.bound;
+        break;
+    case comparison::gt:
+        r.passed = v > spec.bound;
+        break;
+    case comparison::ge:
+        r.passed = v >= spec.bound;
+        break;
+    }
+    return r;
+}
+
+std::string human_number(double v) {
+    double a = std::abs(v);
+    if (a >= 1e9) return fmt::format("{:.3g}G", v / 1e9);
+    if (a >= 1e6) return fmt::format("{:.3g}M", v / 1e6);
+    if (a >= 1e4) return fmt::format("{:.3g}k", v / 1e3);
+    if (a >= 1 || a == 0) return fmt::format("{:.4g}", v);
+    return fmt::format("{:.3g}", v);
+}
+
+std::string describe_check(const check_result& c) {
+    std::string unit;
+    if (auto m = metric_from_name(c.metric)) unit = std::string(info(*m).unit);
+    std::string head = fmt::format("{} {}", c.metric,
+                                   c.text.empty() ? fmt::format("{} {}", symbol(c.op), c.bound) : c.text);
+    if (!c.measured) return head + ": not measured";
+    std::string s = fmt::format("{}: measured {} {}", head, human_number(*c.measured), unit);
+    if (c.ci) s += fmt::format(" (95% CI {} .. {})", human_number(c.ci->first), human_number(c.ci->second));
+    return s;
+}
+
+} // namespace kp::runner

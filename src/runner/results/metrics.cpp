@@ -1,0 +1,120 @@
+#include "runner/results/metrics.hpp"
+
+#include <stdexcept>
+
+namespace kp::runner {
+namespace {
+
+
+bool is_stream(engine::traffic k) {
+    return k == engine::traffic::tcp_stream || k == engine::traffic::udp_stream;
+}
+bool is_udp(engine::traffic k) {
+    return k == engine::traffic::udp_stream || k == engine::traffic::udp_rr;
+}
+
+struct side_sums {
+    double received_bytes = 0, moved_bytes = 0, transactions = 0, connections = 0;
+    double lost = 0, datagrams_received = 0, retrans = 0;
+};
+
+side_sums sums_of(const engine::side_result& s) {
+    side_sums t;
+    for (const auto& f : s.flows) {
+        t.received_bytes += static_cast<double>(f.bytes_received);
+        t.moved_bytes += static_cast<double>(f.bytes_received + f.bytes_sent);
+        t.transactions += static_cast<double>(f.transactions);
+        t.connections += static_cast<double>(f.connections);
+        t.lost += static_cast<double>(f.lost);
+        t.datagrams_received += static_cast<double>(f.datagrams_received);
+        t.retrans += static_cast<double>(f.tcp.total_retrans);
+    }
+    return t;
+}
+
+double per_second(double amount, double seconds) {
+    return seconds > 0 ? amount / seconds : 0;
+}
+
+void set(metric_values& v, metric m, double x) {
+    v[static_cast<std::size_t>(m)] = x;
+}
+
+} // namespace
+
+std::optional<double> latency_from(const engine::histogram& h, metric m) {
+    if (h.count() == 0) return std::nullopt;
+    auto us = [](double ns) { return ns / 1000.0; };
+    switch (m) {
+    case metric::latency_p50:
+        return us(static_cast<double>(h.percentile(50)));
+    case metric::latency_p90:
+        return us(static_cast<double>(h.percentile(90)));
+    case metric::latency_p99:
+        return us(static_cast<double>(h.percentile(99)));
+    case metric::latency_p999:
+        return us(static_cast<double>(h.percentile(99.9)));
+    case metric::latency_p9999:
+        return us(static_cast<double>(h.percentile(99.99)));
+    case metric::latency_min:
+        return us(static_cast<double>(h.min()));
+    case metric::latency_max:
+        return us(static_cast<double>(h.max()));
+    case metric::latency_mean:
+        return us(h.mean());
+    default:
+        throw std::logic_error("latency_from: not a latency metric");
+    }
+}
+
+metric headline_metric(engine::traffic kind) {
+    switch (kind) {
+    case engine::traffic::tcp_rr:
+    case engine::traffic::udp_rr:
+        return metric::transactions_per_s;
+    case engine::traffic::tcp_crr:
+        return metric::connections_per_s;
+    default:
+        return metric::throughput_bps;
+    }
+}
+
+metric_values derive_metrics(engine::traffic kind, const engine::side_result& client,
+                             const engine::side_result& server) {
+    metric_values v{};
+    side_sums c = sums_of(client), s = sums_of(server);
+    // Goodput is what arrived: each side's received bytes over its own window, so forward,
+    // reverse and bidir all add up without knowing the direction.
+    double bps =
+        8 * (per_second(c.received_bytes, client.seconds) + per_second(s.received_bytes, server.seconds));
+    set(v, metric::throughput_bps, bps);
+    bool rr = !is_stream(kind);
+    if (rr) set(v, metric::transactions_per_s, per_second(c.transactions, client.seconds));
+    if (kind == engine::traffic::tcp_crr)
+        set(v, metric::connections_per_s, per_second(c.connections, client.seconds));
+    if (rr)
+        for (metric m :
+             {metric::latency_p50, metric::latency_p90, metric::latency_p99, metric::latency_p999,
+              metric::latency_p9999, metric::latency_min, metric::latency_max, metric::latency_mean})
+            if (auto x = latency_from(client.latency, m)) set(v, m, *x);
+    if (is_udp(kind)) {
+        double lost = c.lost + s.lost, seen = c.datagrams_received + s.datagrams_received;
+        if (lost + seen > 0) set(v, metric::loss_ratio, lost / (lost + seen));
+    } else {
+        set(v, metric::retransmits, c.retrans + s.retrans);
+    }
+    double ccpu = client.cpu_total.busy(), scpu = server.cpu_total.busy();
+    set(v, metric::client_cpu_s, ccpu);
+    set(v, metric::server_cpu_s, scpu);
+    // Service demand: CPU per unit of work. Streams: CPU seconds per GB moved by that side;
+    // rr/crr: CPU microseconds per transaction.
+    auto demand = [&](double cpu, const side_sums& own) -> std::optional<double> {
+        if (rr) return c.transactions > 0 ? std::optional(cpu * 1e6 / c.transactions) : std::nullopt;
+        return own.moved_bytes > 0 ? std::optional(cpu / (own.moved_bytes / 1e9)) : std::nullopt;
+    };
+    if (auto d = demand(ccpu, c)) set(v, metric::client_service_demand, *d);
+    if (auto d = demand(scpu, s)) set(v, metric::server_service_demand, *d);
+    return v;
+}
+
+} // namespace kp::runner

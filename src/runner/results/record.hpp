@@ -1,0 +1,101 @@
+#pragma once
+/// What a run records, independent of any file format: the run header, the hosts, and per
+/// instance its repeats, aggregate, expectation checks and failure. runner/report/json.hpp writes it.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/job.hpp"
+#include "engine/stats/result.hpp"
+#include "runner/plan/expect.hpp"
+#include "runner/results/aggregate.hpp"
+#include "runner/results/proxy_record.hpp"
+#include "runner/results/search_record.hpp"
+
+namespace kp::runner {
+
+/// Why an instance failed: which host, which step (e.g. "listen", "wait"), which error.
+struct failure_reason {
+    std::string host;
+    std::string step;
+    std::string error;
+};
+
+/// One run of one instance.
+struct repeat_record {
+    std::size_t index = 0;
+    metric_values metrics{};
+    engine::side_result client, server;
+    std::vector<engine::side_result> hops; ///< `via:` forwarders, client side first (relay set)
+    /// The window both sides measured in (max of starts, min of ends), runner clock, ns.
+    std::int64_t shared_start_ns = 0, shared_end_ns = 0;
+    /// Each host's clock minus the runner's, as estimated around the start request, ns.
+    std::map<std::string, std::int64_t> clock_offset_ns;
+};
+
+
+/// One `expect:` check and its outcome on the aggregate.
+struct check_result {
+    std::string metric; ///< the plan's metric name
+    comparison op = comparison::lt;
+    double bound = 0;               ///< in the metric's unit (info(metric).unit)
+    std::string text;               ///< as written in the plan, e.g. "< 800us"
+    std::optional<double> measured; ///< absent: the metric was not measured
+    std::optional<std::pair<double, double>> ci;
+    bool passed = false;
+};
+
+/// How an instance ended.
+enum class instance_status : std::uint8_t { ok, expect_failed, failed, interrupted, skipped };
+
+/// Everything recorded about one instance.
+struct instance_record {
+    std::string id;
+    std::string scenario;
+    engine::traffic kind = engine::traffic::tcp_stream;
+    std::vector<std::pair<std::string, std::string>> parameters; ///< matrix values, in plan order
+    std::string client_host, server_host;
+    engine::job_spec client_job, server_job;
+    instance_status status = instance_status::ok;
+    std::optional<failure_reason> failure;
+    std::vector<repeat_record> repeats;
+    instance_aggregate aggregate;
+    std::vector<check_result> checks;
+    double elapsed_s = 0; ///< wall time the instance took
+    std::vector<hop_record> hops;        ///< `via:` instances: per proxy hop, client side first
+    std::optional<direct_record> direct; ///< `compare_direct: true`: the direct run and the added cost
+    std::optional<search_record> search; ///< `search:` instances: every probe and the peak
+};
+
+/// One host of the plan as the run found it.
+struct host_record {
+    std::string name;
+    std::string transport;       ///< "local" or "ssh root@198.18.0.2:22"
+    nlohmann::json capabilities; ///< the agent's hello
+    nlohmann::json environment;  ///< the environment manifest
+    std::optional<failure_reason> failure;
+};
+
+/// The run as a whole.
+struct run_record {
+    std::string plan_name, plan_file, plan_text, plan_sha256;
+    nlohmann::json plan; ///< the plan as data (as the plan model serializes it)
+    std::string tool_version;
+    std::vector<std::string> command_line;
+    std::string started_at, finished_at; ///< UTC, ISO 8601
+    std::string status = "running";      ///< running | complete | interrupted | aborted
+    std::vector<host_record> hosts;
+    std::vector<instance_record> instances;
+    nlohmann::json baseline; ///< the --baseline comparison, when asked
+    int exit_code = 0;
+};
+
+/// Stable names of enums in reports.
+[[nodiscard]] const char* to_string(instance_status s);
+
+} // namespace kp::runner

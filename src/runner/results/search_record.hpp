@@ -1,0 +1,55 @@
+#pragma once
+/// What a peak search records: every probe (offered and achieved rate, metrics, verdict and
+/// why) and the result, the peak rate with the bracket it lies in.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/results/metrics.hpp"
+
+namespace kp::runner {
+
+/// One SLO entry evaluated on one probe.
+struct slo_outcome {
+    std::string metric;             ///< e.g. "latency_p99"
+    std::string text;               ///< as written, e.g. "< 1ms"
+    std::optional<double> measured; ///< in the metric's unit; absent: not measured (fails)
+    bool passed = false;
+};
+
+/// One short open-loop run at one offered rate.
+struct probe_record {
+    std::size_t index = 0;
+    std::string phase;   ///< "ramp" or "bisect"
+    double offered = 0;  ///< messages/s asked of the engine
+    double achieved = 0; ///< messages/s completed (rr/crr) or received (udp_stream)
+    metric_values metrics{};
+    std::vector<slo_outcome> slo;
+    bool passed = false;
+    std::string why; ///< "" when passed; else the first reason, e.g. "latency_p99 < 1ms: measured 1.3 ms"
+};
+
+/// How a search ended.
+enum class search_outcome : std::uint8_t {
+    bracketed,    ///< peak in [last pass, first fail], within precision
+    top_of_range, ///< the SLO held at the top of the range
+    below_range,  ///< not met even at the low end
+    unresolved,   ///< out of probes or time before the bracket was narrow enough
+    failed,       ///< a probe could not run (the instance's failure says why)
+};
+
+/// The probes and the result of one search.
+struct search_record {
+    std::vector<probe_record> probes;
+    search_outcome outcome = search_outcome::failed;
+    std::optional<double> peak;         ///< the highest passing offered rate, messages/s
+    std::optional<double> bracket_low;  ///< last pass (= peak)
+    std::optional<double> bracket_high; ///< first fail above it; absent at the top of the range
+    std::string stopped;                ///< why the loop stopped, for humans
+};
+
+/// "bracketed", "top_of_range", "below_range", "unresolved", "failed".
+[[nodiscard]] const char* to_string(search_outcome o);
+
+} // namespace kp::runner

@@ -1,0 +1,344 @@
+// Peak search: the loop (ramp, bisection, bounds, precision, bracket) over a fake probe, and
+// `search:` in the plan language.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include "runner/plan/expand.hpp"
+#include "runner/orchestrate/orchestrate.hpp"
+#include "runner/orchestrate/search.hpp"
+#include "runner/plan/plan.hpp"
+
+using namespace kp::runner;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A system whose p99 is 100 us up to `knee` messages/s and 5 ms above it; it achieves what it
+/// is offered up to `capacity`.
+struct fake_system {
+    double knee = 100'000;
+    double capacity = 1e12;
+    std::vector<double> offered; ///< every probe, in order
+    probe_fn fn() {
+        return [this](double rate, std::size_t index) -> std::expected<probe_measurement, failure_reason> {
+            CHECK(index == offered.size());
+            offered.push_back(rate);
+            probe_measurement m;
+            m.achieved = std::min(rate, capacity);
+            m.metrics[static_cast<std::size_t>(metric::latency_p99)] = rate <= knee ? 100.0 : 5000.0;
+            m.metrics[static_cast<std::size_t>(metric::transactions_per_s)] = m.achieved;
+            return m;
+        };
+    }
+};
+
+search_rule rule(double low, double high, double precision = 0.05) {
+    search_rule r;
+    r.low_per_s = low;
+    r.high_per_s = high;
+    r.precision = precision;
+    auto slo = parse_expectation("latency_p99", "< 1ms");
+    REQUIRE(slo.has_value());
+    r.slo.push_back(*slo);
+    return r;
+}
+
+elapsed_fn no_time() {
+    return [] { return std::chrono::nanoseconds(0); };
+}
+
+} // namespace
+
+TEST_CASE("search: ramps x2 from the low end, then bisects to the precision") {
+    fake_system sys;
+    auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time());
+    REQUIRE_FALSE(run.failure);
+    const auto& s = run.record;
+    CHECK(s.outcome == search_outcome::bracketed);
+    // Ramp: 1k, 2k, 4k, ..., 64k pass; 128k fails.
+    REQUIRE(sys.offered.size() >= 8);
+    for (std::size_t i = 0; i < 8; ++i)
+        CHECK(sys.offered[i] == doctest::Approx(1000.0 * (1 << i)));
+    for (std::size_t i = 0; i < 8; ++i)
+        CHECK(s.probes[i].phase == "ramp");
+    CHECK(s.probes[7].passed == false);
+    CHECK(s.probes[7].why == "latency_p99 < 1ms: measured 5000 us");
+    // Bisection between 64k and 128k: 96k pass, 112k fail, 104k fail, 100k pass -> (104-100)/100 <= 5%.
+    REQUIRE(sys.offered.size() == 12);
+    CHECK(sys.offered[8] == 96000);
+    CHECK(sys.offered[9] == 112000);
+    CHECK(sys.offered[10] == 104000);
+    CHECK(sys.offered[11] == 100000);
+    CHECK(s.probes[8].phase == "bisect");
+    REQUIRE(s.peak);
+    CHECK(*s.peak == 100000);
+    CHECK(*s.bracket_low == 100000);
+    CHECK(*s.bracket_high == 104000);
+    CHECK((*s.bracket_high - *s.bracket_low) / *s.bracket_low <= 0.05);
+    CHECK(s.stopped == "bracket [100k/s, 104k/s] is within 5%");
+}
+
+TEST_CASE("search: the peak lies below the knee and tightens with the precision") {
+    for (double knee : {3'333.0, 47'000.0, 1'234'567.0})
+        for (double precision : {0.2, 0.05, 0.01}) {
+            fake_system sys;
+            sys.knee = knee;
+            auto run = search_peak(rule(1000, 2e6, precision), sys.fn(), no_time());
+            const auto& s = run.record;
+            REQUIRE(s.outcome == search_outcome::bracketed);
+            CHECK(*s.peak <= knee);
+            CHECK(*s.bracket_high > knee);
+            CHECK((*s.bracket_high - *s.bracket_low) / *s.bracket_low <= precision);
+            // Each probe's verdict is consistent with the fake system.
+            for (const auto& p : s.probes)
+                CHECK(p.passed == (p.offered <= knee));
+        }
+}
+
+TEST_CASE("search: a probe that achieves less than 98% of the offered rate fails") {
+    fake_system sys;
+    sys.capacity = 30'000; // latency would pass, but the system cannot keep up above 30k/s
+    auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time());
+    const auto& s = run.record;
+    REQUIRE(s.outcome == search_outcome::bracketed);
+    CHECK(*s.peak <= 30'000 / 0.98);
+    CHECK(*s.bracket_high > 30'000 / 0.98);
+    CHECK(s.probes[5].offered == 32000);
+    CHECK_FALSE(s.probes[5].passed);
+    CHECK(s.probes[5].why == "achieved 30k/s is below 98% of the offered 32k/s");
+}
+
+TEST_CASE("search: SLO met at the top of the range") {
+    fake_system sys;
+    sys.knee = 1e9;
+    auto run = search_peak(rule(1000, 5000), sys.fn(), no_time());
+    const auto& s = run.record;
+    CHECK(s.outcome == search_outcome::top_of_range);
+    // 1k, 2k, 4k, then the top itself (5k, not 8k).
+    REQUIRE(sys.offered == std::vector<double>{1000, 2000, 4000, 5000});
+    CHECK(*s.peak == 5000);
+    CHECK_FALSE(s.bracket_high);
+    CHECK(s.stopped == "the SLO holds at the top of the range (5000/s)");
+}
+
+TEST_CASE("search: SLO not met even at the low end") {
+    fake_system sys;
+    sys.knee = 10;
+    auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time());
+    const auto& s = run.record;
+    CHECK(s.outcome == search_outcome::below_range);
+    CHECK(sys.offered.size() == 1);
+    CHECK_FALSE(s.peak);
+    CHECK(*s.bracket_high == 1000);
+    CHECK(s.stopped == "the SLO is not met even at the low end (1000/s)");
+}
+
+TEST_CASE("search: bounded by max_probes and by max_time") {
+    fake_system sys;
+    auto r = rule(1000, 2e6, 0.0001);
+    r.max_probes = 10;
+    auto run = search_peak(r, sys.fn(), no_time());
+    CHECK(sys.offered.size() == 10);
+    CHECK(run.record.outcome == search_outcome::unresolved);
+    CHECK(*run.record.peak == 96000); // the best pass so far, with its (wide) bracket
+    CHECK(*run.record.bracket_high == 112000);
+    CHECK(run.record.stopped == "stopped after max_probes (10) probes");
+
+    // Each fake probe takes 3 s of fake time; max_time 10s lets probes start at 0, 3, 6 and 9 s.
+    fake_system slow;
+    auto t = rule(1000, 2e6);
+    t.max_time = 10s;
+    std::chrono::nanoseconds now{0};
+    auto inner = slow.fn();
+    auto run2 = search_peak(
+        t,
+        [&](double rate, std::size_t i) {
+            now += 3s;
+            return inner(rate, i);
+        },
+        [&] { return now; });
+    CHECK(slow.offered.size() == 4);
+    CHECK(run2.record.outcome == search_outcome::unresolved);
+    CHECK(*run2.record.peak == 8000);
+    CHECK_FALSE(run2.record.bracket_high); // still ramping
+    CHECK(run2.record.stopped == "stopped at max_time (10s) after 4 probes");
+
+    // The default bound: a huge range at a tiny precision still stops at 24 probes.
+    fake_system many;
+    many.knee = 777'777;
+    auto run3 = search_peak(rule(1, 1e12, 1e-9), many.fn(), no_time());
+    CHECK(many.offered.size() == search_default_probes);
+}
+
+TEST_CASE("search: a probe that cannot run stops the search with its failure") {
+    fake_system sys;
+    auto inner = sys.fn();
+    auto run = search_peak(
+        rule(1000, 2e6),
+        [&](double rate, std::size_t i) -> std::expected<probe_measurement, failure_reason> {
+            if (i == 3) return std::unexpected(failure_reason{"b", "probe 3 at 8000/s: listen", "refused"});
+            return inner(rate, i);
+        },
+        no_time());
+    REQUIRE(run.failure);
+    CHECK(run.failure->step == "probe 3 at 8000/s: listen");
+    CHECK(run.record.outcome == search_outcome::failed);
+    CHECK(run.record.probes.size() == 3);
+    CHECK(*run.record.peak == 4000);
+}
+
+TEST_CASE("search: an unmeasured SLO metric fails the probe") {
+    auto r = rule(1000, 2000);
+    auto loss = parse_expectation("loss_ratio", "< 0.1%");
+    REQUIRE(loss.has_value());
+    r.slo = {*loss};
+    probe_measurement m;
+    m.achieved = 1000;
+    auto p = judge_probe(r, 1000, m);
+    CHECK_FALSE(p.passed);
+    CHECK(p.why == "loss_ratio < 0.1%: not measured");
+    m.metrics[static_cast<std::size_t>(metric::loss_ratio)] = 0.0005;
+    p = judge_probe(r, 1000, m);
+    CHECK(p.passed);
+    REQUIRE(p.slo.size() == 1);
+    CHECK(*p.slo[0].measured == 0.0005);
+}
+
+// --- the plan language ---
+
+namespace {
+
+std::string errors_of(std::string_view text) {
+    auto p = load_plan("x.yaml", text);
+    REQUIRE_FALSE(p.has_value());
+    return p.error().text;
+}
+
+std::string plan_with(std::string_view scenario) {
+    return "version: 1\nhosts:\n  me: {}\nscenarios:\n" + std::string(scenario);
+}
+
+} // namespace
+
+TEST_CASE("search plan: the issue's example loads and expands to messages/s") {
+    auto p = load_plan("x.yaml", plan_with(R"(  - name: rr-knee
+    traffic: tcp_rr
+    request_size: 64
+    response_size: 64
+    flows: 16
+    search: {rate: [1k/s, 2M/s], slo: {latency_p99: "< 1ms"}, precision: 5%}
+  - name: udp
+    traffic: udp_stream
+    write_size: 1250
+    duration: 3s
+    search: {rate: [10Mbit/s, 1Gbit/s], slo: {loss: "< 0.1%"}, max_probes: 12, probe_duration: 1s, max_time: 1m}
+)"));
+    REQUIRE_MESSAGE(p.has_value(), (p ? "" : p.error().text));
+    auto in = expand(*p);
+    REQUIRE(in.size() == 2);
+    REQUIRE(in[0].search);
+    CHECK(in[0].search->low_per_s == 1000);
+    CHECK(in[0].search->high_per_s == 2e6);
+    CHECK(in[0].search->precision == doctest::Approx(0.05));
+    CHECK(in[0].search->max_probes == 24);
+    CHECK(in[0].search->probe_duration == 10s); // the scenario's duration
+    REQUIRE(in[0].search->slo.size() == 1);
+    CHECK(in[0].search->slo[0].metric == "latency_p99");
+    CHECK(in[0].search->slo[0].bound == 1000);
+    CHECK(in[0].job.rate == 0);
+    REQUIRE(in[1].search);
+    CHECK(in[1].search->low_per_s == 1000); // 10 Mbit/s of 1250-byte datagrams
+    CHECK(in[1].search->high_per_s == 100000);
+    CHECK(in[1].search->slo[0].metric == "loss_ratio");
+    CHECK(in[1].search->slo[0].bound == doctest::Approx(0.001));
+    CHECK(in[1].search->max_probes == 12);
+    CHECK(in[1].search->probe_duration == 1s);
+    CHECK(in[1].search->max_time == 60s);
+    CHECK(planned_time(in[1]) == (2s + 1s) * 12);
+}
+
+TEST_CASE("search plan: located errors with did-you-mean") {
+    CHECK(errors_of(plan_with(
+              "  - name: s\n    traffic: tcp_rr\n    search: {rate: [1k/s, 2M/s], precison: 5%}\n")) ==
+          "x.yaml:7:34: unknown key 'precison', did you mean 'precision'?\n"
+          "    search: {rate: [1k/s, 2M/s], precison: 5%}\n"
+          "                                 ^\n");
+    CHECK(errors_of(plan_with("  - name: s\n    traffic: tcp_rr\n    search: {rate: [1k/s, 2M/s], slo: "
+                              "{latency_p99: \"< 1ms\", "
+                              "latncy_p90: \"< 1ms\"}}\n")) ==
+          "x.yaml:7:62: search.slo: unknown metric 'latncy_p90', did you mean 'latency_p90'?\n"
+          "    search: {rate: [1k/s, 2M/s], slo: {latency_p99: \"< 1ms\", latncy_p90: \"< 1ms\"}}\n"
+          "                                                             ^\n");
+    CHECK(errors_of(plan_with("  - name: s\n    traffic: tcp_rr\n    search: {rate: [2M/s, 1k/s]}\n")) ==
+          "x.yaml:7:20: search.rate: the low end (2M/s) is above the high end (1k/s)\n"
+          "    search: {rate: [2M/s, 1k/s]}\n"
+          "                   ^\n");
+    CHECK(errors_of(plan_with("  - name: s\n    traffic: tcp_rr\n    search: {rate: [1k/s, unlimited]}\n")) ==
+          "x.yaml:7:27: search.rate: expected a positive rate such as 1k/s or 100Mbit/s, got 'unlimited'\n"
+          "    search: {rate: [1k/s, unlimited]}\n"
+          "                          ^\n");
+    CHECK(errors_of(plan_with("  - name: s\n    traffic: tcp_rr\n    search: {rate: 1k/s}\n")) ==
+          "x.yaml:7:20: search.rate: expected [low, high] such as [1k/s, 2M/s], got a scalar\n"
+          "    search: {rate: 1k/s}\n"
+          "                   ^\n");
+    CHECK(errors_of(
+              plan_with("  - name: s\n    traffic: tcp_rr\n    search: {slo: {latency_p99: \"< 1ms\"}}\n")) ==
+          "x.yaml:7:13: search: expected 'rate: [low, high]', e.g. {rate: [1k/s, 2M/s], slo: {latency_p99: "
+          "\"< 1ms\"}}\n"
+          "    search: {slo: {latency_p99: \"< 1ms\"}}\n"
+          "            ^\n");
+    CHECK(errors_of(plan_with(
+              "  - name: s\n    traffic: tcp_rr\n    search: {rate: [1k/s, 2M/s], precision: 0%}\n")) ==
+          "x.yaml:7:45: search.precision: expected more than 0% and at most 100%, got '0%'\n"
+          "    search: {rate: [1k/s, 2M/s], precision: 0%}\n"
+          "                                            ^\n");
+    CHECK(errors_of(plan_with("  - name: s\n    traffic: tcp_rr\n    serch: {rate: [1k/s, 2M/s]}\n")) ==
+          "x.yaml:7:5: unknown key 'serch', did you mean 'search'?\n"
+          "    serch: {rate: [1k/s, 2M/s]}\n"
+          "    ^\n");
+}
+
+TEST_CASE("search plan: rate, matrix over rate, repeat, until and tcp_stream conflict with a search") {
+    CHECK(errors_of(plan_with(
+              "  - name: s\n    traffic: tcp_rr\n    rate: 10k/s\n    search: {rate: [1k/s, 2M/s]}\n")) ==
+          "x.yaml:7:11: 'rate' and 'search' cannot be used together: the search sets each probe's rate\n"
+          "    rate: 10k/s\n"
+          "          ^\n");
+    CHECK(errors_of(
+              plan_with("  - name: s\n    traffic: tcp_rr\n    matrix: {flows: [1, 2], rate: [1k/s, 2k/s]}\n"
+                        "    search: {rate: [1k/s, 2M/s]}\n")) ==
+          "x.yaml:7:29: matrix 'rate' cannot be used with 'search': the search sets each probe's rate and "
+          "runs it "
+          "once\n"
+          "    matrix: {flows: [1, 2], rate: [1k/s, 2k/s]}\n"
+          "                            ^\n");
+    CHECK(errors_of(plan_with("  - name: s\n    traffic: tcp_rr\n    repeat: 3\n    until: {ci_width: 2%}\n"
+                              "    search: {rate: [1k/s, 2M/s]}\n")) ==
+          "x.yaml:7:13: 'repeat' does not apply to a search: each probe runs once\n"
+          "    repeat: 3\n"
+          "            ^\n"
+          "x.yaml:8:12: 'until' does not apply to a search: each probe runs once\n"
+          "    until: {ci_width: 2%}\n"
+          "           ^\n");
+    CHECK(errors_of(plan_with("  - name: s\n    traffic: tcp_stream\n    search: {rate: [1k/s, 2M/s]}\n")) ==
+          "x.yaml:7:13: 'search' does not apply to tcp_stream (it applies to tcp_rr, tcp_crr, udp_stream or "
+          "udp_rr)\n"
+          "    search: {rate: [1k/s, 2M/s]}\n"
+          "            ^\n");
+    CHECK(errors_of("version: 1\nhosts:\n  me: {}\ndefaults:\n  search: {rate: [1k/s, 2M/s]}\nscenarios:\n"
+                    "  - {name: s, traffic: tcp_rr}\n") == "x.yaml:5:3: 'search' is not allowed in defaults\n"
+                                                           "  search: {rate: [1k/s, 2M/s]}\n"
+                                                           "  ^\n");
+    // A rate from defaults gives way to the search; a matrix over other parameters is fine.
+    auto p = load_plan(
+        "x.yaml", "version: 1\nhosts:\n  me: {}\ndefaults: {rate: 5k/s}\nscenarios:\n"
+                  "  - {name: s, traffic: udp_rr, matrix: {flows: [1, 4]}, search: {rate: [1k/s, 8k/s]}}\n");
+    REQUIRE_MESSAGE(p.has_value(), (p ? "" : p.error().text));
+    auto in = expand(*p);
+    REQUIRE(in.size() == 2);
+    CHECK(in[1].id == "s/flows=4");
+    CHECK(in[1].job.rate == 0);
+    CHECK(in[1].search->high_per_s == 8000);
+}

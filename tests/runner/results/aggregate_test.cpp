@@ -1,0 +1,128 @@
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "runner/results/aggregate.hpp"
+
+using namespace kp;
+using namespace kp::runner;
+
+TEST_CASE("aggregate: summary of three repeats has median, min, max and a Student-t CI") {
+    std::vector<double> v{14, 10, 12};
+    auto s = summarize(v);
+    CHECK(s.n == 3);
+    CHECK(s.mean == doctest::Approx(12));
+    CHECK(s.median == doctest::Approx(12));
+    CHECK(s.min == doctest::Approx(10));
+    CHECK(s.max == doctest::Approx(14));
+    CHECK(s.stddev == doctest::Approx(2));
+    // t(0.975, 2) = 4.303; half width = 4.303 * 2 / sqrt(3)
+    CHECK(s.ci_low == doctest::Approx(12 - 4.969).epsilon(0.001));
+    CHECK(s.ci_high == doctest::Approx(12 + 4.969).epsilon(0.001));
+    CHECK(s.relative_ci_width() == doctest::Approx(2 * 4.969 / 12).epsilon(0.001));
+}
+
+TEST_CASE("aggregate: one repeat has no CI and an even count takes the middle pair's mean") {
+    std::vector<double> one{5};
+    auto s = summarize(one);
+    CHECK_FALSE(s.has_ci());
+    CHECK(s.ci_low == 5);
+    CHECK(s.ci_high == 5);
+    std::vector<double> four{1, 2, 3, 10};
+    CHECK(summarize(four).median == doctest::Approx(2.5));
+    CHECK(summarize(std::vector<double>{}).n == 0);
+}
+
+TEST_CASE("aggregate: Student t quantiles") {
+    CHECK(student_t_975(1) == doctest::Approx(12.706));
+    CHECK(student_t_975(9) == doctest::Approx(2.262));
+    CHECK(student_t_975(30) == doctest::Approx(2.042));
+    CHECK(student_t_975(1000) == doctest::Approx(1.960));
+}
+
+TEST_CASE("aggregate: until rule repeats while the CI is wide, and stops at max_repeat") {
+    until_rule rule{.ci_width = 0.02, .min_repeat = 3, .max_repeat = 6};
+    CHECK(needs_another_repeat(rule, std::vector<double>{100, 100}));               // below min_repeat
+    CHECK_FALSE(needs_another_repeat(rule, std::vector<double>{100, 100.1, 99.9})); // tight
+    CHECK(needs_another_repeat(rule, std::vector<double>{100, 130, 70}));           // wide
+    CHECK_FALSE(needs_another_repeat(rule, std::vector<double>{100, 130, 70, 100, 130, 70})); // max reached
+}
+
+namespace {
+engine::side_result side(double seconds) {
+    engine::side_result s;
+    s.seconds = seconds;
+    s.flows.resize(1);
+    return s;
+}
+} // namespace
+
+TEST_CASE("aggregate: latency percentiles come from the merged histogram, not averaged") {
+    engine::histogram a, b;
+    for (int i = 0; i < 990; ++i)
+        a.record(100'000); // 100 us
+    for (int i = 0; i < 10; ++i)
+        b.record(10'000'000); // 10 ms
+    std::vector<engine::histogram> hs{a, b};
+    std::vector<metric_values> vals(2);
+    vals[0][static_cast<std::size_t>(metric::latency_p99)] = *latency_from(a, metric::latency_p99);
+    vals[1][static_cast<std::size_t>(metric::latency_p99)] = *latency_from(b, metric::latency_p99);
+    auto agg = aggregate_repeats(vals, hs);
+    const auto* p99 = agg.find(metric::latency_p99);
+    REQUIRE(p99);
+    CHECK(p99->value == doctest::Approx(100).epsilon(0.01));       // merged: 990 of 1000 are 100 us
+    CHECK(p99->stats.mean == doctest::Approx(5050).epsilon(0.01)); // what averaging would claim
+    REQUIRE(p99->per_repeat.size() == 2);
+    CHECK(agg.latency.count() == 1000);
+    CHECK(agg.find(metric::throughput_bps) == nullptr);
+}
+
+TEST_CASE("aggregate: metrics of a forward stream come from the receiving side") {
+    auto client = side(10), server = side(10);
+    client.flows[0].bytes_sent = 1'250'000'000;
+    server.flows[0].bytes_received = 1'250'000'000; // 1 Gbit/s over 10 s
+    server.flows[0].tcp.total_retrans = 3;
+    client.cpu_total.system = 2.0;
+    server.cpu_total.softirq = 1.5;
+    auto v = derive_metrics(engine::traffic::tcp_stream, client, server);
+    CHECK(*v[static_cast<std::size_t>(metric::throughput_bps)] == doctest::Approx(1e9));
+    CHECK_FALSE(v[static_cast<std::size_t>(metric::transactions_per_s)]);
+    CHECK_FALSE(v[static_cast<std::size_t>(metric::latency_p50)]);
+    CHECK(*v[static_cast<std::size_t>(metric::retransmits)] == 3);
+    CHECK(*v[static_cast<std::size_t>(metric::client_cpu_s)] == doctest::Approx(2.0));
+    CHECK(*v[static_cast<std::size_t>(metric::server_cpu_s)] == doctest::Approx(1.5));
+    // 1.25 GB moved: 2.0 s / 1.25 GB = 1.6 s/GB
+    CHECK(*v[static_cast<std::size_t>(metric::client_service_demand)] == doctest::Approx(1.6));
+    CHECK(*v[static_cast<std::size_t>(metric::server_service_demand)] == doctest::Approx(1.2));
+}
+
+TEST_CASE("aggregate: rr metrics: transactions/s, latency and CPU per transaction") {
+    auto client = side(2), server = side(2);
+    client.flows[0].transactions = 20'000;
+    client.flows[0].bytes_received = 20'000 * 64;
+    server.flows[0].bytes_received = 20'000 * 64;
+    for (int i = 0; i < 100; ++i)
+        client.latency.record(50'000);
+    client.cpu_total.user = 0.2;
+    auto v = derive_metrics(engine::traffic::tcp_rr, client, server);
+    CHECK(*v[static_cast<std::size_t>(metric::transactions_per_s)] == doctest::Approx(10'000));
+    CHECK(*v[static_cast<std::size_t>(metric::latency_p50)] == doctest::Approx(50).epsilon(0.01));
+    CHECK(*v[static_cast<std::size_t>(metric::client_service_demand)] == doctest::Approx(10)); // 0.2 s / 20k
+    CHECK(*v[static_cast<std::size_t>(metric::throughput_bps)] == doctest::Approx(2 * 8 * 640'000.0));
+}
+
+TEST_CASE("aggregate: udp loss ratio counts lost over expected") {
+    auto client = side(1), server = side(1);
+    server.flows[0].datagrams_received = 990;
+    server.flows[0].lost = 10;
+    auto v = derive_metrics(engine::traffic::udp_stream, client, server);
+    CHECK(*v[static_cast<std::size_t>(metric::loss_ratio)] == doctest::Approx(0.01));
+    CHECK_FALSE(v[static_cast<std::size_t>(metric::retransmits)]);
+}
+
+TEST_CASE("aggregate: metric names round-trip") {
+    for (metric m : all_metrics())
+        CHECK(metric_from_name(info(m).name) == m);
+    CHECK_FALSE(metric_from_name("latency_p98"));
+    CHECK(headline_metric(engine::traffic::tcp_crr) == metric::connections_per_s);
+}

@@ -1,0 +1,117 @@
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "runner/results/compare.hpp"
+
+using namespace kp::runner;
+using nlohmann::json;
+
+namespace {
+
+json metric_json(double value, double lo, double hi) {
+    return {{"value", value}, {"ci95", {lo, hi}}};
+}
+
+json instance(const std::string& id, json metrics, const std::string& status = "ok") {
+    return {{"type", "instance"}, {"id", id}, {"status", status}, {"aggregate", {{"metrics", metrics}}}};
+}
+
+json doc(std::vector<json> instances) {
+    return {{"instances", instances}};
+}
+
+const metric_delta* row(const comparison_report& r, const std::string& id, metric m) {
+    for (const auto& d : r.rows)
+        if (d.instance == id && d.which == m) return &d;
+    return nullptr;
+}
+
+} // namespace
+
+TEST_CASE("compare: a throughput drop beyond tolerance and outside the CIs is a regression") {
+    auto base = doc({instance("bulk", {{"throughput_bps", metric_json(10e9, 9.8e9, 10.2e9)}})});
+    auto fresh = doc({instance("bulk", {{"throughput_bps", metric_json(5e7, 4.9e7, 5.1e7)}})});
+    auto r = compare_results(base, fresh, {});
+    const auto* d = row(r, "bulk", metric::throughput_bps);
+    REQUIRE(d);
+    CHECK(d->outcome == verdict::regression);
+    CHECK(r.regressed());
+    CHECK(format_comparison(r).find("REGRESSION") != std::string::npos);
+}
+
+TEST_CASE("compare: a drop beyond tolerance but inside overlapping CIs is noise, not a regression") {
+    auto base = doc({instance("bulk", {{"throughput_bps", metric_json(10e9, 7e9, 13e9)}})});
+    auto fresh = doc({instance("bulk", {{"throughput_bps", metric_json(8e9, 6e9, 10e9)}})});
+    auto r = compare_results(base, fresh, {});
+    CHECK(row(r, "bulk", metric::throughput_bps)->outcome == verdict::noise);
+    CHECK_FALSE(r.regressed());
+}
+
+TEST_CASE("compare: a change within tolerance is fine even with tight CIs") {
+    auto base = doc({instance("rpc", {{"latency_p99", metric_json(100, 99, 101)}})});
+    auto fresh = doc({instance("rpc", {{"latency_p99", metric_json(110, 109, 111)}})});
+    auto r = compare_results(base, fresh, {});
+    CHECK(row(r, "rpc", metric::latency_p99)->outcome == verdict::same);
+    // Tightened tolerance: +10% latency is now a regression (lower is better).
+    auto t = parse_tolerances({"latency_p99=5%"});
+    REQUIRE(t);
+    auto r2 = compare_results(base, fresh, *t);
+    CHECK(row(r2, "rpc", metric::latency_p99)->outcome == verdict::regression);
+    // And a latency drop is an improvement, never a regression.
+    auto r3 = compare_results(fresh, base, *t);
+    CHECK(row(r3, "rpc", metric::latency_p99)->outcome == verdict::improvement);
+    CHECK_FALSE(r3.regressed());
+}
+
+TEST_CASE("compare: instances missing on either side and failed instances are reported") {
+    auto base = doc({instance("a", {}), instance("b", {}), instance("c", {})});
+    auto fresh = doc({instance("b", {}), instance("c", {}, "failed"), instance("d", {})});
+    auto r = compare_results(base, fresh, {});
+    CHECK(r.missing_in_fresh == std::vector<std::string>{"a"});
+    CHECK(r.missing_in_base == std::vector<std::string>{"d"});
+    CHECK(r.not_comparable == std::vector<std::string>{"c: ok in BASE, failed in NEW"});
+    auto text = format_comparison(r);
+    CHECK(text.find("missing in NEW: a\n") != std::string::npos);
+    CHECK(text.find("missing in BASE: d\n") != std::string::npos);
+    CHECK_FALSE(r.regressed());
+}
+
+TEST_CASE("compare: tolerances parse and reject nonsense verbatim") {
+    auto t = parse_tolerances({"throughput_bps=5%", "transactions_per_s=0.2"});
+    REQUIRE(t);
+    CHECK(t->at(metric::throughput_bps) == doctest::Approx(0.05));
+    CHECK(t->at(metric::transactions_per_s) == doctest::Approx(0.2));
+    auto bad = parse_tolerances({"thruput=5%"});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message == "--tolerance thruput=5%: unknown metric 'thruput'");
+    CHECK(bad.error().kind == kp::error_kind::usage);
+    CHECK(parse_tolerances({"throughput_bps"}).error().message ==
+          "--tolerance throughput_bps: expected METRIC=PERCENT, e.g. throughput_bps=5%");
+}
+
+TEST_CASE("compare: compare_main reads results.json and results.jsonl, exits 1 on a regression") {
+    auto dir = std::filesystem::temp_directory_path() / ("kp-compare-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto base = doc({instance("bulk", {{"throughput_bps", metric_json(10e9, 9.8e9, 10.2e9)}})});
+    std::ofstream(dir / "base.json") << base.dump();
+    // A jsonl with a torn last line, as a killed run leaves it.
+    std::ofstream(dir / "new.jsonl")
+        << json{{"type", "run"}}.dump() << "\n"
+        << instance("bulk", {{"throughput_bps", metric_json(1e9, 0.9e9, 1.1e9)}}).dump()
+        << "\n{\"type\":\"inst";
+    CHECK(compare_main((dir / "base.json").string(), (dir / "new.jsonl").string(), {}) == 1);
+    CHECK(compare_main((dir / "base.json").string(), (dir / "base.json").string(), {}) == 0);
+    CHECK(compare_main((dir / "base.json").string(), (dir / "nope.json").string(), {}) == 2);
+    CHECK(compare_main((dir / "base.json").string(), (dir / "base.json").string(), {"x=1%"}) == 2);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("compare: a tolerance must be a non-negative number") {
+    CHECK(parse_tolerances({"throughput_bps=-5%"}).error().message ==
+          "--tolerance throughput_bps=-5%: expected a non-negative percentage such as 5% or a fraction such "
+          "as 0.05");
+    CHECK_FALSE(parse_tolerances({"throughput_bps=5x%"}));
+}
