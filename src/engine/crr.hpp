@@ -42,6 +42,7 @@ struct crr_server_slot {
     std::unique_ptr<stream_io> io;    ///< TLS: the session (owns fd)
 };
 
+/// The hooks of the rows below, in crr.cpp: see role_hooks for what each is for.
 namespace crr_kind {
 void prepare(worker& w, conn& c);
 void start(worker& w, conn& c, std::int64_t now) noexcept;

@@ -17,6 +17,7 @@ struct rr_state {
     std::uint32_t head = 0, outstanding = 0;
 };
 
+/// The hooks of the rows below, in rr.cpp: see role_hooks for what each is for.
 namespace rr_kind {
 void prepare_client(worker& w, conn& c);
 void prepare_server(worker& w, conn& c);

@@ -17,6 +17,7 @@ struct stream_recv_state {
     std::uint64_t rx_off = 0;
 };
 
+/// The hooks of the rows below, in stream.cpp: see role_hooks for what each is for.
 namespace stream_kind {
 void prepare_send(worker& w, conn& c);
 void prepare_recv(worker& w, conn& c);

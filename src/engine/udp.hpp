@@ -36,6 +36,7 @@ struct udp_rr_client_state {
 /// A udp_rr server keeps nothing: it echoes each request's header.
 struct udp_rr_server_state {};
 
+/// The hooks of the rows below, in udp.cpp: see role_hooks for what each is for.
 namespace udp_kind {
 void prepare_send(worker& w, conn& c);
 void prepare_recv(worker& w, conn& c);
