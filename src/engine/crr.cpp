@@ -3,6 +3,7 @@
 // scheduled start in open loop) and close (our FIN to the server's FIN). The server accepts
 // throughout the run from a listener every worker shares (EPOLLEXCLUSIVE) and checks each
 // connection's hello, so stray connections are counted as rejected and never measured.
+#include <algorithm>
 #include <cerrno>
 
 #include <netinet/in.h>
@@ -231,39 +232,60 @@ void event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t now) noe
     }
 }
 
-} // namespace crr_kind
+void server_prepare(worker& w, crr_server& s) {
+    const std::uint32_t flows = w.job().flows;
+    std::size_t n = flows + 16; // headroom: a stray holds a slot until its hello is refused
+    s.slots.resize(n);
+    s.free.reserve(n);
+    for (std::size_t i = n; i-- > 0;)
+        s.free.push_back(static_cast<std::uint32_t>(i));
+    s.live.assign(flows, counters{});
+    s.begin.assign(flows, counters{});
+    w.crr_flows.assign(flows, counters{});
+    w.crr_tls.assign(flows, tls_report{});
+}
 
-void worker::crr_accept() noexcept {
+void server_window_begin(crr_server& s) noexcept {
+    std::copy(s.live.begin(), s.live.end(), s.begin.begin());
+}
+
+void server_window_end(worker& w, crr_server& s) noexcept {
+    for (std::size_t f = 0; f < s.live.size(); ++f)
+        w.crr_flows[f] = window_delta(s.begin[f], s.live[f]);
+}
+
+void server_accept(worker& w, crr_server& s) noexcept {
+    const run_context& ctx = w.context();
     for (int i = 0; i < 32; ++i) {
-        int fd = ::accept4(ctx_.listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = ::accept4(ctx.listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++extra.err_connect;
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++w.extra.err_connect;
             return;
         }
-        if (crr_free_.empty()) { // more connections than flows: not ours to serve
+        if (s.free.empty()) { // more connections than flows: not ours to serve
             ::close(fd);
-            ++extra.err_connect;
+            ++w.extra.err_connect;
             continue;
         }
-        if (ctx_.job->sockopts.nodelay || ctx_.tls != nullptr) set_nodelay(fd);
-        std::uint32_t s = crr_free_.back();
-        crr_free_.pop_back();
-        crr_server_slot& slot = crr_slots_[s];
+        if (ctx.job->sockopts.nodelay || ctx.tls != nullptr) set_nodelay(fd);
+        std::uint32_t k = s.free.back();
+        s.free.pop_back();
+        crr_server_slot& slot = s.slots[k];
         slot.fd = fd;
         slot.have = 0;
         slot.got = 0;
         slot.owed = 0;
         slot.stage = crr_server_stage::hello;
-        epoll_event e{EPOLLIN, {.u64 = tag_of(tag::crr_slot, s)}};
-        if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &e) != 0) {
-            ++extra.err_connect;
-            crr_server_close(s);
+        epoll_event e{EPOLLIN, {.u64 = worker::tag_of(worker::tag::crr_slot, k)}};
+        if (epoll_ctl(w.epoll_fd(), EPOLL_CTL_ADD, fd, &e) != 0) {
+            ++w.extra.err_connect;
+            server_close(w, s, k);
         }
     }
 }
 
-void worker::crr_server_close(std::uint32_t s) noexcept {
-    crr_server_slot& slot = crr_slots_[s];
+void server_close(worker&, crr_server& s, std::uint32_t k) noexcept {
+    crr_server_slot& slot = s.slots[k];
     if (slot.fd < 0) return;
     slot.hs.reset();
     if (slot.io)
@@ -271,17 +293,19 @@ void worker::crr_server_close(std::uint32_t s) noexcept {
     else
         ::close(slot.fd);
     slot.fd = -1;
-    crr_free_.push_back(s);
+    s.free.push_back(k);
 }
 
-void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
-    crr_server_slot& slot = crr_slots_[s];
+void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
+    crr_server_slot& slot = s.slots[k];
     if (slot.fd < 0) return;
-    const job_spec& job = *ctx_.job;
+    const job_spec& job = w.job();
+    const tls::context* tls_ctx = w.context().tls;
+    const auto scratch = w.scratch();
     const std::size_t hello_len = hello_fixed_size + job.token.size();
     auto want = [&](std::uint32_t ev) {
-        epoll_event e{ev, {.u64 = tag_of(tag::crr_slot, s)}};
-        epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, slot.fd, &e);
+        epoll_event e{ev, {.u64 = worker::tag_of(worker::tag::crr_slot, k)}};
+        epoll_ctl(w.epoll_fd(), EPOLL_CTL_MOD, slot.fd, &e);
     };
     if (slot.stage == crr_server_stage::hello) {
         ssize_t n = ::recv(slot.fd, slot.hello_buf + slot.have, hello_len - slot.have, MSG_DONTWAIT);
@@ -289,8 +313,8 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
         if (n <= 0) {
             // Gone before a complete hello: never a measured connection. One that sent nothing
             // at all is a client abandoning a connect at its window end, not a refusal.
-            if (slot.have > 0) ++extra.err_rejected;
-            return crr_server_close(s);
+            if (slot.have > 0) ++w.extra.err_rejected;
+            return server_close(w, s, k);
         }
         slot.have += static_cast<std::uint32_t>(n);
         hello h;
@@ -298,35 +322,35 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
         auto p = parse_hello({slot.hello_buf, slot.have}, job.token, h, used);
         if (p == hello_parse::incomplete) return;
         if (p != hello_parse::ok || h.purpose != hello_purpose::crr || h.candidate >= job.flows) {
-            ++extra.err_rejected;
-            return crr_server_close(s);
+            ++w.extra.err_rejected;
+            return server_close(w, s, k);
         }
         slot.flow = h.candidate;
         slot.stage = crr_server_stage::request;
-        crr_live_[slot.flow].bytes_received += hello_len;
-        if (ctx_.tls != nullptr) {
-            auto hs = tls::start(slot.fd, *ctx_.tls);
+        s.live[slot.flow].bytes_received += hello_len;
+        if (tls_ctx != nullptr) {
+            auto hs = tls::start(slot.fd, *tls_ctx);
             if (!hs) {
-                ++crr_live_[slot.flow].err_connect;
-                return crr_server_close(s);
+                ++s.live[slot.flow].err_connect;
+                return server_close(w, s, k);
             }
             slot.hs = std::move(*hs);
             slot.stage = crr_server_stage::handshake;
         }
     }
-    counters& fc = crr_live_[slot.flow];
+    counters& fc = s.live[slot.flow];
     if (slot.stage == crr_server_stage::handshake) {
         auto r = slot.hs->step();
         if (r.status == io_status::retry) return want(r.want_write ? EPOLLOUT : EPOLLIN);
         if (r.status != io_status::ok) {
             ++fc.err_connect;
-            return crr_server_close(s);
+            return server_close(w, s, k);
         }
-        auto io = slot.hs->finish(crr_tls[slot.flow]);
+        auto io = slot.hs->finish(w.crr_tls[slot.flow]);
         slot.hs.reset();
         if (!io) {
             ++fc.err_connect;
-            return crr_server_close(s);
+            return server_close(w, s, k);
         }
         slot.io = std::move(*io);
         slot.stage = crr_server_stage::request;
@@ -335,17 +359,17 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
     if (slot.stage == crr_server_stage::request) {
         while (slot.got < job.request_size) {
             auto n = static_cast<std::size_t>(
-                std::min<std::uint64_t>(scratch_.size(), job.request_size - slot.got));
-            auto r = crr_read(slot.fd, slot.io.get(), {scratch_.data(), n});
+                std::min<std::uint64_t>(scratch.size(), job.request_size - slot.got));
+            auto r = crr_read(slot.fd, slot.io.get(), scratch.first(n));
             if (r.status == io_status::retry) return;
             if (r.status != io_status::ok) {
                 ++fc.err_read;
-                return crr_server_close(s);
+                return server_close(w, s, k);
             }
-            if (job.verify && !ctx_.payload->check(slot.got, {scratch_.data(), r.bytes})) ++fc.err_verify;
+            if (job.verify && !w.payload().check(slot.got, scratch.first(r.bytes))) ++fc.err_verify;
             slot.got += r.bytes;
             fc.bytes_received += r.bytes;
-            total_bytes_ += r.bytes;
+            w.moved(r.bytes);
         }
         slot.stage = crr_server_stage::response;
         slot.owed = job.response_size;
@@ -353,24 +377,24 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
     if (slot.stage == crr_server_stage::response) {
         while (slot.owed > 0) {
             auto r =
-                crr_write(slot.fd, slot.io.get(), ctx_.payload->at(job.response_size - slot.owed, slot.owed));
+                crr_write(slot.fd, slot.io.get(), w.payload().at(job.response_size - slot.owed, slot.owed));
             if (r.status == io_status::retry) return want(EPOLLIN | EPOLLOUT);
             if (r.status != io_status::ok) {
                 ++fc.err_write;
-                return crr_server_close(s);
+                return server_close(w, s, k);
             }
             slot.owed -= r.bytes;
             fc.bytes_sent += r.bytes;
-            total_bytes_ += r.bytes;
+            w.moved(r.bytes);
         }
         ++fc.transactions;
-        ++total_tx_;
+        w.transacted(1);
         slot.stage = crr_server_stage::drain;
         want(EPOLLIN);
     }
     if (slot.stage == crr_server_stage::drain) {
         for (;;) {
-            auto r = crr_read(slot.fd, slot.io.get(), scratch_);
+            auto r = crr_read(slot.fd, slot.io.get(), scratch);
             if (r.status == io_status::ok) continue;
             if (r.status == io_status::retry) return;
             // The client's FIN; over TLS it may read as an error (no close_notify).
@@ -378,9 +402,11 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
                 ++fc.connections;
             else
                 ++fc.err_read;
-            return crr_server_close(s);
+            return server_close(w, s, k);
         }
     }
 }
+
+} // namespace crr_kind
 
 } // namespace kp::engine

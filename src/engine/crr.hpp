@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/counters.hpp"
 #include "engine/io.hpp"
 #include "engine/role.hpp"
 #include "engine/tls.hpp"
@@ -43,6 +44,14 @@ struct crr_server_slot {
 };
 
 /// The hooks of the rows below, in crr.cpp: see role_hooks for what each is for.
+/// One worker's share of the tcp_crr server: the connections it accepted from the listener every
+/// worker shares (EPOLLEXCLUSIVE), one slot each, and each flow's counters.
+struct crr_server {
+    std::vector<crr_server_slot> slots;
+    std::vector<std::uint32_t> free;   ///< slots not in use
+    std::vector<counters> live, begin; ///< per flow: now, and at the window start
+};
+
 namespace crr_kind {
 void prepare(worker& w, conn& c);
 void start(worker& w, conn& c, std::int64_t now) noexcept;
@@ -50,6 +59,14 @@ void event(worker& w, conn& c, std::uint32_t events, bool control, std::int64_t 
 std::int64_t timer(worker& w, conn& c, std::int64_t now) noexcept;
 void window_end(worker& w, conn& c) noexcept;
 void linger(worker& w, conn& c, std::uint32_t events, bool control) noexcept;
+
+// The server, which the worker drives when its context has a listener.
+void server_prepare(worker& w, crr_server& s);
+void server_accept(worker& w, crr_server& s) noexcept;
+void server_event(worker& w, crr_server& s, std::uint32_t slot) noexcept;
+void server_close(worker& w, crr_server& s, std::uint32_t slot) noexcept;
+void server_window_begin(crr_server& s) noexcept;
+void server_window_end(worker& w, crr_server& s) noexcept;
 } // namespace crr_kind
 
 /// The hooks of a tcp_crr client. `timed`: idle flows and the back-off after errors are timers.

@@ -67,8 +67,8 @@ worker::worker(const run_context& ctx, int index, int cpu) : ctx_(ctx), index_(i
 worker::~worker() {
     stop();
     join();
-    for (auto& s : crr_slots_)
-        if (s.fd >= 0) ::close(s.fd);
+    for (std::uint32_t i = 0; i < crr_.slots.size(); ++i)
+        crr_kind::server_close(*this, crr_, i);
 }
 
 result<void> worker::prepare() {
@@ -115,15 +115,7 @@ result<void> worker::prepare() {
         }
     }
     if (ctx_.listen_fd >= 0) {
-        std::size_t n = job.flows + 16;
-        crr_slots_.resize(n);
-        crr_free_.reserve(n);
-        for (std::size_t i = n; i-- > 0;)
-            crr_free_.push_back(static_cast<std::uint32_t>(i));
-        crr_live_.assign(job.flows, counters{});
-        crr_begin_.assign(job.flows, counters{});
-        crr_flows.assign(job.flows, counters{});
-        crr_tls.assign(job.flows, tls_report{});
+        crr_kind::server_prepare(*this, crr_);
         epoll_event e{EPOLLIN | EPOLLEXCLUSIVE, {.u64 = tag_of(tag::listener, 0)}};
         if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.listen_fd, &e) != 0)
             return fail(errno_error("epoll_ctl"));
@@ -249,10 +241,10 @@ void worker::loop() noexcept {
                     h.event(*this, c, e.events, control, now);
                 if (c.hist != nullptr) now = mono_ns(); // keep latencies honest after long handlers
             } else if (kind == tag::crr_slot) {
-                crr_server_io(idx, e.events);
+                crr_kind::server_event(*this, crr_, idx);
                 last_crr_activity_ = now;
             } else if (kind == tag::listener) {
-                crr_accept();
+                crr_kind::server_accept(*this, crr_);
                 last_crr_activity_ = now;
             }
         }
@@ -269,8 +261,8 @@ void worker::loop() noexcept {
     }
     if (ctx_.listen_fd >= 0) {
         epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
-        for (std::uint32_t i = 0; i < crr_slots_.size(); ++i)
-            if (crr_slots_[i].fd >= 0) crr_server_close(i);
+        for (std::uint32_t i = 0; i < crr_.slots.size(); ++i)
+            crr_kind::server_close(*this, crr_, i);
         if (ended_) extra = extra_at_end_;
     }
 }
@@ -291,7 +283,7 @@ void worker::begin_window(std::int64_t) noexcept {
             }
         }
     }
-    std::copy(crr_live_.begin(), crr_live_.end(), crr_begin_.begin());
+    if (ctx_.listen_fd >= 0) crr_kind::server_window_begin(crr_);
 }
 
 void worker::end_window(std::int64_t now) noexcept {
@@ -324,8 +316,7 @@ void worker::end_window(std::int64_t now) noexcept {
     if (ctx_.listen_fd >= 0) {
         // The tcp_crr server keeps serving through the linger (uncounted), so a client whose
         // window ends a little later does not see its last transactions cut off.
-        for (std::size_t f = 0; f < crr_live_.size(); ++f)
-            crr_flows[f] = window_delta(crr_begin_[f], crr_live_[f]);
+        crr_kind::server_window_end(*this, crr_);
         extra_at_end_ = extra;
         last_crr_activity_ = now;
     }

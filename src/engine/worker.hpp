@@ -108,11 +108,6 @@ class worker {
     void begin_window(std::int64_t now) noexcept;
     void end_window(std::int64_t now) noexcept;
 
-    // The tcp_crr server (crr.cpp): not a role, it accepts from a listener all workers share.
-    void crr_accept() noexcept;
-    void crr_server_io(std::uint32_t slot, std::uint32_t events) noexcept;
-    void crr_server_close(std::uint32_t slot) noexcept;
-
     const run_context& ctx_;
     int index_;
     int cpu_;
@@ -124,9 +119,7 @@ class worker {
     std::atomic<bool> finished_{false};
     std::string pin_error_;
     std::vector<std::byte> scratch_;
-    std::vector<crr_server_slot> crr_slots_;
-    std::vector<std::uint32_t> crr_free_;
-    std::vector<counters> crr_live_, crr_begin_;
+    crr_server crr_; ///< with a listener: the tcp_crr server's connections (crr.cpp)
     counters extra_at_end_;
     std::int64_t last_crr_activity_ = 0;
     std::vector<epoll_event> events_;
