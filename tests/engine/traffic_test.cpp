@@ -95,3 +95,26 @@ TEST_CASE("roles: direction swaps the stream roles, never the rr ones") {
     CHECK(role_for(job, true, 0) == conn_role::udp_rr_server);
     CHECK(conns_per_flow(job) == 1);
 }
+
+TEST_CASE("roles: udp_stream figures count what the sender marked in its window") {
+    conn send;
+    send.role = conn_role::udp_send;
+    auto& s = send.state.emplace<udp_send_state>();
+    send.at_end.datagrams_sent = 120; // everything it sent, warm-up and linger included
+    s.measured_sent = 100;
+    s.measured_bytes = 100 * 1472;
+    counters d = hooks(send.role).figures(send);
+    CHECK(d.datagrams_sent == 100);
+    CHECK(d.bytes_sent == 100 * 1472);
+
+    conn recv;
+    recv.role = conn_role::udp_recv;
+    auto& r = recv.state.emplace<udp_recv_state>();
+    recv.c.datagrams_received = 93; // 3 of them duplicates: 90 distinct of 100 marked
+    recv.c.duplicated = 3;
+    recv.c.lost = 4;                                 // provisional, from sequence gaps
+    CHECK(hooks(recv.role).figures(recv).lost == 4); // no end note yet: the gaps stand
+    r.got_end = true;
+    r.peer_measured_sent = 100;
+    CHECK(hooks(recv.role).figures(recv).lost == 10); // exact once the note says 100
+}
