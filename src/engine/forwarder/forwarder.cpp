@@ -26,6 +26,7 @@
 #include "engine/worker/placement.hpp"
 #include "engine/session/session_core.hpp"
 #include "engine/core/socket.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::engine {
 namespace {
@@ -681,7 +682,7 @@ class forwarder_impl final : public forwarder {
 result<std::unique_ptr<forwarder>> open_forwarder(const job_spec& job, const endpoint& bind,
                                                   const endpoint& next_hop) {
     if (auto v = validate_job(job); !v) return fail(v.error());
-    if (job.kind == traffic::udp_stream || job.kind == traffic::udp_rr)
+    if (!info(job.kind).proxyable)
         return usage("a forwarder relays TCP only; UDP kinds cannot go through a proxy");
     auto f = std::make_unique<forwarder_impl>(job);
     if (auto r = f->open(bind, next_hop); !r) return fail(r.error().context("forwarder"));

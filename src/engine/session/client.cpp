@@ -7,6 +7,7 @@
 #include "engine/worker/placement.hpp"
 #include "engine/session/session_core.hpp"
 #include "engine/tls/tls.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::engine {
 
@@ -45,8 +46,8 @@ class client_session final : public session_core {
     result<void> establish(std::chrono::steady_clock::time_point deadline) override {
         if (established_) return {};
         const std::int64_t dl = to_mono_ns(deadline);
-        const bool crr = job_.kind == traffic::tcp_crr;
-        const std::uint8_t per = crr ? 1 : conns_per_flow(job_);
+        const bool crr = info(job_.kind).crr();
+        const std::uint8_t per = conns_per_flow(job_);
         const std::size_t wanted = std::size_t{job_.flows} * per;
         std::vector<candidate> cands;
         std::vector<std::size_t> chosen;
@@ -134,7 +135,7 @@ class client_session final : public session_core {
             return fail(fd.error());
         }
         c.fd = std::move(*fd);
-        const bool udp = job_.kind == traffic::udp_stream || job_.kind == traffic::udp_rr;
+        const bool udp = info(job_.kind).udp();
         hello h{hello_purpose::data, id, 0, job_.token};
         if (udp) {
             auto local = local_address(c.fd.get());

@@ -6,6 +6,7 @@
 #include "engine/core/clock.hpp"
 #include "engine/session/session_core.hpp"
 #include "engine/tls/tls.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::engine {
 
@@ -32,8 +33,8 @@ class server_session final : public session_core {
         acceptor_config cfg;
         cfg.token = job_.token;
         cfg.flows = job_.flows;
-        cfg.per_flow = job_.kind == traffic::tcp_crr ? 1 : conns_per_flow(job_);
-        cfg.udp = job_.kind == traffic::udp_stream || job_.kind == traffic::udp_rr;
+        cfg.per_flow = conns_per_flow(job_);
+        cfg.udp = info(job_.kind).udp();
         cfg.options = job_.sockopts;
         acceptor_ = std::make_unique<acceptor>(listener_.get(), cfg);
         return acceptor_->start();
@@ -46,7 +47,7 @@ class server_session final : public session_core {
         if (established_) return {};
         auto kept = acceptor_->wait_all(to_mono_ns(deadline));
         if (!kept) return fail(kept.error().context("establishing"));
-        const bool crr = job_.kind == traffic::tcp_crr;
+        const bool crr = info(job_.kind).crr();
         // tcp_crr: from here on the workers accept; stray connections wait in the backlog.
         if (crr) acceptor_->stop();
         for (accepted_conn& a : *kept) {
@@ -85,7 +86,7 @@ class server_session final : public session_core {
         return acceptor_ ? acceptor_->rejected() : 0;
     }
     void before_run() override {
-        if (job_.kind == traffic::tcp_crr) ctx_.listen_fd = listener_.get();
+        if (info(job_.kind).crr()) ctx_.listen_fd = listener_.get();
         ctx_.tls = tls_ctx_.get();
     }
 

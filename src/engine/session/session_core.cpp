@@ -10,6 +10,7 @@
 #include "engine/worker/placement.hpp"
 #include "engine/stats/tcp_stats.hpp"
 #include "engine/tls/tls.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::engine {
 
@@ -19,10 +20,6 @@ std::unexpected<error> usage(std::string message) {
     error e = make_error(std::move(message));
     e.kind = error_kind::usage;
     return std::unexpected(std::move(e));
-}
-
-bool is_udp_kind(traffic t) {
-    return t == traffic::udp_stream || t == traffic::udp_rr;
 }
 
 std::chrono::steady_clock::time_point at(std::int64_t mono) {
@@ -44,10 +41,11 @@ result<void> validate_job(const job_spec& j) {
     if (j.warmup.count() < 0) return usage("warmup must not be negative");
     if (j.token.size() > hello_max_token)
         return usage(fmt::format("token longer than {} bytes", hello_max_token));
-    if (is_udp_kind(j.kind)) {
+    if (const traffic_info& k = info(j.kind); k.udp()) {
         if (j.tls.mode != tls_mode::none) return usage("TLS is not available for UDP kinds (no DTLS)");
-        bool too_big = j.kind == traffic::udp_stream ? j.write_size > 65507
-                                                     : (j.request_size > 65507 || j.response_size > 65507);
+        bool too_big = (k.uses(uses_write_size) && j.write_size > max_udp_payload) ||
+                       (k.uses(uses_request_size) && j.request_size > max_udp_payload) ||
+                       (k.uses(uses_response_size) && j.response_size > max_udp_payload);
         if (too_big)
             return usage("UDP datagrams are at most 65507 bytes (write_size, request_size, response_size)");
     }
@@ -55,26 +53,14 @@ result<void> validate_job(const job_spec& j) {
 }
 
 std::uint8_t conns_per_flow(const job_spec& job) {
-    bool stream = job.kind == traffic::tcp_stream || job.kind == traffic::udp_stream;
-    return stream && job.dir == direction::bidir ? 2 : 1;
+    return info(job.kind).stream() && job.dir == direction::bidir ? 2 : 1;
 }
 
 conn_role role_for(const job_spec& job, bool server, std::uint8_t slot) {
+    const traffic_info& k = info(job.kind);
     bool client_sends = job.dir == direction::forward || (job.dir == direction::bidir && slot == 0);
-    bool sends = server ? !client_sends : client_sends;
-    switch (job.kind) {
-    case traffic::tcp_stream:
-        return sends ? conn_role::stream_send : conn_role::stream_recv;
-    case traffic::tcp_rr:
-        return server ? conn_role::rr_server : conn_role::rr_client;
-    case traffic::tcp_crr:
-        return conn_role::crr_client;
-    case traffic::udp_stream:
-        return sends ? conn_role::udp_send : conn_role::udp_recv;
-    case traffic::udp_rr:
-        return server ? conn_role::udp_rr_server : conn_role::udp_rr_client;
-    }
-    return conn_role::stream_send;
+    bool swapped = k.directional && !client_sends; // the server sends on this connection
+    return server != swapped ? k.server_role : k.client_role;
 }
 
 worker_plan plan_workers(const job_spec& job, std::span<const int> rx_cpus,
@@ -141,19 +127,14 @@ session_core::~session_core() {
 result<void> session_core::start() {
     if (!established_) return fail("start() before establish() completed");
     if (started_) return fail("start() called twice");
-    const bool crr = job_.kind == traffic::tcp_crr;
+    const bool crr = info(job_.kind).crr();
 
     // Open-loop pacing: the job's rate is shared by this side's message sources.
     std::size_t sources = 0;
     for (auto& c : conns_)
-        if (c->role == conn_role::udp_send || c->role == conn_role::rr_client ||
-            c->role == conn_role::crr_client || c->role == conn_role::udp_rr_client)
-            ++sources;
-    for (auto& c : conns_) {
-        bool source = c->role == conn_role::udp_send || c->role == conn_role::rr_client ||
-                      c->role == conn_role::crr_client || c->role == conn_role::udp_rr_client;
-        if (source && job_.rate > 0) c->mean_gap_ns = 1e9 * double(sources) / job_.rate;
-    }
+        if (hooks(c->role).source) ++sources;
+    for (auto& c : conns_)
+        if (hooks(c->role).source && job_.rate > 0) c->mean_gap_ns = 1e9 * double(sources) / job_.rate;
 
     auto allowed = allowed_cpus();
     if (!allowed) return fail(allowed.error().context("placement"));
@@ -277,6 +258,7 @@ side_result session_core::collect() {
                          : (real_end_ > real_begin_ ? double(real_end_ - real_begin_) / 1e9 : 0.0);
     r.flows.resize(job_.flows);
     std::vector<bool> has_tcp(job_.flows, false);
+    const bool crr = info(job_.kind).crr();
     for (std::uint32_t f = 0; f < job_.flows; ++f) {
         r.flows[f].id = f;
         if (f < probes_.size()) {
@@ -309,21 +291,11 @@ side_result session_core::collect() {
     for (auto& cp : conns_) {
         conn& c = *cp;
         flow_result& f = r.flows[c.flow];
-        counters d = window_delta(c.at_begin, c.at_end);
-        if (c.role == conn_role::udp_recv) {
-            d = c.c; // counted by the sender's in-window mark, not by this side's clock
-            if (c.got_end) {
-                std::uint64_t distinct = d.datagrams_received - d.duplicated;
-                d.lost = c.peer_measured_sent > distinct ? c.peer_measured_sent - distinct : 0;
-            }
-        }
-        if (c.role == conn_role::udp_send) {
-            d.datagrams_sent = c.measured_sent;
-            d.bytes_sent = c.measured_bytes;
-        }
+        const role_hooks& h = hooks(c.role);
+        counters d = h.figures(c);
         add_traffic(f, d);
         add_errors(d);
-        if (c.slot == 0 && c.role != conn_role::crr_client) {
+        if (c.slot == 0 && !crr) {
             f.rx_cpu_start = c.rx_cpu_start;
             f.rx_cpu_end = c.rx_cpu_end;
             f.peer_rx_cpu = c.peer_rx_cpu;
@@ -331,10 +303,10 @@ side_result session_core::collect() {
             f.remote_port = c.remote_port;
             f.tls = c.tls;
         }
-        if (c.role == conn_role::crr_client) f.tls = c.tls; // the last transaction's handshake
+        if (crr) f.tls = c.tls; // the last transaction's handshake
         if (f.app_cpu < 0 || c.slot == 0) f.app_cpu = c.app_cpu;
         // tcp_info of the flow: its sending connection's when it has one (bidir: slot 0).
-        if (c.has_tcp_info && (!has_tcp[c.flow] || c.role == conn_role::stream_send)) {
+        if (c.has_tcp_info && (!has_tcp[c.flow] || h.sender)) {
             f.tcp = tcp_delta(c.ti_begin, c.ti_end);
             has_tcp[c.flow] = true;
         }

@@ -3,6 +3,7 @@
 // scheduled start in open loop) and close (our FIN to the server's FIN). The server accepts
 // throughout the run from a listener every worker shares (EPOLLEXCLUSIVE) and checks each
 // connection's hello, so stray connections are counted as rejected and never measured.
+#include <algorithm>
 #include <cerrno>
 
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine/core/clock.hpp"
+#include "engine/traffic/crr.hpp"
 #include "engine/core/hello.hpp"
 #include "engine/worker/worker.hpp"
 
@@ -28,59 +30,7 @@ void set_nodelay(int fd) noexcept {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-} // namespace
-
-namespace {
 constexpr std::int64_t retry_after_error_ns = 1'000'000; // back off 1 ms after a failed connect
-constexpr std::uint64_t tag_crr_slot = 3;
-} // namespace
-
-void worker::crr_start(conn& c, std::int64_t now) noexcept {
-    if (ended_) return;
-    const bool open = c.mean_gap_ns > 0;
-    c.t_sched = open ? c.next_send : now;
-    if (open) c.next_send += next_gap(c.mean_gap_ns);
-    int fd = ::socket(ctx_.peer.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        ++c.c.err_connect;
-        c.next_send = now + retry_after_error_ns;
-        return;
-    }
-    const auto& o = ctx_.job->sockopts;
-    if (o.nodelay || o.sndbuf > 0 || o.rcvbuf > 0 || !o.congestion.empty() || o.max_pacing_rate > 0) {
-        if (!apply_tcp_options(fd, o)) ++c.c.err_connect;
-    }
-    if (ctx_.tls != nullptr && !o.nodelay) set_nodelay(fd);
-    c.t_connect = mono_ns();
-    if (::connect(fd, ctx_.peer.get(), ctx_.peer.len) != 0 && errno != EINPROGRESS) {
-        ::close(fd);
-        ++c.c.err_connect;
-        c.next_send = now + retry_after_error_ns;
-        return;
-    }
-    c.crr_fd = fd;
-    c.stage = crr_stage::connecting;
-    c.crr_sent = c.crr_received = 0;
-    c.interest = EPOLLOUT;
-    epoll_event e{EPOLLOUT, {.u64 = (std::uint64_t{1} << 32) | c.index}};
-    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &e) != 0) {
-        ++c.c.err_connect;
-        crr_close(c);
-    }
-}
-
-void worker::crr_close(conn& c) noexcept {
-    c.crr_hs.reset(); // the fd stays ours until a handshake finishes
-    if (c.crr_io)
-        c.crr_io.reset(); // the TLS stream owns the fd and closes it (leaving the epoll set)
-    else if (c.crr_fd >= 0)
-        ::close(c.crr_fd);
-    c.crr_fd = -1;
-    c.stage = crr_stage::idle;
-    c.interest = 0;
-}
-
-namespace {
 
 /// One read or write on a tcp_crr connection: through its TLS stream when it has one.
 io_result crr_read(int fd, stream_io* io, std::span<std::byte> into) noexcept {
@@ -100,140 +50,242 @@ io_result crr_write(int fd, stream_io* io, std::span<const std::byte> from) noex
     return {io_status::error, 0};
 }
 
+void close_transaction(conn& c, crr_client_state& s) noexcept {
+    s.hs.reset(); // the fd stays ours until a handshake finishes
+    if (s.io)
+        s.io.reset(); // the TLS stream owns the fd and closes it (leaving the epoll set)
+    else if (s.fd >= 0)
+        ::close(s.fd);
+    s.fd = -1;
+    s.stage = crr_stage::idle;
+    c.interest = 0;
+}
+
+void start_transaction(worker& w, conn& c, crr_client_state& s, std::int64_t now) noexcept {
+    if (w.ended()) return;
+    const run_context& ctx = w.context();
+    const bool open = c.mean_gap_ns > 0;
+    s.t_sched = open ? c.next_send : now;
+    if (open) c.next_send += w.next_gap(c.mean_gap_ns);
+    int fd = ::socket(ctx.peer.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        ++c.c.err_connect;
+        c.next_send = now + retry_after_error_ns;
+        return;
+    }
+    const auto& o = w.job().sockopts;
+    if (o.nodelay || o.sndbuf > 0 || o.rcvbuf > 0 || !o.congestion.empty() || o.max_pacing_rate > 0) {
+        if (!apply_tcp_options(fd, o)) ++c.c.err_connect;
+    }
+    if (ctx.tls != nullptr && !o.nodelay) set_nodelay(fd);
+    s.t_connect = mono_ns();
+    if (::connect(fd, ctx.peer.get(), ctx.peer.len) != 0 && errno != EINPROGRESS) {
+        ::close(fd);
+        ++c.c.err_connect;
+        c.next_send = now + retry_after_error_ns;
+        return;
+    }
+    s.fd = fd;
+    s.stage = crr_stage::connecting;
+    s.sent = s.received = 0;
+    c.interest = EPOLLOUT;
+    epoll_event e{EPOLLOUT, {.u64 = worker::tag_of(worker::tag::conn, c.index)}};
+    if (epoll_ctl(w.epoll_fd(), EPOLL_CTL_ADD, fd, &e) != 0) {
+        ++c.c.err_connect;
+        close_transaction(c, s);
+    }
+}
+
 } // namespace
 
-void worker::crr_client_io(conn& c, std::uint32_t events, std::int64_t now) noexcept {
-    const int fd = c.crr_fd;
+namespace crr_kind {
+
+void prepare(worker& w, conn& c) {
+    const job_spec& job = w.job();
+    auto& s = c.state.emplace<crr_client_state>();
+    s.request = encode_hello({hello_purpose::crr, c.flow, 0, job.token});
+    auto req = w.payload().at(0, job.request_size);
+    s.request.insert(s.request.end(), req.begin(), req.end());
+}
+
+void start(worker& w, conn& c, std::int64_t now) noexcept {
+    if (c.mean_gap_ns <= 0) start_transaction(w, c, state_of<crr_client_state>(c), now);
+}
+
+std::int64_t timer(worker& w, conn& c, std::int64_t now) noexcept {
+    auto& s = state_of<crr_client_state>(c);
+    if (s.stage != crr_stage::idle) return INT64_MAX;
+    if (now < c.next_send) return c.next_send;
+    start_transaction(w, c, s, now);
+    return INT64_MAX;
+}
+
+void window_end(worker&, conn& c) noexcept {
+    auto& s = state_of<crr_client_state>(c);
+    if (s.fd >= 0) close_transaction(c, s);
+    c.done = true;
+}
+
+void linger(worker&, conn&, std::uint32_t, bool) noexcept {} // nothing lasts past a transaction
+
+void event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t now) noexcept {
+    auto& s = state_of<crr_client_state>(c);
+    const int fd = s.fd;
     if (fd < 0) return;
+    const job_spec& job = w.job();
+    const tls::context* tls_ctx = w.context().tls;
+    const auto scratch = w.scratch();
     auto set = [&](std::uint32_t ev) {
         if (c.interest == ev) return;
-        epoll_event e{ev, {.u64 = (std::uint64_t{1} << 32) | c.index}};
-        if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &e) == 0) c.interest = ev;
+        epoll_event e{ev, {.u64 = worker::tag_of(worker::tag::conn, c.index)}};
+        if (epoll_ctl(w.epoll_fd(), EPOLL_CTL_MOD, fd, &e) == 0) c.interest = ev;
     };
     auto broken = [&](std::uint64_t counters::*err) {
         ++(c.c.*err);
-        crr_close(c);
+        close_transaction(c, s);
         c.next_send = now + retry_after_error_ns;
     };
-    const std::size_t hello_len = hello_fixed_size + ctx_.job->token.size();
-    if (c.stage == crr_stage::connecting) {
+    const std::size_t hello_len = hello_fixed_size + job.token.size();
+    if (s.stage == crr_stage::connecting) {
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0) return broken(&counters::err_connect);
         if ((events & EPOLLOUT) == 0) return;
-        if (c.hist != nullptr && in_window_) connect_latency.record(std::uint64_t(now - c.t_connect));
-        c.stage = crr_stage::exchanging;
-        if (ctx_.tls != nullptr) {
+        if (c.hist != nullptr && w.in_window()) w.connect_latency.record(std::uint64_t(now - s.t_connect));
+        s.stage = crr_stage::exchanging;
+        if (tls_ctx != nullptr) {
             // The hello goes in plain text, so the server can refuse strangers before any TLS work.
-            ssize_t n = ::send(fd, c.crr_request.data(), hello_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t n = ::send(fd, s.request.data(), hello_len, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n != static_cast<ssize_t>(hello_len)) return broken(&counters::err_write);
-            c.crr_sent = hello_len;
+            s.sent = hello_len;
             c.c.bytes_sent += hello_len;
-            total_bytes_ += hello_len;
-            auto hs = tls::start(fd, *ctx_.tls);
+            w.moved(hello_len);
+            auto hs = tls::start(fd, *tls_ctx);
             if (!hs) return broken(&counters::err_connect);
-            c.crr_hs = std::move(*hs);
-            c.t_handshake = now;
-            c.stage = crr_stage::handshaking;
+            s.hs = std::move(*hs);
+            s.t_handshake = now;
+            s.stage = crr_stage::handshaking;
         }
     }
-    if (c.stage == crr_stage::handshaking) {
-        auto r = c.crr_hs->step();
+    if (s.stage == crr_stage::handshaking) {
+        auto r = s.hs->step();
         if (r.status == io_status::retry) return set(r.want_write ? EPOLLOUT : EPOLLIN);
         if (r.status != io_status::ok) return broken(&counters::err_connect);
-        auto io = c.crr_hs->finish(c.tls);
-        c.crr_hs.reset();
+        auto io = s.hs->finish(c.tls);
+        s.hs.reset();
         if (!io) return broken(&counters::err_connect);
-        c.crr_io = std::move(*io);
+        s.io = std::move(*io);
         now = mono_ns();
-        if (c.hist != nullptr && in_window_) handshake_latency.record(std::uint64_t(now - c.t_handshake));
-        c.stage = crr_stage::exchanging;
+        if (c.hist != nullptr && w.in_window())
+            w.handshake_latency.record(std::uint64_t(now - s.t_handshake));
+        s.stage = crr_stage::exchanging;
     }
-    if (c.stage == crr_stage::exchanging) {
-        while (c.crr_sent < c.crr_request.size()) {
-            auto r = crr_write(fd, c.crr_io.get(), std::span(c.crr_request).subspan(c.crr_sent));
+    if (s.stage == crr_stage::exchanging) {
+        while (s.sent < s.request.size()) {
+            auto r = crr_write(fd, s.io.get(), std::span(s.request).subspan(s.sent));
             if (r.status == io_status::retry) break;
             if (r.status != io_status::ok) return broken(&counters::err_write);
-            c.crr_sent += r.bytes;
+            s.sent += r.bytes;
             c.c.bytes_sent += r.bytes;
-            total_bytes_ += r.bytes;
+            w.moved(r.bytes);
         }
-        set(c.crr_sent < c.crr_request.size() ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
-        const std::uint64_t resp = ctx_.job->response_size;
-        while (c.crr_received < resp) {
-            auto want =
-                static_cast<std::size_t>(std::min<std::uint64_t>(scratch_.size(), resp - c.crr_received));
-            auto r = crr_read(fd, c.crr_io.get(), {scratch_.data(), want});
+        set(s.sent < s.request.size() ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
+        const std::uint64_t resp = job.response_size;
+        while (s.received < resp) {
+            auto want = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), resp - s.received));
+            auto r = crr_read(fd, s.io.get(), scratch.first(want));
             if (r.status == io_status::retry) {
                 if (r.want_write) set(EPOLLIN | EPOLLOUT);
                 return;
             }
             if (r.status != io_status::ok) return broken(&counters::err_read);
-            if (ctx_.job->verify && !ctx_.payload->check(c.crr_received, {scratch_.data(), r.bytes}))
-                ++c.c.err_verify;
-            c.crr_received += r.bytes;
+            if (job.verify && !w.payload().check(s.received, scratch.first(r.bytes))) ++c.c.err_verify;
+            s.received += r.bytes;
             c.c.bytes_received += r.bytes;
-            total_bytes_ += r.bytes;
+            w.moved(r.bytes);
         }
         now = mono_ns();
-        record(c, now - c.t_sched, now);
+        w.record(c, now - s.t_sched);
         ++c.c.transactions;
-        ++total_tx_;
+        w.transacted(1);
         ::shutdown(fd, SHUT_WR);
-        c.t_close = now;
-        c.stage = crr_stage::closing;
+        s.t_close = now;
+        s.stage = crr_stage::closing;
         set(EPOLLIN);
     }
-    if (c.stage == crr_stage::closing) {
+    if (s.stage == crr_stage::closing) {
         for (;;) {
-            auto r = crr_read(fd, c.crr_io.get(), scratch_);
+            auto r = crr_read(fd, s.io.get(), scratch);
             if (r.status == io_status::ok) continue;
             if (r.status == io_status::retry) return;
             // A plain socket reports the server's FIN as closed; TLS may report a FIN without
             // close_notify as an error, which is the same end here.
-            if (r.status == io_status::error && !c.crr_io) return broken(&counters::err_read);
+            if (r.status == io_status::error && !s.io) return broken(&counters::err_read);
             break;
         }
         now = mono_ns();
-        if (c.hist != nullptr && in_window_) close_latency.record(std::uint64_t(now - c.t_close));
+        if (c.hist != nullptr && w.in_window()) w.close_latency.record(std::uint64_t(now - s.t_close));
         ++c.c.connections;
-        crr_close(c);
-        if (c.mean_gap_ns <= 0) crr_start(c, now);
+        close_transaction(c, s);
+        if (c.mean_gap_ns <= 0) start_transaction(w, c, s, now);
     }
 }
 
-void worker::crr_accept() noexcept {
+void server_prepare(worker& w, crr_server& s) {
+    const std::uint32_t flows = w.job().flows;
+    std::size_t n = flows + 16; // headroom: a stray holds a slot until its hello is refused
+    s.slots.resize(n);
+    s.free.reserve(n);
+    for (std::size_t i = n; i-- > 0;)
+        s.free.push_back(static_cast<std::uint32_t>(i));
+    s.live.assign(flows, counters{});
+    s.begin.assign(flows, counters{});
+    w.crr_flows.assign(flows, counters{});
+    w.crr_tls.assign(flows, tls_report{});
+}
+
+void server_window_begin(crr_server& s) noexcept {
+    std::copy(s.live.begin(), s.live.end(), s.begin.begin());
+}
+
+void server_window_end(worker& w, crr_server& s) noexcept {
+    for (std::size_t f = 0; f < s.live.size(); ++f)
+        w.crr_flows[f] = window_delta(s.begin[f], s.live[f]);
+}
+
+void server_accept(worker& w, crr_server& s) noexcept {
+    const run_context& ctx = w.context();
     for (int i = 0; i < 32; ++i) {
-        int fd = ::accept4(ctx_.listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = ::accept4(ctx.listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++extra.err_connect;
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++w.extra.err_connect;
             return;
         }
-        if (crr_free_.empty()) { // more connections than flows: not ours to serve
+        if (s.free.empty()) { // more connections than flows: not ours to serve
             ::close(fd);
-            ++extra.err_connect;
+            ++w.extra.err_connect;
             continue;
         }
-        if (ctx_.job->sockopts.nodelay || ctx_.tls != nullptr) set_nodelay(fd);
-        std::uint32_t s = crr_free_.back();
-        crr_free_.pop_back();
-        crr_server_slot& slot = crr_slots_[s];
+        if (ctx.job->sockopts.nodelay || ctx.tls != nullptr) set_nodelay(fd);
+        std::uint32_t k = s.free.back();
+        s.free.pop_back();
+        crr_server_slot& slot = s.slots[k];
         slot.fd = fd;
         slot.have = 0;
         slot.got = 0;
         slot.owed = 0;
-        slot.stage = 0;
-        epoll_event e{EPOLLIN, {.u64 = (tag_crr_slot << 32) | s}};
-        if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &e) != 0) {
-            ++extra.err_connect;
-            crr_server_close(s);
+        slot.stage = crr_server_stage::hello;
+        epoll_event e{EPOLLIN, {.u64 = worker::tag_of(worker::tag::crr_slot, k)}};
+        if (epoll_ctl(w.epoll_fd(), EPOLL_CTL_ADD, fd, &e) != 0) {
+            ++w.extra.err_connect;
+            server_close(w, s, k);
         }
     }
 }
 
-void worker::crr_server_close(std::uint32_t s) noexcept {
-    crr_server_slot& slot = crr_slots_[s];
+void server_close(worker&, crr_server& s, std::uint32_t k) noexcept {
+    crr_server_slot& slot = s.slots[k];
     if (slot.fd < 0) return;
     slot.hs.reset();
     if (slot.io)
@@ -241,26 +293,28 @@ void worker::crr_server_close(std::uint32_t s) noexcept {
     else
         ::close(slot.fd);
     slot.fd = -1;
-    crr_free_.push_back(s);
+    s.free.push_back(k);
 }
 
-void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
-    crr_server_slot& slot = crr_slots_[s];
+void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
+    crr_server_slot& slot = s.slots[k];
     if (slot.fd < 0) return;
-    const job_spec& job = *ctx_.job;
+    const job_spec& job = w.job();
+    const tls::context* tls_ctx = w.context().tls;
+    const auto scratch = w.scratch();
     const std::size_t hello_len = hello_fixed_size + job.token.size();
     auto want = [&](std::uint32_t ev) {
-        epoll_event e{ev, {.u64 = (tag_crr_slot << 32) | s}};
-        epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, slot.fd, &e);
+        epoll_event e{ev, {.u64 = worker::tag_of(worker::tag::crr_slot, k)}};
+        epoll_ctl(w.epoll_fd(), EPOLL_CTL_MOD, slot.fd, &e);
     };
-    if (slot.stage == 0) {
+    if (slot.stage == crr_server_stage::hello) {
         ssize_t n = ::recv(slot.fd, slot.hello_buf + slot.have, hello_len - slot.have, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         if (n <= 0) {
             // Gone before a complete hello: never a measured connection. One that sent nothing
             // at all is a client abandoning a connect at its window end, not a refusal.
-            if (slot.have > 0) ++extra.err_rejected;
-            return crr_server_close(s);
+            if (slot.have > 0) ++w.extra.err_rejected;
+            return server_close(w, s, k);
         }
         slot.have += static_cast<std::uint32_t>(n);
         hello h;
@@ -268,79 +322,79 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
         auto p = parse_hello({slot.hello_buf, slot.have}, job.token, h, used);
         if (p == hello_parse::incomplete) return;
         if (p != hello_parse::ok || h.purpose != hello_purpose::crr || h.candidate >= job.flows) {
-            ++extra.err_rejected;
-            return crr_server_close(s);
+            ++w.extra.err_rejected;
+            return server_close(w, s, k);
         }
         slot.flow = h.candidate;
-        slot.stage = 1;
-        crr_live_[slot.flow].bytes_received += hello_len;
-        if (ctx_.tls != nullptr) {
-            auto hs = tls::start(slot.fd, *ctx_.tls);
+        slot.stage = crr_server_stage::request;
+        s.live[slot.flow].bytes_received += hello_len;
+        if (tls_ctx != nullptr) {
+            auto hs = tls::start(slot.fd, *tls_ctx);
             if (!hs) {
-                ++crr_live_[slot.flow].err_connect;
-                return crr_server_close(s);
+                ++s.live[slot.flow].err_connect;
+                return server_close(w, s, k);
             }
             slot.hs = std::move(*hs);
-            slot.stage = 4;
+            slot.stage = crr_server_stage::handshake;
         }
     }
-    counters& fc = crr_live_[slot.flow];
-    if (slot.stage == 4) {
+    counters& fc = s.live[slot.flow];
+    if (slot.stage == crr_server_stage::handshake) {
         auto r = slot.hs->step();
         if (r.status == io_status::retry) return want(r.want_write ? EPOLLOUT : EPOLLIN);
         if (r.status != io_status::ok) {
             ++fc.err_connect;
-            return crr_server_close(s);
+            return server_close(w, s, k);
         }
-        auto io = slot.hs->finish(crr_tls[slot.flow]);
+        auto io = slot.hs->finish(w.crr_tls[slot.flow]);
         slot.hs.reset();
         if (!io) {
             ++fc.err_connect;
-            return crr_server_close(s);
+            return server_close(w, s, k);
         }
         slot.io = std::move(*io);
-        slot.stage = 1;
+        slot.stage = crr_server_stage::request;
         want(EPOLLIN);
     }
-    if (slot.stage == 1) {
+    if (slot.stage == crr_server_stage::request) {
         while (slot.got < job.request_size) {
             auto n = static_cast<std::size_t>(
-                std::min<std::uint64_t>(scratch_.size(), job.request_size - slot.got));
-            auto r = crr_read(slot.fd, slot.io.get(), {scratch_.data(), n});
+                std::min<std::uint64_t>(scratch.size(), job.request_size - slot.got));
+            auto r = crr_read(slot.fd, slot.io.get(), scratch.first(n));
             if (r.status == io_status::retry) return;
             if (r.status != io_status::ok) {
                 ++fc.err_read;
-                return crr_server_close(s);
+                return server_close(w, s, k);
             }
-            if (job.verify && !ctx_.payload->check(slot.got, {scratch_.data(), r.bytes})) ++fc.err_verify;
+            if (job.verify && !w.payload().check(slot.got, scratch.first(r.bytes))) ++fc.err_verify;
             slot.got += r.bytes;
             fc.bytes_received += r.bytes;
-            total_bytes_ += r.bytes;
+            w.moved(r.bytes);
         }
-        slot.stage = 2;
+        slot.stage = crr_server_stage::response;
         slot.owed = job.response_size;
     }
-    if (slot.stage == 2) {
+    if (slot.stage == crr_server_stage::response) {
         while (slot.owed > 0) {
             auto r =
-                crr_write(slot.fd, slot.io.get(), ctx_.payload->at(job.response_size - slot.owed, slot.owed));
+                crr_write(slot.fd, slot.io.get(), w.payload().at(job.response_size - slot.owed, slot.owed));
             if (r.status == io_status::retry) return want(EPOLLIN | EPOLLOUT);
             if (r.status != io_status::ok) {
                 ++fc.err_write;
-                return crr_server_close(s);
+                return server_close(w, s, k);
             }
             slot.owed -= r.bytes;
             fc.bytes_sent += r.bytes;
-            total_bytes_ += r.bytes;
+            w.moved(r.bytes);
         }
         ++fc.transactions;
-        ++total_tx_;
-        slot.stage = 3;
+        w.transacted(1);
+        slot.stage = crr_server_stage::drain;
         want(EPOLLIN);
     }
-    if (slot.stage == 3) {
+    if (slot.stage == crr_server_stage::drain) {
         for (;;) {
-            auto r = crr_read(slot.fd, slot.io.get(), scratch_);
+            auto r = crr_read(slot.fd, slot.io.get(), scratch);
             if (r.status == io_status::ok) continue;
             if (r.status == io_status::retry) return;
             // The client's FIN; over TLS it may read as an error (no close_notify).
@@ -348,9 +402,11 @@ void worker::crr_server_io(std::uint32_t s, std::uint32_t) noexcept {
                 ++fc.connections;
             else
                 ++fc.err_read;
-            return crr_server_close(s);
+            return server_close(w, s, k);
         }
     }
 }
+
+} // namespace crr_kind
 
 } // namespace kp::engine

@@ -6,126 +6,156 @@
 #include <algorithm>
 
 #include "engine/core/clock.hpp"
+#include "engine/traffic/rr.hpp"
 #include "engine/worker/worker.hpp"
 
-namespace kp::engine {
+namespace kp::engine::rr_kind {
 
-void worker::rr_issue(conn& c, std::int64_t now) noexcept {
-    if (ended_ || c.done) return;
-    const auto depth = static_cast<std::uint32_t>(c.stamps.size());
+namespace {
+
+/// Client: queues the requests it may send now (all free places; open loop: those due).
+void issue(worker& w, conn& c, rr_state& s, std::int64_t now) noexcept {
+    if (w.ended() || c.done) return;
+    const auto depth = static_cast<std::uint32_t>(s.stamps.size());
     const bool open = c.mean_gap_ns > 0;
-    while (c.outstanding < depth) {
+    while (s.outstanding < depth) {
         std::int64_t t = now;
         if (open) {
             if (now < c.next_send) break;
             t = c.next_send;
-            c.next_send += next_gap(c.mean_gap_ns);
+            c.next_send += w.next_gap(c.mean_gap_ns);
         }
-        c.stamps[(c.head + c.outstanding) % depth] = t;
-        ++c.outstanding;
-        c.tx_owed += ctx_.job->request_size;
+        s.stamps[(s.head + s.outstanding) % depth] = t;
+        ++s.outstanding;
+        s.tx_owed += w.job().request_size;
     }
 }
 
-bool worker::flush(conn& c) noexcept {
+/// Writes tx_owed; false when the connection failed.
+bool flush(worker& w, conn& c, rr_state& s) noexcept {
     const int fd = c.io->fd();
-    const std::size_t chunk = ctx_.payload->max_chunk();
-    while (c.tx_owed > 0) {
-        auto n = static_cast<std::size_t>(std::min<std::uint64_t>(c.tx_owed, chunk));
-        auto r = c.io->write(ctx_.payload->at(c.tx_off, n));
+    const std::size_t chunk = w.payload().max_chunk();
+    while (s.tx_owed > 0) {
+        auto n = static_cast<std::size_t>(std::min<std::uint64_t>(s.tx_owed, chunk));
+        auto r = c.io->write(w.payload().at(s.tx_off, n));
         switch (r.status) {
         case io_status::ok:
-            c.tx_owed -= r.bytes;
-            c.tx_off += r.bytes;
+            s.tx_owed -= r.bytes;
+            s.tx_off += r.bytes;
             c.c.bytes_sent += r.bytes;
-            total_bytes_ += r.bytes;
+            w.moved(r.bytes);
             break;
         case io_status::retry:
-            set_interest(c, fd, EPOLLIN | EPOLLOUT);
+            w.set_interest(c, fd, EPOLLIN | EPOLLOUT);
             return true;
         case io_status::closed:
         case io_status::error:
-            fail_conn(c, &counters::err_write);
+            w.fail_conn(c, &counters::err_write);
             return false;
         }
     }
-    if ((c.interest & EPOLLOUT) != 0) set_interest(c, fd, EPOLLIN);
+    if ((c.interest & EPOLLOUT) != 0) w.set_interest(c, fd, EPOLLIN);
     return true;
 }
 
-void worker::rr_client_io(conn& c, std::uint32_t events, std::int64_t now) noexcept {
-    if ((events & EPOLLOUT) != 0 && !flush(c)) return;
+/// Reads what arrived; false when the connection ended or failed.
+bool take(worker& w, conn& c, rr_state& s, io_result r) noexcept {
+    if (r.status == io_status::closed) {
+        c.done = true;
+        w.set_interest(c, c.io->fd(), 0);
+        return false;
+    }
+    if (r.status == io_status::error) {
+        w.fail_conn(c, &counters::err_read);
+        return false;
+    }
+    if (w.job().verify && !w.payload().check(s.rx_off, w.scratch().first(r.bytes))) ++c.c.err_verify;
+    s.rx_off += r.bytes;
+    c.c.bytes_received += r.bytes;
+    w.moved(r.bytes);
+    s.rx_partial += r.bytes;
+    return true;
+}
+
+} // namespace
+
+void prepare_client(worker& w, conn& c) {
+    auto& s = c.state.emplace<rr_state>();
+    s.stamps.assign(std::max(1u, w.job().in_flight), 0);
+}
+
+void prepare_server(worker&, conn& c) {
+    c.state.emplace<rr_state>();
+}
+
+void start_client(worker& w, conn& c, std::int64_t now) noexcept {
+    auto& s = state_of<rr_state>(c);
+    w.set_interest(c, c.io->fd(), EPOLLIN);
+    issue(w, c, s, now);
+    flush(w, c, s);
+}
+
+void start_server(worker& w, conn& c, std::int64_t) noexcept {
+    w.set_interest(c, c.io->fd(), EPOLLIN);
+}
+
+std::int64_t client_timer(worker& w, conn& c, std::int64_t now) noexcept {
+    if (c.mean_gap_ns <= 0) return INT64_MAX;
+    auto& s = state_of<rr_state>(c);
+    issue(w, c, s, now);
+    if (!flush(w, c, s)) return INT64_MAX;
+    return s.outstanding < s.stamps.size() ? c.next_send : INT64_MAX;
+}
+
+void client_event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t now) noexcept {
+    auto& s = state_of<rr_state>(c);
+    if ((events & EPOLLOUT) != 0 && !flush(w, c, s)) return;
     if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) == 0) return;
-    const std::uint64_t resp = ctx_.job->response_size;
-    const auto depth = static_cast<std::uint32_t>(c.stamps.size());
-    const bool verify = ctx_.job->verify;
+    const std::uint64_t resp = w.job().response_size;
+    const auto depth = static_cast<std::uint32_t>(s.stamps.size());
+    const auto scratch = w.scratch();
     for (int i = 0; i < 16; ++i) {
-        auto r = c.io->read(scratch_);
+        auto r = c.io->read(scratch);
         if (r.status == io_status::retry) break;
-        if (r.status == io_status::closed) {
-            c.done = true;
-            set_interest(c, c.io->fd(), 0);
-            return;
-        }
-        if (r.status == io_status::error) {
-            fail_conn(c, &counters::err_read);
-            return;
-        }
-        if (verify && !ctx_.payload->check(c.rx_off, {scratch_.data(), r.bytes})) ++c.c.err_verify;
-        c.rx_off += r.bytes;
-        c.c.bytes_received += r.bytes;
-        total_bytes_ += r.bytes;
-        c.rx_partial += r.bytes;
-        if (c.rx_partial >= resp) now = mono_ns();
-        while (c.rx_partial >= resp) {
-            c.rx_partial -= resp;
-            if (c.outstanding == 0) { // the server sent a response nobody asked for
-                fail_conn(c, &counters::err_read);
+        if (!take(w, c, s, r)) return;
+        if (s.rx_partial >= resp) now = mono_ns();
+        while (s.rx_partial >= resp) {
+            s.rx_partial -= resp;
+            if (s.outstanding == 0) { // the server sent a response nobody asked for
+                w.fail_conn(c, &counters::err_read);
                 return;
             }
-            std::int64_t sent = c.stamps[c.head];
-            c.head = (c.head + 1) % depth;
-            --c.outstanding;
+            std::int64_t sent = s.stamps[s.head];
+            s.head = (s.head + 1) % depth;
+            --s.outstanding;
             ++c.c.transactions;
-            ++total_tx_;
-            record(c, now - sent, now);
+            w.transacted(1);
+            w.record(c, now - sent);
         }
-        if (r.bytes < scratch_.size()) break;
+        if (r.bytes < scratch.size()) break;
     }
-    rr_issue(c, now);
-    flush(c);
+    issue(w, c, s, now);
+    flush(w, c, s);
 }
 
-void worker::rr_server_io(conn& c, std::uint32_t events) noexcept {
-    if ((events & EPOLLOUT) != 0 && !flush(c)) return;
+void server_event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t) noexcept {
+    auto& s = state_of<rr_state>(c);
+    if ((events & EPOLLOUT) != 0 && !flush(w, c, s)) return;
     if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) == 0) return;
-    const std::uint64_t req = ctx_.job->request_size, resp = ctx_.job->response_size;
-    const bool verify = ctx_.job->verify;
+    const std::uint64_t req = w.job().request_size, resp = w.job().response_size;
+    const auto scratch = w.scratch();
     for (int i = 0; i < 16; ++i) {
-        auto r = c.io->read(scratch_);
+        auto r = c.io->read(scratch);
         if (r.status == io_status::retry) break;
-        if (r.status == io_status::closed) {
-            c.done = true;
-            set_interest(c, c.io->fd(), 0);
-            return;
-        }
-        if (r.status == io_status::error) {
-            fail_conn(c, &counters::err_read);
-            return;
-        }
-        if (verify && !ctx_.payload->check(c.rx_off, {scratch_.data(), r.bytes})) ++c.c.err_verify;
-        c.rx_off += r.bytes;
-        c.c.bytes_received += r.bytes;
-        total_bytes_ += r.bytes;
-        c.rx_partial += r.bytes;
-        std::uint64_t complete = c.rx_partial / req;
-        c.rx_partial %= req;
-        c.tx_owed += complete * resp;
+        if (!take(w, c, s, r)) return;
+        std::uint64_t complete = s.rx_partial / req;
+        s.rx_partial %= req;
+        s.tx_owed += complete * resp;
         c.c.transactions += complete;
-        total_tx_ += complete;
-        if (r.bytes < scratch_.size()) break;
+        w.transacted(complete);
+        if (r.bytes < scratch.size()) break;
     }
-    flush(c);
+    flush(w, c, s);
 }
 
-} // namespace kp::engine
+} // namespace kp::engine::rr_kind

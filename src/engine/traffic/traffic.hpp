@@ -3,7 +3,8 @@
 /// kind is (tcp or udp; stream, rr or crr), which message sizes it uses, its defaults, its
 /// headline figure and service-demand unit, and whether it can be searched or proxied. Every
 /// layer reads this table instead of re-deriving "is it UDP" or "is it a stream".
-/// Adding a kind: one row here, one file in engine/traffic/, its tests, docs and schema entries.
+/// Adding a kind: one row here, its engine file with its roles' hooks (registered in
+/// engine/traffic/kinds.hpp and engine/traffic/role.hpp), its tests, docs and schema entries.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include "engine/core/job.hpp"
+#include "engine/traffic/role.hpp"
 
 namespace kp::engine {
 
@@ -47,9 +49,14 @@ struct traffic_info {
     std::string_view service_demand_unit; ///< "s/GB" or "us/transaction"
     bool searchable;                      ///< `search:` can probe it (open loop at a rate)
     bool proxyable;                       ///< `via:` can forward it
+    /// The engine roles of its connections, client and server side. A directional kind lists
+    /// them as in `forward` (the client sends); a connection whose server sends swaps them.
+    /// tcp_crr: the server side keeps no lasting connection, so it has no role of its own.
+    conn_role client_role, server_role;
     [[nodiscard]] constexpr bool udp() const { return proto == transport::udp; }
     [[nodiscard]] constexpr bool tcp() const { return proto == transport::tcp; }
     [[nodiscard]] constexpr bool stream() const { return pattern == exchange::stream; }
+    [[nodiscard]] constexpr bool crr() const { return pattern == exchange::crr; }
     [[nodiscard]] constexpr bool uses(size_field f) const { return (sizes & f) != 0; }
 };
 
@@ -58,15 +65,20 @@ inline constexpr std::size_t traffic_count = 5;
 /// One row per kind, in enum order.
 inline constexpr std::array<traffic_info, traffic_count> traffic_table = {{
     {traffic::tcp_stream, "tcp_stream", transport::tcp, exchange::stream, uses_write_size | uses_read_size,
-     64 * 1024, false, true, headline::throughput, "s/GB", false, true},
+     64 * 1024, false, true, headline::throughput, "s/GB", false, true, conn_role::stream_send,
+     conn_role::stream_recv},
     {traffic::tcp_rr, "tcp_rr", transport::tcp, exchange::rr, uses_request_size | uses_response_size, 64 * 1024,
-     true, false, headline::transactions, "us/transaction", true, true},
+     true, false, headline::transactions, "us/transaction", true, true, conn_role::rr_client,
+     conn_role::rr_server},
     {traffic::tcp_crr, "tcp_crr", transport::tcp, exchange::crr, uses_request_size | uses_response_size,
-     64 * 1024, false, false, headline::connections, "us/transaction", true, true},
+     64 * 1024, false, false, headline::connections, "us/transaction", true, true, conn_role::crr_client,
+     conn_role::crr_client},
     {traffic::udp_stream, "udp_stream", transport::udp, exchange::stream, uses_write_size | uses_read_size,
-     1472, false, true, headline::throughput, "s/GB", true, false}, // 1472: fits a 1500 MTU
+     1472, false, true, headline::throughput, "s/GB", true, false, conn_role::udp_send,
+     conn_role::udp_recv}, // 1472: fits a 1500 MTU
     {traffic::udp_rr, "udp_rr", transport::udp, exchange::rr, uses_request_size | uses_response_size, 1472, true,
-     false, headline::transactions, "us/transaction", true, false},
+     false, headline::transactions, "us/transaction", true, false, conn_role::udp_rr_client,
+     conn_role::udp_rr_server},
 }};
 
 /// The facts of `t`.

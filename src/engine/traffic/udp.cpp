@@ -18,9 +18,10 @@
 
 #include "engine/core/clock.hpp"
 #include "engine/core/hello.hpp"
+#include "engine/traffic/udp.hpp"
 #include "engine/worker/worker.hpp"
 
-namespace kp::engine {
+namespace kp::engine::udp_kind {
 
 namespace {
 
@@ -73,75 +74,73 @@ std::size_t datagram_size(std::uint32_t size) {
     return std::max<std::size_t>(size, header_size);
 }
 
-} // namespace
+bool verified(worker& w, const header& h, std::span<const std::byte> datagram) noexcept {
+    return w.payload().check(h.seq, datagram.subspan(header_size));
+}
 
-void worker::udp_send_io(conn& c, std::int64_t now) noexcept {
-    if (ended_ || c.done) return;
-    const std::size_t size = datagram_size(ctx_.job->write_size);
+void send_burst(worker& w, conn& c, std::int64_t now) noexcept {
+    if (w.ended() || c.done) return;
+    auto& s = state_of<udp_send_state>(c);
+    const std::size_t size = datagram_size(w.job().write_size);
     const bool paced = c.mean_gap_ns > 0;
     now = mono_ns();
-    const bool in_window = measuring(now);
+    const bool in_window = w.measuring(now);
     for (int i = 0; i < 64; ++i) {
         if (paced && now < c.next_send) break;
-        header h{c.seq, 0, in_window ? flag_measured : std::uint16_t{0}};
-        ssize_t n = send_datagram(c.udp.get(), h, ctx_.payload->at(c.seq, size - header_size));
+        header h{s.seq, 0, in_window ? flag_measured : std::uint16_t{0}};
+        ssize_t n = send_datagram(c.udp.get(), h, w.payload().at(s.seq, size - header_size));
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-                set_interest(c, c.udp.get(), EPOLLOUT);
+                w.set_interest(c, c.udp.get(), EPOLLOUT);
                 return;
             }
             ++c.c.err_write; // e.g. ECONNREFUSED: the receiver's socket is gone
-            if (paced) c.next_send += next_gap(c.mean_gap_ns);
+            if (paced) c.next_send += w.next_gap(c.mean_gap_ns);
             return;
         }
-        ++c.seq;
+        ++s.seq;
         ++c.c.datagrams_sent;
         c.c.bytes_sent += static_cast<std::size_t>(n);
-        total_bytes_ += static_cast<std::size_t>(n);
+        w.moved(static_cast<std::size_t>(n));
         if (in_window) {
-            ++c.measured_sent;
-            c.measured_bytes += static_cast<std::size_t>(n);
+            ++s.measured_sent;
+            s.measured_bytes += static_cast<std::size_t>(n);
         }
-        if (paced) c.next_send += next_gap(c.mean_gap_ns);
+        if (paced) c.next_send += w.next_gap(c.mean_gap_ns);
     }
-    set_interest(c, c.udp.get(), paced ? 0u : std::uint32_t{EPOLLOUT});
+    w.set_interest(c, c.udp.get(), paced ? 0u : std::uint32_t{EPOLLOUT});
 }
 
-void worker::udp_send_end(conn& c) noexcept {
-    std::byte msg[udp_end_size];
-    encode_udp_end(c.measured_sent, std::span<std::byte, udp_end_size>(msg, udp_end_size));
-    auto r = c.io->write(msg);
-    if (r.status != io_status::ok || r.bytes != udp_end_size) ++c.c.err_write;
-}
-
-void worker::udp_recv_io(conn& c) noexcept {
-    const bool verify = ctx_.job->verify;
-    const std::uint64_t window = c.seen.size() * 64;
+void recv_burst(worker& w, conn& c) noexcept {
+    auto& s = state_of<udp_recv_state>(c);
+    const bool verify = w.job().verify;
+    const auto scratch = w.scratch();
+    const std::uint64_t window = s.seen.size() * 64;
     for (int i = 0; i < 64; ++i) {
-        ssize_t n = ::recv(c.udp.get(), scratch_.data(), scratch_.size(), MSG_DONTWAIT);
+        ssize_t n = ::recv(c.udp.get(), scratch.data(), scratch.size(), MSG_DONTWAIT);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK) ++c.c.err_read;
             return;
         }
         header h;
-        if (!get_header(scratch_.data(), static_cast<std::size_t>(n), h)) {
+        if (!get_header(scratch.data(), static_cast<std::size_t>(n), h)) {
             ++c.c.err_read;
             continue;
         }
         const bool counted = (h.flags & flag_measured) != 0;
-        auto bit = [&](std::uint64_t seq) -> std::uint64_t& { return c.seen[(seq % window) / 64]; };
+        auto bit = [&](std::uint64_t seq) -> std::uint64_t& { return s.seen[(seq % window) / 64]; };
         auto mask = [](std::uint64_t seq) { return std::uint64_t{1} << (seq % 64); };
-        if (h.seq >= c.next_expected) {
-            std::uint64_t gap = h.seq - c.next_expected;
+        if (h.seq >= s.next_expected) {
+            std::uint64_t gap = h.seq - s.next_expected;
             if (gap >= window)
-                std::fill(c.seen.begin(), c.seen.end(), 0);
+                std::fill(s.seen.begin(), s.seen.end(), 0);
             else
-                for (std::uint64_t s = c.next_expected; s < h.seq; ++s)
-                    bit(s) &= ~mask(s);
+                for (std::uint64_t q = s.next_expected; q < h.seq; ++q)
+                    bit(q) &= ~mask(q);
             bit(h.seq) = (bit(h.seq) & ~mask(h.seq)) | mask(h.seq);
             if (counted) c.c.lost += gap; // provisional: a late arrival takes it back
-            c.next_expected = h.seq + 1;
-        } else if (c.next_expected - h.seq > window) {
+            s.next_expected = h.seq + 1;
+        } else if (s.next_expected - h.seq > window) {
             if (counted) ++c.c.reordered; // too old to tell; assume a late arrival
         } else if ((bit(h.seq) & mask(h.seq)) != 0) {
             if (counted) ++c.c.duplicated;
@@ -155,140 +154,267 @@ void worker::udp_recv_io(conn& c) noexcept {
         if (!counted) continue;
         ++c.c.datagrams_received;
         c.c.bytes_received += static_cast<std::size_t>(n);
-        total_bytes_ += static_cast<std::size_t>(n);
-        if (verify &&
-            !ctx_.payload->check(h.seq, {scratch_.data() + header_size, std::size_t(n) - header_size}))
-            ++c.c.err_verify;
+        w.moved(static_cast<std::size_t>(n));
+        if (verify && !verified(w, h, scratch.first(std::size_t(n)))) ++c.c.err_verify;
     }
 }
 
-void worker::udp_control_io(conn& c) noexcept {
-    if (c.got_end || !c.io) return;
-    auto r = c.io->read({c.end_buf + c.end_have, udp_end_size - c.end_have});
+/// The receiver's control connection: the sender's end note, then the end of the connection.
+void read_end_note(worker& w, conn& c) noexcept {
+    auto& s = state_of<udp_recv_state>(c);
+    if (s.got_end || !c.io) return;
+    auto r = c.io->read({s.end_buf + s.end_have, udp_end_size - s.end_have});
     if (r.status == io_status::retry) return;
     if (r.status == io_status::ok) {
-        c.end_have += static_cast<std::uint32_t>(r.bytes);
-        if (c.end_have < udp_end_size) return;
-        if (parse_udp_end(std::span<const std::byte, udp_end_size>(c.end_buf, udp_end_size),
-                          c.peer_measured_sent))
-            c.got_end = true;
+        s.end_have += static_cast<std::uint32_t>(r.bytes);
+        if (s.end_have < udp_end_size) return;
+        if (parse_udp_end(std::span<const std::byte, udp_end_size>(s.end_buf, udp_end_size),
+                          s.peer_measured_sent))
+            s.got_end = true;
         else
             ++c.c.err_read;
     } else if (r.status == io_status::error) {
         ++c.c.err_read;
     }
     // The end note arrived (or the control connection ended): stop watching it.
-    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.io->fd(), nullptr);
-    if (ended_ && c.role == conn_role::udp_recv) {
-        udp_recv_io(c); // the last datagrams were sent before the note
+    epoll_ctl(w.epoll_fd(), EPOLL_CTL_DEL, c.io->fd(), nullptr);
+    if (w.ended()) {
+        recv_burst(w, c); // the last datagrams were sent before the note
         c.done = true;
-    } else if (c.role != conn_role::udp_recv) {
-        // Only receivers expect a note; anything else on the control connection is the peer going away.
     }
 }
 
-void worker::udp_rr_client_send(conn& c, std::int64_t now) noexcept {
-    if (ended_ || c.done) return;
-    const auto depth = static_cast<std::uint32_t>(c.stamps.size());
-    const std::size_t size = datagram_size(ctx_.job->request_size);
+/// Any other role's control connection: only receivers expect a note, so anything arriving on
+/// it is the peer going away; stop watching it once it has ended.
+void watch_control(worker& w, conn& c) noexcept {
+    if (!c.io) return;
+    std::byte sink[udp_end_size];
+    auto r = c.io->read(sink);
+    if (r.status == io_status::retry || r.status == io_status::ok) return;
+    if (r.status == io_status::error) ++c.c.err_read;
+    epoll_ctl(w.epoll_fd(), EPOLL_CTL_DEL, c.io->fd(), nullptr);
+}
+
+void rr_send(worker& w, conn& c, std::int64_t now) noexcept {
+    if (w.ended() || c.done) return;
+    auto& s = state_of<udp_rr_client_state>(c);
+    const auto depth = static_cast<std::uint32_t>(s.stamps.size());
+    const std::size_t size = datagram_size(w.job().request_size);
     const bool open = c.mean_gap_ns > 0;
-    while (c.outstanding < depth) {
+    while (s.outstanding < depth) {
         if (open && now < c.next_send) return;
-        std::uint32_t s = c.head; // next free slot, scanning round-robin
-        for (std::uint32_t k = 0; k < depth && c.stamps[s] != 0; ++k)
-            s = (s + 1) % depth;
+        std::uint32_t k = s.head; // next free slot, scanning round-robin
+        for (std::uint32_t m = 0; m < depth && s.stamps[k] != 0; ++m)
+            k = (k + 1) % depth;
         std::int64_t t = open ? c.next_send : now;
-        header h{c.seq, s, measuring(now) ? flag_measured : std::uint16_t{0}};
-        ssize_t n = send_datagram(c.udp.get(), h, ctx_.payload->at(c.seq, size - header_size));
+        header h{s.seq, k, w.measuring(now) ? flag_measured : std::uint16_t{0}};
+        ssize_t n = send_datagram(c.udp.get(), h, w.payload().at(s.seq, size - header_size));
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) ++c.c.err_write;
-            if (open) c.next_send += next_gap(c.mean_gap_ns); // a missed send is not retried late
+            if (open) c.next_send += w.next_gap(c.mean_gap_ns); // a missed send is not retried late
             return;
         }
-        if (open) c.next_send += next_gap(c.mean_gap_ns);
-        c.stamps[s] = t;
-        c.slot_seq[s] = c.seq++;
-        c.head = (s + 1) % depth;
-        ++c.outstanding;
+        if (open) c.next_send += w.next_gap(c.mean_gap_ns);
+        s.stamps[k] = t;
+        s.slot_seq[k] = s.seq++;
+        s.head = (k + 1) % depth;
+        ++s.outstanding;
         ++c.c.datagrams_sent;
         c.c.bytes_sent += static_cast<std::size_t>(n);
-        total_bytes_ += static_cast<std::size_t>(n);
+        w.moved(static_cast<std::size_t>(n));
     }
 }
 
-void worker::udp_rr_client_io(conn& c, std::int64_t now) noexcept {
-    const auto depth = static_cast<std::uint32_t>(c.stamps.size());
-    for (int i = 0; i < 64; ++i) {
-        ssize_t n = ::recv(c.udp.get(), scratch_.data(), scratch_.size(), MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) ++c.c.err_read;
-            break;
-        }
-        header h;
-        if (!get_header(scratch_.data(), static_cast<std::size_t>(n), h)) {
-            ++c.c.err_read;
-            continue;
-        }
-        if (h.aux >= depth || c.stamps[h.aux] == 0 || c.slot_seq[h.aux] != h.seq)
-            continue; // late: already lost
-        now = mono_ns();
-        record(c, now - c.stamps[h.aux], now);
-        c.stamps[h.aux] = 0;
-        --c.outstanding;
-        ++c.c.transactions;
-        ++total_tx_;
-        ++c.c.datagrams_received;
-        c.c.bytes_received += static_cast<std::size_t>(n);
-        total_bytes_ += static_cast<std::size_t>(n);
-        if (ctx_.job->verify &&
-            !ctx_.payload->check(h.seq, {scratch_.data() + header_size, std::size_t(n) - header_size}))
-            ++c.c.err_verify;
-    }
-    udp_rr_client_send(c, now);
-}
-
-void worker::udp_rr_timeouts(conn& c, std::int64_t now) noexcept {
-    const std::int64_t timeout = ctx_.job->timeout.count();
-    for (std::size_t s = 0; s < c.stamps.size() && c.outstanding > 0; ++s) {
-        if (c.stamps[s] != 0 && now - c.stamps[s] > timeout) {
-            c.stamps[s] = 0;
-            --c.outstanding;
+void rr_timeouts(worker& w, conn& c, std::int64_t now) noexcept {
+    auto& s = state_of<udp_rr_client_state>(c);
+    const std::int64_t timeout = w.job().timeout.count();
+    for (std::size_t k = 0; k < s.stamps.size() && s.outstanding > 0; ++k) {
+        if (s.stamps[k] != 0 && now - s.stamps[k] > timeout) {
+            s.stamps[k] = 0;
+            --s.outstanding;
             ++c.c.lost;
             ++c.c.err_timeout;
         }
     }
 }
 
-void worker::udp_rr_server_io(conn& c) noexcept {
-    const std::size_t size = datagram_size(ctx_.job->response_size);
+} // namespace
+
+void prepare_send(worker&, conn& c) {
+    c.state.emplace<udp_send_state>();
+}
+
+void prepare_recv(worker&, conn& c) {
+    c.state.emplace<udp_recv_state>().seen.assign(1024, 0); // 65536 recent sequence numbers
+}
+
+void prepare_rr_client(worker& w, conn& c) {
+    auto& s = c.state.emplace<udp_rr_client_state>();
+    s.stamps.assign(std::max(1u, w.job().in_flight), 0);
+    s.slot_seq.assign(s.stamps.size(), 0);
+}
+
+void prepare_rr_server(worker&, conn& c) {
+    c.state.emplace<udp_rr_server_state>();
+}
+
+void start_send(worker& w, conn& c, std::int64_t) noexcept {
+    if (c.mean_gap_ns <= 0) w.set_interest(c, c.udp.get(), EPOLLOUT);
+}
+
+void start_reader(worker& w, conn& c, std::int64_t) noexcept {
+    w.set_interest(c, c.udp.get(), EPOLLIN);
+}
+
+void start_rr_client(worker& w, conn& c, std::int64_t now) noexcept {
+    w.set_interest(c, c.udp.get(), EPOLLIN);
+    rr_send(w, c, now);
+}
+
+void send_event(worker& w, conn& c, std::uint32_t, bool control, std::int64_t now) noexcept {
+    if (control) return watch_control(w, c);
+    send_burst(w, c, now);
+}
+
+void recv_event(worker& w, conn& c, std::uint32_t, bool control, std::int64_t) noexcept {
+    if (control) return read_end_note(w, c);
+    recv_burst(w, c);
+}
+
+std::int64_t send_timer(worker& w, conn& c, std::int64_t now) noexcept {
+    if (c.mean_gap_ns <= 0) return INT64_MAX;
+    if (now >= c.next_send && (c.interest & EPOLLOUT) == 0) send_burst(w, c, now);
+    return c.next_send;
+}
+
+void send_window_end(worker& w, conn& c) noexcept {
+    std::byte msg[udp_end_size];
+    encode_udp_end(state_of<udp_send_state>(c).measured_sent,
+                   std::span<std::byte, udp_end_size>(msg, udp_end_size));
+    auto r = c.io->write(msg);
+    if (r.status != io_status::ok || r.bytes != udp_end_size) ++c.c.err_write;
+    w.set_interest(c, c.udp.get(), 0);
+    c.done = true;
+}
+
+void recv_window_end(worker& w, conn& c) noexcept {
+    if (!state_of<udp_recv_state>(c).got_end) return; // the note will end it (read_end_note)
+    recv_burst(w, c);
+    c.done = true;
+}
+
+void quiet_window_end(worker& w, conn& c) noexcept {
+    w.set_interest(c, c.udp.get(), 0);
+    c.done = true;
+}
+
+void recv_linger(worker& w, conn& c, std::uint32_t, bool control) noexcept {
+    if (control)
+        read_end_note(w, c);
+    else
+        recv_burst(w, c);
+}
+
+void control_linger(worker& w, conn& c, std::uint32_t, bool control) noexcept {
+    if (control) watch_control(w, c);
+}
+
+counters send_figures(const conn& c) noexcept {
+    // Sent as the receiver counts it: the datagrams marked in the window.
+    counters d = window_figures(c);
+    const auto& s = state_of<udp_send_state>(c);
+    d.datagrams_sent = s.measured_sent;
+    d.bytes_sent = s.measured_bytes;
+    return d;
+}
+
+counters recv_figures(const conn& c) noexcept {
+    // Counted by the sender's in-window mark, not by this side's clock; lost is exact once the
+    // sender's note says how many it marked.
+    counters d = c.c;
+    const auto& s = state_of<udp_recv_state>(c);
+    if (s.got_end) {
+        std::uint64_t distinct = d.datagrams_received - d.duplicated;
+        d.lost = s.peer_measured_sent > distinct ? s.peer_measured_sent - distinct : 0;
+    }
+    return d;
+}
+
+void rr_client_event(worker& w, conn& c, std::uint32_t, bool control, std::int64_t now) noexcept {
+    if (control) return watch_control(w, c);
+    auto& s = state_of<udp_rr_client_state>(c);
+    const auto depth = static_cast<std::uint32_t>(s.stamps.size());
+    const auto scratch = w.scratch();
     for (int i = 0; i < 64; ++i) {
-        ssize_t n = ::recv(c.udp.get(), scratch_.data(), scratch_.size(), MSG_DONTWAIT);
+        ssize_t n = ::recv(c.udp.get(), scratch.data(), scratch.size(), MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) ++c.c.err_read;
+            break;
+        }
+        header h;
+        if (!get_header(scratch.data(), static_cast<std::size_t>(n), h)) {
+            ++c.c.err_read;
+            continue;
+        }
+        if (h.aux >= depth || s.stamps[h.aux] == 0 || s.slot_seq[h.aux] != h.seq)
+            continue; // late: already lost
+        now = mono_ns();
+        w.record(c, now - s.stamps[h.aux]);
+        s.stamps[h.aux] = 0;
+        --s.outstanding;
+        ++c.c.transactions;
+        w.transacted(1);
+        ++c.c.datagrams_received;
+        c.c.bytes_received += static_cast<std::size_t>(n);
+        w.moved(static_cast<std::size_t>(n));
+        if (w.job().verify && !verified(w, h, scratch.first(std::size_t(n)))) ++c.c.err_verify;
+    }
+    rr_send(w, c, now);
+}
+
+void rr_server_event(worker& w, conn& c, std::uint32_t, bool control, std::int64_t) noexcept {
+    if (control) return watch_control(w, c);
+    const std::size_t size = datagram_size(w.job().response_size);
+    const auto scratch = w.scratch();
+    for (int i = 0; i < 64; ++i) {
+        ssize_t n = ::recv(c.udp.get(), scratch.data(), scratch.size(), MSG_DONTWAIT);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK) ++c.c.err_read;
             return;
         }
         header h;
-        if (!get_header(scratch_.data(), static_cast<std::size_t>(n), h)) {
+        if (!get_header(scratch.data(), static_cast<std::size_t>(n), h)) {
             ++c.c.err_read;
             continue;
         }
         ++c.c.datagrams_received;
         c.c.bytes_received += static_cast<std::size_t>(n);
-        total_bytes_ += static_cast<std::size_t>(n);
-        if (ctx_.job->verify &&
-            !ctx_.payload->check(h.seq, {scratch_.data() + header_size, std::size_t(n) - header_size}))
-            ++c.c.err_verify;
-        ssize_t m = send_datagram(c.udp.get(), h, ctx_.payload->at(h.seq, size - header_size));
+        w.moved(static_cast<std::size_t>(n));
+        if (w.job().verify && !verified(w, h, scratch.first(std::size_t(n)))) ++c.c.err_verify;
+        ssize_t m = send_datagram(c.udp.get(), h, w.payload().at(h.seq, size - header_size));
         if (m < 0) {
             ++c.c.err_write; // the client will count it as lost
             continue;
         }
         ++c.c.transactions;
-        ++total_tx_;
+        w.transacted(1);
         ++c.c.datagrams_sent;
         c.c.bytes_sent += static_cast<std::size_t>(m);
-        total_bytes_ += static_cast<std::size_t>(m);
+        w.moved(static_cast<std::size_t>(m));
     }
 }
 
-} // namespace kp::engine
+std::int64_t rr_client_timer(worker& w, conn& c, std::int64_t now) noexcept {
+    rr_timeouts(w, c, now);
+    rr_send(w, c, now);
+    const auto& s = state_of<udp_rr_client_state>(c);
+    std::int64_t next = INT64_MAX;
+    if (c.mean_gap_ns > 0 && s.outstanding < s.stamps.size()) next = c.next_send;
+    if (s.outstanding > 0) {
+        const std::int64_t timeout = w.job().timeout.count();
+        next = std::min(next, now + std::clamp<std::int64_t>(timeout / 8, 100'000, 10'000'000));
+    }
+    return next;
+}
+
+} // namespace kp::engine::udp_kind

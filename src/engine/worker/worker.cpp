@@ -11,29 +11,22 @@
 #include <unistd.h>
 
 #include "engine/core/clock.hpp"
-#include "engine/core/hello.hpp"
+#include "engine/traffic/kinds.hpp"
 #include "engine/worker/placement.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::engine {
 
 namespace {
 
-// Epoll tags: the high 32 bits of epoll_event.data.u64 say what the low 32 bits index.
-constexpr std::uint64_t tag_stop = 0, tag_conn = 1, tag_data = 2, tag_crr_slot = 3, tag_listener = 4;
-constexpr std::uint64_t tag(std::uint64_t kind, std::uint32_t index) {
-    return (kind << 32) | index;
-}
+using tag = worker::tag;
+constexpr auto tag_of = worker::tag_of;
 
 // Flows beyond this share their worker's histogram: 35 KiB each would not scale to 10k flows.
 constexpr std::uint32_t max_flow_histograms = 256;
 constexpr std::int64_t second_ns = 1'000'000'000;
 // A tcp_crr server lingers until no client connection has been active for this long.
 constexpr std::int64_t crr_quiet_ns = 100'000'000;
-
-bool is_udp(conn_role r) {
-    return r == conn_role::udp_send || r == conn_role::udp_recv || r == conn_role::udp_rr_client ||
-           r == conn_role::udp_rr_server;
-}
 
 } // namespace
 
@@ -74,8 +67,8 @@ worker::worker(const run_context& ctx, int index, int cpu) : ctx_(ctx), index_(i
 worker::~worker() {
     stop();
     join();
-    for (auto& s : crr_slots_)
-        if (s.fd >= 0) ::close(s.fd);
+    for (std::uint32_t i = 0; i < crr_.slots.size(); ++i)
+        crr_kind::server_close(*this, crr_, i);
 }
 
 result<void> worker::prepare() {
@@ -84,7 +77,7 @@ result<void> worker::prepare() {
     if (!epoll_) return fail(errno_error("epoll_create1"));
     stop_fd_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!stop_fd_) return fail(errno_error("eventfd"));
-    epoll_event ev{EPOLLIN, {.u64 = tag(tag_stop, 0)}};
+    epoll_event ev{EPOLLIN, {.u64 = tag_of(tag::stop, 0)}};
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_fd_.get(), &ev) != 0)
         return fail(errno_error("epoll_ctl"));
 
@@ -107,43 +100,23 @@ result<void> worker::prepare() {
                 c.hist = &latency;
             }
         }
-        if (c.role == conn_role::rr_client) c.stamps.assign(std::max(1u, job.in_flight), 0);
-        if (c.role == conn_role::udp_rr_client) {
-            c.stamps.assign(std::max(1u, job.in_flight), 0);
-            c.slot_seq.assign(c.stamps.size(), 0);
-        }
-        if (c.role == conn_role::udp_recv) c.seen.assign(1024, 0); // 65536 recent sequence numbers
-        if (c.role == conn_role::crr_client) {
-            auto h = encode_hello({hello_purpose::crr, c.flow, 0, job.token});
-            auto req = ctx_.payload->at(0, job.request_size);
-            c.crr_request = h;
-            c.crr_request.insert(c.crr_request.end(), req.begin(), req.end());
-            paced_ = true; // idle flows and back-off after errors are timers
-        }
-        if (c.mean_gap_ns > 0 || c.role == conn_role::udp_rr_client) paced_ = true;
+        const role_hooks& h = hooks(c.role);
+        h.prepare(*this, c);
+        if (c.mean_gap_ns > 0 || h.timed) paced_ = true;
         if (c.io) {
-            epoll_event e{is_udp(c.role) && c.role == conn_role::udp_recv ? std::uint32_t{EPOLLIN} : 0u,
-                          {.u64 = tag(tag_conn, i)}};
+            epoll_event e{h.reads_control ? std::uint32_t{EPOLLIN} : 0u, {.u64 = tag_of(tag::conn, i)}};
             if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.io->fd(), &e) != 0)
                 return fail(errno_error("epoll_ctl"));
         }
         if (c.udp) {
-            epoll_event e{0, {.u64 = tag(tag_data, i)}};
+            epoll_event e{0, {.u64 = tag_of(tag::data, i)}};
             if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.udp.get(), &e) != 0)
                 return fail(errno_error("epoll_ctl"));
         }
     }
     if (ctx_.listen_fd >= 0) {
-        std::size_t n = job.flows + 16;
-        crr_slots_.resize(n);
-        crr_free_.reserve(n);
-        for (std::size_t i = n; i-- > 0;)
-            crr_free_.push_back(static_cast<std::uint32_t>(i));
-        crr_live_.assign(job.flows, counters{});
-        crr_begin_.assign(job.flows, counters{});
-        crr_flows.assign(job.flows, counters{});
-        crr_tls.assign(job.flows, tls_report{});
-        epoll_event e{EPOLLIN | EPOLLEXCLUSIVE, {.u64 = tag(tag_listener, 0)}};
+        crr_kind::server_prepare(*this, crr_);
+        epoll_event e{EPOLLIN | EPOLLEXCLUSIVE, {.u64 = tag_of(tag::listener, 0)}};
         if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.listen_fd, &e) != 0)
             return fail(errno_error("epoll_ctl"));
     }
@@ -187,7 +160,7 @@ std::int64_t worker::next_gap(double mean_ns) noexcept {
 void worker::set_interest(conn& c, int fd, std::uint32_t events) noexcept {
     if (c.interest == events) return;
     bool data = c.udp && fd == c.udp.get();
-    epoll_event e{events, {.u64 = tag(data ? tag_data : tag_conn, c.index)}};
+    epoll_event e{events, {.u64 = tag_of(data ? tag::data : tag::conn, c.index)}};
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &e) == 0) c.interest = events;
 }
 
@@ -198,131 +171,32 @@ void worker::fail_conn(conn& c, std::uint64_t counters::*err) noexcept {
     if (fd >= 0) set_interest(c, fd, 0);
 }
 
-void worker::record(conn& c, std::int64_t ns, std::int64_t now) noexcept {
-    (void)now; // the window flag, not the clock, decides: it flips with the counter snapshot
+void worker::record(conn& c, std::int64_t ns) noexcept {
+    // The window flag, not the clock, decides: it flips with the counter snapshot.
     if (c.hist != nullptr && in_window_)
         c.hist->record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)));
-}
-
-void worker::kick(conn& c, std::int64_t now) noexcept {
-    // Spread the first open-loop sends over one gap, so flows do not fire in lockstep.
-    if (c.mean_gap_ns > 0)
-        c.next_send = now + static_cast<std::int64_t>(c.mean_gap_ns * double(c.flow % 64) / 64.0);
-    switch (c.role) {
-    case conn_role::stream_send:
-        set_interest(c, c.io->fd(), EPOLLOUT);
-        break;
-    case conn_role::stream_recv:
-    case conn_role::rr_server:
-        set_interest(c, c.io->fd(), EPOLLIN);
-        break;
-    case conn_role::rr_client:
-        set_interest(c, c.io->fd(), EPOLLIN);
-        rr_issue(c, now);
-        flush(c);
-        break;
-    case conn_role::crr_client:
-        if (c.mean_gap_ns <= 0) crr_start(c, now);
-        break;
-    case conn_role::udp_send:
-        if (c.mean_gap_ns <= 0) set_interest(c, c.udp.get(), EPOLLOUT);
-        break;
-    case conn_role::udp_recv:
-    case conn_role::udp_rr_server:
-        set_interest(c, c.udp.get(), EPOLLIN);
-        break;
-    case conn_role::udp_rr_client:
-        set_interest(c, c.udp.get(), EPOLLIN);
-        udp_rr_client_send(c, now);
-        break;
-    }
-}
-
-void worker::dispatch(conn& c, std::uint32_t events, bool control, std::int64_t now) noexcept {
-    if (control && is_udp(c.role)) {
-        udp_control_io(c);
-        return;
-    }
-    if (c.done) return;
-    switch (c.role) {
-    case conn_role::stream_send:
-        if ((events & EPOLLERR) != 0 && c.zc_pending > 0) reap_zerocopy(c);
-        if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) stream_send(c);
-        break;
-    case conn_role::stream_recv:
-        stream_recv(c);
-        break;
-    case conn_role::rr_client:
-        rr_client_io(c, events, now);
-        break;
-    case conn_role::rr_server:
-        rr_server_io(c, events);
-        break;
-    case conn_role::crr_client:
-        crr_client_io(c, events, now);
-        break;
-    case conn_role::udp_send:
-        udp_send_io(c, now);
-        break;
-    case conn_role::udp_recv:
-        udp_recv_io(c);
-        break;
-    case conn_role::udp_rr_client:
-        udp_rr_client_io(c, now);
-        break;
-    case conn_role::udp_rr_server:
-        udp_rr_server_io(c);
-        break;
-    }
 }
 
 std::int64_t worker::on_timers(std::int64_t now) noexcept {
     std::int64_t next = INT64_MAX;
     if (ended_) return next;
-    const std::int64_t timeout = ctx_.job->timeout.count();
     for (conn* cp : conns_) {
         conn& c = *cp;
         if (c.done) continue;
-        switch (c.role) {
-        case conn_role::rr_client:
-            if (c.mean_gap_ns > 0) {
-                rr_issue(c, now);
-                if (!flush(c)) break;
-                if (c.outstanding < c.stamps.size()) next = std::min(next, c.next_send);
-            }
-            break;
-        case conn_role::crr_client:
-            if (c.stage == crr_stage::idle) {
-                if (now >= c.next_send)
-                    crr_start(c, now);
-                else
-                    next = std::min(next, c.next_send);
-            }
-            break;
-        case conn_role::udp_send:
-            if (c.mean_gap_ns > 0) {
-                if (now >= c.next_send && (c.interest & EPOLLOUT) == 0) udp_send_io(c, now);
-                next = std::min(next, c.next_send);
-            }
-            break;
-        case conn_role::udp_rr_client:
-            udp_rr_timeouts(c, now);
-            udp_rr_client_send(c, now);
-            if (c.mean_gap_ns > 0 && c.outstanding < c.stamps.size()) next = std::min(next, c.next_send);
-            if (c.outstanding > 0)
-                next = std::min(next, now + std::clamp<std::int64_t>(timeout / 8, 100'000, 10'000'000));
-            break;
-        default:
-            break;
-        }
+        if (auto timer = hooks(c.role).timer) next = std::min(next, timer(*this, c, now));
     }
     return next;
 }
 
 void worker::loop() noexcept {
     std::int64_t now = mono_ns();
-    for (conn* c : conns_)
-        kick(*c, now);
+    for (conn* cp : conns_) {
+        conn& c = *cp;
+        // Spread the first open-loop sends over one gap, so flows do not fire in lockstep.
+        if (c.mean_gap_ns > 0)
+            c.next_send = now + static_cast<std::int64_t>(c.mean_gap_ns * double(c.flow % 64) / 64.0);
+        hooks(c.role).start(*this, c, now);
+    }
     std::int64_t next_timer = paced_ ? on_timers(now) : INT64_MAX;
     const std::int64_t w_begin = ctx_.w.begin, w_end = ctx_.w.end;
     for (;;) {
@@ -352,22 +226,25 @@ void worker::loop() noexcept {
         bool stopping = false;
         for (int i = 0; i < n; ++i) {
             const epoll_event& e = events_[static_cast<std::size_t>(i)];
-            auto kind = e.data.u64 >> 32;
+            auto kind = static_cast<tag>(e.data.u64 >> 32);
             auto idx = static_cast<std::uint32_t>(e.data.u64 & 0xffffffffu);
-            if (kind == tag_stop) {
+            if (kind == tag::stop) {
                 stopping = true;
-            } else if (kind == tag_conn || kind == tag_data) {
+            } else if (kind == tag::conn || kind == tag::data) {
                 conn& c = *conns_[idx];
+                const role_hooks& h = hooks(c.role);
+                const bool control = kind == tag::conn;
+                // A UDP flow's control connection carries the end note even once its data is done.
                 if (ended_)
-                    linger_event(c, e.events, kind == tag_conn);
-                else
-                    dispatch(c, e.events, kind == tag_conn, now);
+                    h.linger(*this, c, e.events, control);
+                else if (!c.done || (control && c.udp))
+                    h.event(*this, c, e.events, control, now);
                 if (c.hist != nullptr) now = mono_ns(); // keep latencies honest after long handlers
-            } else if (kind == tag_crr_slot) {
-                crr_server_io(idx, e.events);
+            } else if (kind == tag::crr_slot) {
+                crr_kind::server_event(*this, crr_, idx);
                 last_crr_activity_ = now;
-            } else if (kind == tag_listener) {
-                crr_accept();
+            } else if (kind == tag::listener) {
+                crr_kind::server_accept(*this, crr_);
                 last_crr_activity_ = now;
             }
         }
@@ -384,8 +261,8 @@ void worker::loop() noexcept {
     }
     if (ctx_.listen_fd >= 0) {
         epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
-        for (std::uint32_t i = 0; i < crr_slots_.size(); ++i)
-            if (crr_slots_[i].fd >= 0) crr_server_close(i);
+        for (std::uint32_t i = 0; i < crr_.slots.size(); ++i)
+            crr_kind::server_close(*this, crr_, i);
         if (ended_) extra = extra_at_end_;
     }
 }
@@ -395,17 +272,18 @@ void worker::begin_window(std::int64_t) noexcept {
     if (auto r = read_rusage(rusage_scope::thread)) ru_begin_ = *r;
     sample_bytes_ = total_bytes_;
     sample_tx_ = total_tx_;
+    const bool tcp = info(ctx_.job->kind).tcp();
     for (conn* cp : conns_) {
         conn& c = *cp;
         c.at_begin = c.c;
-        if (c.io && !is_udp(c.role)) {
+        if (c.io && tcp) {
             if (auto t = read_tcp_info(c.io->fd())) {
                 c.ti_begin = *t;
                 c.has_tcp_info = true;
             }
         }
     }
-    std::copy(crr_live_.begin(), crr_live_.end(), crr_begin_.begin());
+    if (ctx_.listen_fd >= 0) crr_kind::server_window_begin(crr_);
 }
 
 void worker::end_window(std::int64_t now) noexcept {
@@ -433,66 +311,38 @@ void worker::end_window(std::int64_t now) noexcept {
         if (c.has_tcp_info) {
             if (auto t = read_tcp_info(c.io->fd())) c.ti_end = *t;
         }
-        switch (c.role) {
-        case conn_role::crr_client:
-            if (c.crr_fd >= 0) crr_close(c);
-            c.done = true;
-            break;
-        case conn_role::udp_send:
-            udp_send_end(c);
-            set_interest(c, c.udp.get(), 0);
-            c.done = true;
-            break;
-        case conn_role::udp_recv:
-            if (c.got_end) {
-                udp_recv_io(c);
-                c.done = true;
-            }
-            break;
-        case conn_role::udp_rr_client:
-        case conn_role::udp_rr_server:
-            set_interest(c, c.udp.get(), 0);
-            c.done = true;
-            break;
-        default:
-            // TCP: send our FIN and read until the peer's, so neither side sees a reset while
-            // the other may still be measuring.
-            if (!c.done) {
-                ::shutdown(c.io->fd(), SHUT_WR);
-                c.shut = true;
-                set_interest(c, c.io->fd(), EPOLLIN);
-            }
-            break;
-        }
+        hooks(c.role).window_end(*this, c);
     }
     if (ctx_.listen_fd >= 0) {
         // The tcp_crr server keeps serving through the linger (uncounted), so a client whose
         // window ends a little later does not see its last transactions cut off.
-        for (std::size_t f = 0; f < crr_live_.size(); ++f)
-            crr_flows[f] = window_delta(crr_begin_[f], crr_live_[f]);
+        crr_kind::server_window_end(*this, crr_);
         extra_at_end_ = extra;
         last_crr_activity_ = now;
     }
 }
 
-void worker::linger_event(conn& c, std::uint32_t events, bool control) noexcept {
-    if (is_udp(c.role)) {
-        if (control)
-            udp_control_io(c);
-        else if (c.role == conn_role::udp_recv)
-            udp_recv_io(c);
-        return;
-    }
+void tcp_window_end(worker& w, conn& c) noexcept {
+    if (c.done) return;
+    ::shutdown(c.io->fd(), SHUT_WR);
+    c.shut = true;
+    w.set_interest(c, c.io->fd(), EPOLLIN);
+}
+
+void tcp_linger(worker& w, conn& c, std::uint32_t, bool) noexcept {
     if (c.done || !c.io) return;
-    (void)events;
     for (int i = 0; i < 64; ++i) {
-        auto r = c.io->read(scratch_);
+        auto r = c.io->read(w.scratch());
         if (r.status == io_status::ok) continue;
         if (r.status == io_status::retry) return;
         c.done = true; // peer's FIN (or a reset: the window is over, nothing to count)
-        set_interest(c, c.io->fd(), 0);
+        w.set_interest(c, c.io->fd(), 0);
         return;
     }
+}
+
+counters window_figures(const conn& c) noexcept {
+    return window_delta(c.at_begin, c.at_end);
 }
 
 } // namespace kp::engine

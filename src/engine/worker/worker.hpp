@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <latch>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,19 +35,6 @@ struct run_context {
     sock_addr peer;                    ///< tcp_crr client: the server's address
     int listen_fd = -1;                ///< tcp_crr server: the listener, shared with EPOLLEXCLUSIVE
     const tls::context* tls = nullptr; ///< tcp_crr with TLS: this side's context
-};
-
-/// The counters of one tcp_crr server flow, kept per worker.
-struct crr_server_slot {
-    int fd = -1;
-    std::uint32_t flow = 0;
-    std::uint32_t have = 0;           ///< hello bytes read
-    std::uint64_t got = 0;            ///< request bytes read
-    std::uint64_t owed = 0;           ///< response bytes to write
-    std::uint8_t stage = 0;           ///< 0 hello, 4 TLS handshake, 1 request, 2 response, 3 drain
-    std::byte hello_buf[272]{};       ///< hello_fixed_size + hello_max_token
-    std::unique_ptr<tls::pending> hs; ///< TLS: the handshake in progress
-    std::unique_ptr<stream_io> io;    ///< TLS: the session (owns fd)
 };
 
 class worker {
@@ -79,45 +67,46 @@ class worker {
     rusage_times rusage;
     bool reached_end = false;
 
-  private:
-    void body(std::latch& ready, std::latch& go) noexcept;
-    void loop() noexcept;
-    void kick(conn& c, std::int64_t now) noexcept;
-    void dispatch(conn& c, std::uint32_t events, bool control, std::int64_t now) noexcept;
-    std::int64_t on_timers(std::int64_t now) noexcept; ///< returns the next timer, or INT64_MAX
-    void begin_window(std::int64_t now) noexcept;
-    void end_window(std::int64_t now) noexcept;
-    void linger_event(conn& c, std::uint32_t events, bool control) noexcept;
-    void set_interest(conn& c, int fd, std::uint32_t events) noexcept;
-    void fail_conn(conn& c, std::uint64_t counters::*err) noexcept;
+    // What the traffic kinds' hooks use; only ever on the worker's own thread.
+
+    /// Epoll tags: the high 32 bits of epoll_event.data.u64 say what the low 32 bits index.
+    enum class tag : std::uint64_t { stop, conn, data, crr_slot, listener };
+    /// The epoll tag of `index` as a `kind`.
+    static constexpr std::uint64_t tag_of(tag kind, std::uint32_t index) noexcept {
+        return (static_cast<std::uint64_t>(kind) << 32) | index;
+    }
+    [[nodiscard]] const job_spec& job() const noexcept { return *ctx_.job; }
+    [[nodiscard]] const pattern& payload() const noexcept { return *ctx_.payload; }
+    [[nodiscard]] const run_context& context() const noexcept { return ctx_; }
+    [[nodiscard]] int epoll_fd() const noexcept { return epoll_.get(); }
+    /// A buffer for reads, at least as large as any message of the job.
+    [[nodiscard]] std::span<std::byte> scratch() noexcept { return scratch_; }
+    /// Inside the window: latencies are recorded (flips with the counter snapshot).
+    [[nodiscard]] bool in_window() const noexcept { return in_window_; }
+    /// The window has ended: no new messages.
+    [[nodiscard]] bool ended() const noexcept { return ended_; }
     [[nodiscard]] bool measuring(std::int64_t now) const noexcept {
         return now >= ctx_.w.begin && now < ctx_.w.end;
     }
-    void record(conn& c, std::int64_t ns, std::int64_t now) noexcept;
-    std::int64_t next_gap(double mean_ns) noexcept; ///< open loop: the next inter-arrival gap
+    /// Counts bytes moved for the per-second samples.
+    void moved(std::uint64_t bytes) noexcept { total_bytes_ += bytes; }
+    /// Counts transactions for the per-second samples.
+    void transacted(std::uint64_t n) noexcept { total_tx_ += n; }
+    /// Sets the epoll events of `fd`, one of `c`'s sockets.
+    void set_interest(conn& c, int fd, std::uint32_t events) noexcept;
+    /// Counts `err` and stops the connection.
+    void fail_conn(conn& c, std::uint64_t counters::*err) noexcept;
+    /// Records a latency in `c`'s histogram, inside the window only.
+    void record(conn& c, std::int64_t ns) noexcept;
+    /// Open loop: the next inter-arrival gap around `mean_ns`.
+    std::int64_t next_gap(double mean_ns) noexcept;
 
-    // Traffic kinds (stream.cpp, rr.cpp, crr.cpp, udp.cpp).
-    void stream_send(conn& c) noexcept;
-    void stream_recv(conn& c) noexcept;
-    void reap_zerocopy(conn& c) noexcept;
-    void rr_client_io(conn& c, std::uint32_t events, std::int64_t now) noexcept;
-    void rr_server_io(conn& c, std::uint32_t events) noexcept;
-    bool flush(conn& c) noexcept; ///< writes tx_owed; false when the connection failed
-    void rr_issue(conn& c, std::int64_t now) noexcept;
-    void crr_start(conn& c, std::int64_t now) noexcept;
-    void crr_client_io(conn& c, std::uint32_t events, std::int64_t now) noexcept;
-    void crr_close(conn& c) noexcept;
-    void crr_accept() noexcept;
-    void crr_server_io(std::uint32_t slot, std::uint32_t events) noexcept;
-    void crr_server_close(std::uint32_t slot) noexcept;
-    void udp_send_io(conn& c, std::int64_t now) noexcept;
-    void udp_recv_io(conn& c) noexcept;
-    void udp_control_io(conn& c) noexcept;
-    void udp_rr_client_io(conn& c, std::int64_t now) noexcept;
-    void udp_rr_client_send(conn& c, std::int64_t now) noexcept;
-    void udp_rr_server_io(conn& c) noexcept;
-    void udp_rr_timeouts(conn& c, std::int64_t now) noexcept;
-    void udp_send_end(conn& c) noexcept;
+  private:
+    void body(std::latch& ready, std::latch& go) noexcept;
+    void loop() noexcept;
+    std::int64_t on_timers(std::int64_t now) noexcept; ///< returns the next timer, or INT64_MAX
+    void begin_window(std::int64_t now) noexcept;
+    void end_window(std::int64_t now) noexcept;
 
     const run_context& ctx_;
     int index_;
@@ -130,9 +119,7 @@ class worker {
     std::atomic<bool> finished_{false};
     std::string pin_error_;
     std::vector<std::byte> scratch_;
-    std::vector<crr_server_slot> crr_slots_;
-    std::vector<std::uint32_t> crr_free_;
-    std::vector<counters> crr_live_, crr_begin_;
+    crr_server crr_; ///< with a listener: the tcp_crr server's connections (crr.cpp)
     counters extra_at_end_;
     std::int64_t last_crr_activity_ = 0;
     std::vector<epoll_event> events_;
