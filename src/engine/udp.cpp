@@ -232,6 +232,13 @@ void worker::udp_rr_client_io(conn& c, std::int64_t now) noexcept {
         if (h.aux >= depth || c.stamps[h.aux] == 0 || c.slot_seq[h.aux] != h.seq)
             continue; // late: already lost
         now = mono_ns();
+        if (now - c.stamps[h.aux] > ctx_.job->timeout.count()) { // late, before the timer saw it
+            c.stamps[h.aux] = 0;
+            --c.outstanding;
+            ++c.c.lost;
+            ++c.c.err_timeout;
+            continue;
+        }
         record(c, now - c.stamps[h.aux], now);
         c.stamps[h.aux] = 0;
         --c.outstanding;
