@@ -585,7 +585,8 @@ class loader {
                     const std::string name = metric == "loss" ? "loss_ratio" : metric;
                     auto e = parse_expectation(name, *text);
                     if (!e)
-                        return d_.error(is_metric_name(name) ? loc_or(bound, mk) : mk, "search.slo: " + e.error());
+                        return d_.error(is_metric_name(name) ? loc_or(bound, mk) : mk,
+                                        "search.slo: " + e.error());
                     e->loc = mk;
                     s.slo.push_back(std::move(*e));
                 });

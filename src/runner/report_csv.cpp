@@ -67,8 +67,7 @@ constexpr std::string_view metric_names[] = {
 static_assert(std::size(metric_names) == metric_count);
 
 /// A metric: the repeat's value in a repeat row, the aggregate value in an aggregate row.
-template <std::size_t I>
-std::string metric_value(const row_source& s) {
+template <std::size_t I> std::string metric_value(const row_source& s) {
     if (s.rep != nullptr) return number(s.rep->metrics[I]);
     const auto* a = s.r.aggregate.find(static_cast<metric>(I));
     return a ? number(a->value) : std::string();
@@ -81,8 +80,7 @@ constexpr std::array<column, metric_count> make_metric_columns(std::index_sequen
 constexpr auto metric_columns = make_metric_columns(std::make_index_sequence<metric_count>{});
 
 /// One end of the 95% CI of metric M over the repeats (aggregate rows only).
-template <metric M, bool High>
-std::string ci_bound(const row_source& s) {
+template <metric M, bool High> std::string ci_bound(const row_source& s) {
     const auto* a = s.r.aggregate.find(M);
     if (!a || !a->stats.has_ci()) return {};
     return number(High ? a->stats.ci_high : a->stats.ci_low);
@@ -119,9 +117,13 @@ constexpr column tail_columns[] = {
     // `via:` instances: the hops' host CPU; with compare_direct, the latency the chain adds.
     {"proxy_cpu_s", [](const row_source& s) { return number(proxy_cpu_s(s.r.hops)); }},
     {"added_latency_p50_us",
-     [](const row_source& s) { return s.r.direct ? number(s.r.direct->added_latency_p50_us) : std::string(); }},
+     [](const row_source& s) {
+         return s.r.direct ? number(s.r.direct->added_latency_p50_us) : std::string();
+     }},
     {"added_latency_p99_us",
-     [](const row_source& s) { return s.r.direct ? number(s.r.direct->added_latency_p99_us) : std::string(); }},
+     [](const row_source& s) {
+         return s.r.direct ? number(s.r.direct->added_latency_p99_us) : std::string();
+     }},
 };
 
 std::vector<column> build_columns(csv_rows rows) {

@@ -36,9 +36,11 @@ std::string render(const testcase& t) {
     std::string head = fmt::format(R"(    <testcase classname="{}" name="{}" time="{:.3f}")", xml_escape(t.classname),
                                    xml_escape(t.name), t.time);
     if (t.kind == case_kind::passed) return head + "/>\n";
-    if (t.kind == case_kind::skipped) return head + fmt::format(">\n      <skipped message=\"{}\"/>\n    </testcase>\n", xml_escape(t.message));
-    return head + fmt::format(">\n      <{0} message=\"{1}\">{1}</{0}>\n    </testcase>\n", element_of(t.kind),
-                              xml_escape(t.message));
+    if (t.kind == case_kind::skipped)
+        return head +
+               fmt::format(">\n      <skipped message=\"{}\"/>\n    </testcase>\n", xml_escape(t.message));
+    return head + fmt::format(">\n      <{0} message=\"{1}\">{1}</{0}>\n    </testcase>\n",
+                              element_of(t.kind), xml_escape(t.message));
 }
 
 } // namespace
@@ -76,7 +78,8 @@ std::string junit_xml(const run_record& run) {
         }
         cases.push_back(t);
         for (const auto& c : r.checks) {
-            testcase k{suite + "." + r.id, fmt::format("{}: {} {}", r.id, c.metric, c.text), 0, case_kind::passed, ""};
+            testcase k{suite + "." + r.id, fmt::format("{}: {} {}", r.id, c.metric, c.text), 0,
+                       case_kind::passed, ""};
             if (!c.passed) {
                 k.kind = case_kind::failure;
                 k.message = describe_check(c);
@@ -90,8 +93,8 @@ std::string junit_xml(const run_record& run) {
             const auto& name = info(d.which).name;
             cases.push_back({suite + ".baseline", fmt::format("{}: {} regression", d.instance, name), 0,
                              case_kind::failure,
-                             fmt::format("{} went from {} to {} (tolerance {:.0f}%)", name, human_number(d.base),
-                                         human_number(d.fresh), d.tolerance * 100)});
+                             fmt::format("{} went from {} to {} (tolerance {:.0f}%)", name,
+                                         human_number(d.base), human_number(d.fresh), d.tolerance * 100)});
         }
     std::size_t failures = 0, errors = 0, skipped = 0;
     double time = 0;

@@ -57,9 +57,9 @@ struct check_result {
 /// How an instance ended.
 enum class instance_status : std::uint8_t { ok, expect_failed, failed, interrupted, skipped };
 /// Every instance_status, in order (results.json counts each in its summary).
-inline constexpr instance_status all_instance_statuses[] = {instance_status::ok, instance_status::expect_failed,
-                                                            instance_status::failed, instance_status::interrupted,
-                                                            instance_status::skipped};
+inline constexpr instance_status all_instance_statuses[] = {
+    instance_status::ok, instance_status::expect_failed, instance_status::failed,
+    instance_status::interrupted, instance_status::skipped};
 static_assert(std::size(all_instance_statuses) == static_cast<std::size_t>(instance_status::skipped) + 1);
 
 /// Everything recorded about one instance.

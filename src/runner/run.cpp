@@ -188,8 +188,10 @@ int run_plan(const plan& p, const run_options& options) {
     pool.shutdown();
     prog.finish();
 
-    if (interrupt_requested) run.status = run_status::interrupted;
-    else if (run.status == run_status::running) run.status = run_status::complete;
+    if (interrupt_requested)
+        run.status = run_status::interrupted;
+    else if (run.status == run_status::running)
+        run.status = run_status::complete;
     bool regressed = false;
     std::string comparison_text;
     if (!baseline.is_null()) {
