@@ -105,7 +105,7 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
         bool more = inst.until ? needs_another_repeat(rule, headline_values) : r < inst.repeat;
         if (!more) break;
         if (interrupt_requested) {
-            rec.failure = failure_reason{"", "repeat", "interrupted", true};
+            rec.failure = interrupted_at("repeat");
             break;
         }
         prog.repeat(r, shown);

@@ -28,6 +28,13 @@ struct failure_reason {
     bool interrupted = false; ///< stopped by an interrupt (SIGINT/SIGTERM), not by a fault
 };
 
+/// The failure of an instance that an interrupt stopped at `step` (its error text: "interrupted").
+[[nodiscard]] inline failure_reason interrupted_at(std::string step) {
+    failure_reason f{"", std::move(step), "interrupted"};
+    f.interrupted = true;
+    return f;
+}
+
 /// One run of one instance.
 struct repeat_record {
     std::size_t index = 0;
