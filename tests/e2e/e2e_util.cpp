@@ -262,7 +262,7 @@ std::set<pid_t> announced_agents(const std::string& log) {
 bool skip_without_netns() {
     std::string why = kp::test::netns_hosts::unavailable_reason();
     if (why.empty()) return false;
-    MESSAGE("skipped: needs network namespaces with sshd: " << why);
+    kp::test::skip("needs network namespaces with sshd: " + why);
     return true;
 }
 

@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "skip.hpp"
+
 namespace kp::e2e {
 
 namespace fs = std::filesystem;
@@ -118,7 +120,7 @@ std::set<pid_t> live_agents_of_test_binary();
 /// The agent pids the runner announced in its log ("me: agent[1234]: ... ready").
 std::set<pid_t> announced_agents(const std::string& log);
 
-/// Skips the test (returns true, with a message) when namespaces or sshd are not available.
+/// Skips the test (kp::test::skip; returns true) when namespaces or sshd are not available.
 bool skip_without_netns();
 
 } // namespace kp::e2e

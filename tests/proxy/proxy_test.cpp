@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "netns_fixture.hpp"
+#include "skip.hpp"
 
 using kp::test::netns_hosts;
 using kp::test::run_shell;
@@ -25,7 +26,7 @@ namespace {
 bool skip_without_netns() {
     std::string why = netns_hosts::unavailable_reason();
     if (why.empty()) return false;
-    MESSAGE("skipped: proxy chain tests need root, network namespaces and sshd: " << why);
+    kp::test::skip("proxy chain tests need root, network namespaces and sshd: " + why);
     return true;
 }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "netns_fixture.hpp"
+#include "skip.hpp"
 
 using kp::test::netns_hosts;
 using kp::test::run_shell;
@@ -201,7 +202,7 @@ TEST_CASE("search run: a tbf-shaped veth puts the knee below the shaping rate, a
     run_shell("command -v tc >/dev/null 2>&1", &rc);
     if (why.empty() && rc != 0) why = "no tc (apt-get install iproute2)";
     if (!why.empty()) {
-        MESSAGE("skipped: the shaped search needs network namespaces, sshd and tc: " << why);
+        kp::test::skip("the shaped search needs network namespaces, sshd and tc: " + why);
         return;
     }
     netns_hosts f(1);

@@ -359,6 +359,13 @@ void rr_client_event(worker& w, conn& c, std::uint32_t, bool control, std::int64
         if (h.aux >= depth || s.stamps[h.aux] == 0 || s.slot_seq[h.aux] != h.seq)
             continue; // late: already lost
         now = mono_ns();
+        if (now - s.stamps[h.aux] > w.job().timeout.count()) { // late, before the timer saw it
+            s.stamps[h.aux] = 0;
+            --s.outstanding;
+            ++c.c.lost;
+            ++c.c.err_timeout;
+            continue;
+        }
         w.record(c, now - s.stamps[h.aux]);
         s.stamps[h.aux] = 0;
         --s.outstanding;

@@ -103,7 +103,7 @@ struct report_files {
 };
 
 int exit_code_of(const run_record& run, bool regressed) {
-    if (run.status == "interrupted") return 130;
+    if (run.status == run_status::interrupted) return 130;
     bool failed = false, expect_failed = false;
     for (const auto& i : run.instances) {
         failed = failed || i.status == instance_status::failed;
@@ -188,14 +188,16 @@ int run_plan(const plan& p, const run_options& options) {
     pool.shutdown();
     prog.finish();
 
-    if (interrupt_requested) run.status = "interrupted";
-    else if (run.status == "running") run.status = "complete";
+    if (interrupt_requested)
+        run.status = run_status::interrupted;
+    else if (run.status == run_status::running)
+        run.status = run_status::complete;
     bool regressed = false;
     std::string comparison_text;
     if (!baseline.is_null()) {
         auto report = compare_results(baseline, run_json(run), {});
         regressed = report.regressed();
-        run.baseline = comparison_json(report);
+        run.baseline = report;
         comparison_text = format_comparison(report);
     }
     run.finished_at = utc_iso8601(std::chrono::system_clock::now());

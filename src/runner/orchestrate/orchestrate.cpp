@@ -105,7 +105,7 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
         bool more = inst.until ? needs_another_repeat(rule, headline_values) : r < inst.repeat;
         if (!more) break;
         if (interrupt_requested) {
-            rec.failure = failure_reason{"", "repeat", "interrupted"};
+            rec.failure = interrupted_at("repeat");
             break;
         }
         prog.repeat(r, shown);
@@ -131,7 +131,7 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
         rec.repeats.push_back(std::move(*rep));
     }
     if (rec.failure)
-        rec.status = rec.failure->error == "interrupted" ? instance_status::interrupted : instance_status::failed;
+        rec.status = rec.failure->interrupted ? instance_status::interrupted : instance_status::failed;
     finish_aggregate(inst, rec);
     if (!inst.via.empty()) rec.hops = summarize_hops(inst.job.kind, inst.via, rec.repeats);
     if (rec.direct) compare_direct(rec.aggregate, rec.hops, *rec.direct);
@@ -160,7 +160,7 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
             aborted = true;
         }
     }
-    if (aborted) run.status = "aborted";
+    if (aborted) run.status = run_status::aborted;
 }
 
 std::string check_placements(const plan& p, const std::vector<instance>& instances, const agent_pool& pool) {

@@ -85,7 +85,7 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     };
     auto interrupted = [&](std::string step) {
         cleanup();
-        return std::unexpected(failure_reason{"", std::move(step), "interrupted"});
+        return std::unexpected(interrupted_at(std::move(step)));
     };
 
     auto l = server.agent->listen(server.name, sjob, {ctx.server_address, 0}, setup_timeout);

@@ -146,7 +146,7 @@ void run_search(const repeat_context& ctx, progress& prog, instance_record& rec)
     std::map<std::size_t, repeat_record> runs; // by probe index; the peak's becomes rec.repeats
     auto began = std::chrono::steady_clock::now();
     auto probe = [&](double offered, std::size_t index) -> std::expected<probe_measurement, failure_reason> {
-        if (interrupt_requested) return std::unexpected(failure_reason{"", "probe", "interrupted"});
+        if (interrupt_requested) return std::unexpected(interrupted_at("probe"));
         prog.repeat(index, rule.max_probes);
         probe_inst.job.rate = offered;
         repeat_context c = ctx;

@@ -64,6 +64,10 @@ std::string_view symbol(comparison c) {
     return "?";
 }
 
+bool is_metric_name(std::string_view name) {
+    return metric_from_name(name).has_value();
+}
+
 parsed<expectation> parse_expectation(std::string_view metric_name, std::string_view text) {
     auto m = metric_from_name(metric_name);
     if (!m) {

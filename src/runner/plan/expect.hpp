@@ -26,6 +26,8 @@ struct expectation {
 /// Parses `metric: text`. The error names the unknown metric (with did-you-mean) or says
 /// which comparison and unit were expected.
 [[nodiscard]] parsed<expectation> parse_expectation(std::string_view metric, std::string_view text);
+/// True when `name` is a metric an expectation may name (then a parse error is in its bound).
+[[nodiscard]] bool is_metric_name(std::string_view name);
 
 /// "<", "<=", ">", ">=".
 [[nodiscard]] std::string_view symbol(comparison c);

@@ -556,7 +556,8 @@ class loader {
             auto s = scalar(key, k, x);
             if (!s) return;
             auto e = parse_expectation(key, *s);
-            if (!e) return d_.error(e.error().starts_with("unknown metric") ? k : loc_or(x, k), e.error());
+            // An unknown metric is the key's fault; a bad bound is the value's.
+            if (!e) return d_.error(is_metric_name(key) ? loc_or(x, k) : k, e.error());
             e->loc = k;
             sc.expect.push_back(std::move(*e));
         });
@@ -581,9 +582,10 @@ class loader {
                     auto text = scalar("search.slo." + metric, mk, bound);
                     if (!text) return;
                     // `loss` is what RFC 2544 users write; the metric is loss_ratio.
-                    auto e = parse_expectation(metric == "loss" ? "loss_ratio" : metric, *text);
+                    const std::string name = metric == "loss" ? "loss_ratio" : metric;
+                    auto e = parse_expectation(name, *text);
                     if (!e)
-                        return d_.error(e.error().starts_with("unknown metric") ? mk : loc_or(bound, mk),
+                        return d_.error(is_metric_name(name) ? loc_or(bound, mk) : mk,
                                         "search.slo: " + e.error());
                     e->loc = mk;
                     s.slo.push_back(std::move(*e));

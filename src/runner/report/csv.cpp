@@ -1,5 +1,9 @@
 #include "runner/report/csv.hpp"
 
+#include <array>
+#include <iterator>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "engine/wire/codec.hpp"
@@ -7,22 +11,22 @@
 namespace kp::runner {
 namespace {
 
-// Instance columns come first, then metrics in the order of enum metric, each under its name
-// with the unit as a suffix. Aggregate rows add the 95% CI of the headline rates.
-constexpr std::string_view head_columns[] = {"plan",    "started_at", "instance",    "scenario",
-                                             "traffic", "parameters", "client_host", "server_host",
-                                             "status",  "repeats"};
-constexpr std::string_view metric_columns[] = {
-    "throughput_bps",        "transactions_per_s",   "connections_per_s", "latency_p50_us", "latency_p90_us",
-    "latency_p99_us",        "latency_p999_us",      "latency_p9999_us",  "latency_min_us", "latency_max_us",
-    "latency_mean_us",       "loss_ratio",           "retransmits",       "client_cpu_s",   "server_cpu_s",
-    "client_service_demand", "server_service_demand"};
-static_assert(std::size(metric_columns) == metric_count);
-constexpr std::string_view ci_columns[] = {"throughput_bps_ci95_low", "throughput_bps_ci95_high",
-                                           "transactions_per_s_ci95_low", "transactions_per_s_ci95_high"};
-constexpr std::string_view tail_columns[] = {"service_demand_unit", "checks_failed",    "failure",
-                                             "peak_rate",           "peak_bracket_low", "peak_bracket_high",
-                                             "proxy_cpu_s",         "added_latency_p50_us", "added_latency_p99_us"};
+// Every column is one row of a table: its name and how its value is read, so a header and its
+// value cannot drift apart. Instance columns come first, then metrics in the order of enum
+// metric, each under its name with the unit as a suffix. Aggregate rows add the 95% CI of the
+// headline rates; repeat rows add the repeat's index after the instance.
+
+/// What one CSV row is made from.
+struct row_source {
+    const run_record& run;
+    const instance_record& r;
+    const repeat_record* rep; ///< the repeat of a repeat row; null in an aggregate row
+};
+
+struct column {
+    std::string_view name;
+    std::string (*value)(const row_source&);
+};
 
 std::string number(const std::optional<double>& v) {
     return v ? fmt::format("{:.6g}", *v) : std::string();
@@ -39,59 +43,117 @@ bool is_stream(engine::traffic k) {
     return k == engine::traffic::tcp_stream || k == engine::traffic::udp_stream;
 }
 
-std::vector<std::string> head(const run_record& run, const instance_record& r) {
-    return {run.plan_name,
-            run.started_at,
-            r.id,
-            r.scenario,
-            std::string(engine::to_string(r.kind)),
-            parameters_text(r),
-            r.client_host,
-            r.server_host,
-            to_string(r.status),
-            std::to_string(r.repeats.size())};
+constexpr column id_columns[] = {
+    {"plan", [](const row_source& s) { return s.run.plan_name; }},
+    {"started_at", [](const row_source& s) { return s.run.started_at; }},
+    {"instance", [](const row_source& s) { return s.r.id; }},
+};
+/// Repeat rows only, right after the id columns.
+constexpr column repeat_column = {"repeat", [](const row_source& s) { return std::to_string(s.rep->index); }};
+constexpr column instance_columns[] = {
+    {"scenario", [](const row_source& s) { return s.r.scenario; }},
+    {"traffic", [](const row_source& s) { return std::string(engine::to_string(s.r.kind)); }},
+    {"parameters", [](const row_source& s) { return parameters_text(s.r); }},
+    {"client_host", [](const row_source& s) { return s.r.client_host; }},
+    {"server_host", [](const row_source& s) { return s.r.server_host; }},
+    {"status", [](const row_source& s) { return std::string(to_string(s.r.status)); }},
+    {"repeats", [](const row_source& s) { return std::to_string(s.r.repeats.size()); }},
+};
+constexpr std::string_view metric_names[] = {
+    "throughput_bps",        "transactions_per_s",   "connections_per_s", "latency_p50_us", "latency_p90_us",
+    "latency_p99_us",        "latency_p999_us",      "latency_p9999_us",  "latency_min_us", "latency_max_us",
+    "latency_mean_us",       "loss_ratio",           "retransmits",       "client_cpu_s",   "server_cpu_s",
+    "client_service_demand", "server_service_demand"};
+static_assert(std::size(metric_names) == metric_count);
+
+/// A metric: the repeat's value in a repeat row, the aggregate value in an aggregate row.
+template <std::size_t I> std::string metric_value(const row_source& s) {
+    if (s.rep != nullptr) return number(s.rep->metrics[I]);
+    const auto* a = s.r.aggregate.find(static_cast<metric>(I));
+    return a ? number(a->value) : std::string();
 }
 
-std::vector<std::string> tail(const instance_record& r) {
-    std::size_t failed = 0;
-    for (const auto& c : r.checks)
-        failed += c.passed ? 0 : 1;
-    std::string failure;
-    if (r.failure) failure = fmt::format("{}: {}: {}", r.failure->host, r.failure->step, r.failure->error);
+template <std::size_t... I>
+constexpr std::array<column, metric_count> make_metric_columns(std::index_sequence<I...>) {
+    return {{column{metric_names[I], &metric_value<I>}...}};
+}
+constexpr auto metric_columns = make_metric_columns(std::make_index_sequence<metric_count>{});
+
+/// One end of the 95% CI of metric M over the repeats (aggregate rows only).
+template <metric M, bool High> std::string ci_bound(const row_source& s) {
+    const auto* a = s.r.aggregate.find(M);
+    if (!a || !a->stats.has_ci()) return {};
+    return number(High ? a->stats.ci_high : a->stats.ci_low);
+}
+
+constexpr column ci_columns[] = {
+    {"throughput_bps_ci95_low", &ci_bound<metric::throughput_bps, false>},
+    {"throughput_bps_ci95_high", &ci_bound<metric::throughput_bps, true>},
+    {"transactions_per_s_ci95_low", &ci_bound<metric::transactions_per_s, false>},
+    {"transactions_per_s_ci95_high", &ci_bound<metric::transactions_per_s, true>},
+};
+
+constexpr column tail_columns[] = {
+    {"service_demand_unit",
+     [](const row_source& s) { return std::string(is_stream(s.r.kind) ? "s/GB" : "us/transaction"); }},
+    {"checks_failed",
+     [](const row_source& s) {
+         std::size_t failed = 0;
+         for (const auto& c : s.r.checks)
+             failed += c.passed ? 0 : 1;
+         return std::to_string(failed);
+     }},
+    {"failure",
+     [](const row_source& s) {
+         const auto& f = s.r.failure;
+         return f ? fmt::format("{}: {}: {}", f->host, f->step, f->error) : std::string();
+     }},
     // `search:` instances: the peak (messages/s) and its bracket; empty otherwise.
-    const auto* s = r.search ? &*r.search : nullptr;
-    return {is_stream(r.kind) ? "s/GB" : "us/transaction",
-            std::to_string(failed),
-            failure,
-            s ? number(s->peak) : "",
-            s ? number(s->bracket_low) : "",
-            s ? number(s->bracket_high) : "",
-            // `via:` instances: the hops' host CPU; with compare_direct, the latency the chain adds.
-            number(proxy_cpu_s(r.hops)),
-            r.direct ? number(r.direct->added_latency_p50_us) : "",
-            r.direct ? number(r.direct->added_latency_p99_us) : ""};
-}
+    {"peak_rate", [](const row_source& s) { return s.r.search ? number(s.r.search->peak) : std::string(); }},
+    {"peak_bracket_low",
+     [](const row_source& s) { return s.r.search ? number(s.r.search->bracket_low) : std::string(); }},
+    {"peak_bracket_high",
+     [](const row_source& s) { return s.r.search ? number(s.r.search->bracket_high) : std::string(); }},
+    // `via:` instances: the hops' host CPU; with compare_direct, the latency the chain adds.
+    {"proxy_cpu_s", [](const row_source& s) { return number(proxy_cpu_s(s.r.hops)); }},
+    {"added_latency_p50_us",
+     [](const row_source& s) {
+         return s.r.direct ? number(s.r.direct->added_latency_p50_us) : std::string();
+     }},
+    {"added_latency_p99_us",
+     [](const row_source& s) {
+         return s.r.direct ? number(s.r.direct->added_latency_p99_us) : std::string();
+     }},
+};
 
-void append_row(std::string& out, const std::vector<std::string>& fields) {
-    for (std::size_t i = 0; i < fields.size(); ++i)
-        out += (i ? "," : "") + csv_field(fields[i]);
-    out += "\n";
-}
-
-std::vector<std::string> build_columns(csv_rows rows) {
-    std::vector<std::string> c;
-    for (auto s : head_columns) {
-        c.emplace_back(s);
-        if (s == "instance" && rows == csv_rows::repeats) c.emplace_back("repeat");
-    }
-    for (auto s : metric_columns)
-        c.emplace_back(s);
-    if (rows == csv_rows::aggregate)
-        for (auto s : ci_columns)
-            c.emplace_back(s);
-    for (auto s : tail_columns)
-        c.emplace_back(s);
+std::vector<column> build_columns(csv_rows rows) {
+    std::vector<column> c;
+    c.insert(c.end(), std::begin(id_columns), std::end(id_columns));
+    if (rows == csv_rows::repeats) c.push_back(repeat_column);
+    c.insert(c.end(), std::begin(instance_columns), std::end(instance_columns));
+    c.insert(c.end(), metric_columns.begin(), metric_columns.end());
+    if (rows == csv_rows::aggregate) c.insert(c.end(), std::begin(ci_columns), std::end(ci_columns));
+    c.insert(c.end(), std::begin(tail_columns), std::end(tail_columns));
     return c;
+}
+
+const std::vector<column>& columns_of(csv_rows rows) {
+    static const std::vector<column> aggregate = build_columns(csv_rows::aggregate);
+    static const std::vector<column> repeats = build_columns(csv_rows::repeats);
+    return rows == csv_rows::aggregate ? aggregate : repeats;
+}
+
+std::vector<std::string> names_of(csv_rows rows) {
+    std::vector<std::string> out;
+    for (const auto& c : columns_of(rows))
+        out.emplace_back(c.name);
+    return out;
+}
+
+void append_row(std::string& out, const std::vector<column>& columns, const row_source& src) {
+    for (std::size_t i = 0; i < columns.size(); ++i)
+        out += (i ? "," : "") + csv_field(columns[i].value(src));
+    out += "\n";
 }
 
 } // namespace
@@ -105,41 +167,25 @@ std::string csv_field(std::string_view s) {
 }
 
 const std::vector<std::string>& csv_columns(csv_rows rows) {
-    static const std::vector<std::string> aggregate = build_columns(csv_rows::aggregate);
-    static const std::vector<std::string> repeats = build_columns(csv_rows::repeats);
+    static const std::vector<std::string> aggregate = names_of(csv_rows::aggregate);
+    static const std::vector<std::string> repeats = names_of(csv_rows::repeats);
     return rows == csv_rows::aggregate ? aggregate : repeats;
 }
 
 std::string csv_text(const run_record& run, csv_rows rows) {
     std::string out;
-    append_row(out, csv_columns(rows));
+    const auto& header = csv_columns(rows);
+    for (std::size_t i = 0; i < header.size(); ++i)
+        out += (i ? "," : "") + csv_field(header[i]);
+    out += "\n";
+    const auto& columns = columns_of(rows);
     for (const auto& r : run.instances) {
         if (rows == csv_rows::aggregate) {
-            auto f = head(run, r);
-            for (metric m : all_metrics()) {
-                const auto* a = r.aggregate.find(m);
-                f.push_back(a ? number(a->value) : std::string());
-            }
-            for (metric m : {metric::throughput_bps, metric::transactions_per_s}) {
-                const auto* a = r.aggregate.find(m);
-                bool ci = a && a->stats.has_ci();
-                f.push_back(ci ? number(a->stats.ci_low) : std::string());
-                f.push_back(ci ? number(a->stats.ci_high) : std::string());
-            }
-            for (auto& t : tail(r))
-                f.push_back(std::move(t));
-            append_row(out, f);
+            append_row(out, columns, {run, r, nullptr});
             continue;
         }
-        for (const auto& rep : r.repeats) {
-            auto f = head(run, r);
-            f.insert(f.begin() + 3, std::to_string(rep.index));
-            for (const auto& v : rep.metrics)
-                f.push_back(number(v));
-            for (auto& t : tail(r))
-                f.push_back(std::move(t));
-            append_row(out, f);
-        }
+        for (const auto& rep : r.repeats)
+            append_row(out, columns, {run, r, &rep});
     }
     return out;
 }

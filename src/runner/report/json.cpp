@@ -1,6 +1,9 @@
 #include "runner/report/json.hpp"
 
+#include <algorithm>
+
 #include "engine/wire/codec.hpp"
+#include "runner/results/compare.hpp"
 #include "runner/plan/expect.hpp"
 
 namespace kp::runner {
@@ -120,6 +123,20 @@ const char* to_string(instance_status s) {
     return "?";
 }
 
+const char* to_string(run_status s) {
+    switch (s) {
+    case run_status::running:
+        return "running";
+    case run_status::complete:
+        return "complete";
+    case run_status::interrupted:
+        return "interrupted";
+    case run_status::aborted:
+        return "aborted";
+    }
+    return "?";
+}
+
 json aggregate_json(const instance_aggregate& a) {
     json metrics = json::object();
     for (const auto& m : a.metrics) {
@@ -208,19 +225,18 @@ json run_json(const run_record& r) {
     json doc = run_header_json(r);
     doc["type"] = "results";
     doc["finished_at"] = r.finished_at.empty() ? json(nullptr) : json(r.finished_at);
-    doc["status"] = r.status;
+    doc["status"] = to_string(r.status);
     doc["exit_code"] = r.exit_code;
     json instances = json::array();
-    std::size_t counts[5] = {};
-    for (const auto& i : r.instances) {
+    for (const auto& i : r.instances)
         instances.push_back(instance_json(i));
-        ++counts[static_cast<std::size_t>(i.status)];
-    }
     doc["instances"] = instances;
-    doc["summary"] = {{"instances", r.instances.size()}, {"ok", counts[0]},
-                      {"expect_failed", counts[1]},      {"failed", counts[2]},
-                      {"interrupted", counts[3]},        {"skipped", counts[4]}};
-    doc["baseline"] = r.baseline.is_null() ? json(nullptr) : r.baseline;
+    json summary = {{"instances", r.instances.size()}};
+    for (instance_status s : all_instance_statuses)
+        summary[to_string(s)] = static_cast<std::size_t>(std::count_if(
+            r.instances.begin(), r.instances.end(), [s](const instance_record& i) { return i.status == s; }));
+    doc["summary"] = summary;
+    doc["baseline"] = r.baseline ? comparison_json(*r.baseline) : json(nullptr);
     return doc;
 }
 

@@ -7,19 +7,40 @@
 namespace kp::runner {
 namespace {
 
+/// What a JUnit test case reports: nothing (passed), or its <failure>, <error> or <skipped>.
+enum class case_kind : std::uint8_t { passed, failure, error, skipped };
+
+/// The JUnit element of a kind that is not `passed`.
+const char* element_of(case_kind k) {
+    switch (k) {
+    case case_kind::failure:
+        return "failure";
+    case case_kind::error:
+        return "error";
+    case case_kind::skipped:
+        return "skipped";
+    case case_kind::passed:
+        break;
+    }
+    return "?";
+}
+
 struct testcase {
     std::string classname, name;
     double time = 0;
-    std::string kind; ///< "", "failure", "error", "skipped"
+    case_kind kind = case_kind::passed;
     std::string message;
 };
 
 std::string render(const testcase& t) {
     std::string head = fmt::format(R"(    <testcase classname="{}" name="{}" time="{:.3f}")", xml_escape(t.classname),
                                    xml_escape(t.name), t.time);
-    if (t.kind.empty()) return head + "/>\n";
-    if (t.kind == "skipped") return head + fmt::format(">\n      <skipped message=\"{}\"/>\n    </testcase>\n", xml_escape(t.message));
-    return head + fmt::format(">\n      <{0} message=\"{1}\">{1}</{0}>\n    </testcase>\n", t.kind, xml_escape(t.message));
+    if (t.kind == case_kind::passed) return head + "/>\n";
+    if (t.kind == case_kind::skipped)
+        return head +
+               fmt::format(">\n      <skipped message=\"{}\"/>\n    </testcase>\n", xml_escape(t.message));
+    return head + fmt::format(">\n      <{0} message=\"{1}\">{1}</{0}>\n    </testcase>\n",
+                              element_of(t.kind), xml_escape(t.message));
 }
 
 } // namespace
@@ -46,41 +67,41 @@ std::string junit_xml(const run_record& run) {
     std::vector<testcase> cases;
     std::string suite = run.plan_name.empty() ? "kperf-plan" : run.plan_name;
     for (const auto& r : run.instances) {
-        testcase t{suite, r.id, r.elapsed_s, "", ""};
+        testcase t{suite, r.id, r.elapsed_s, case_kind::passed, ""};
         if (r.status == instance_status::failed || r.status == instance_status::interrupted) {
-            t.kind = "error";
+            t.kind = case_kind::error;
             t.message = r.failure ? fmt::format("host {}: {}: {}", r.failure->host, r.failure->step, r.failure->error)
                                   : std::string(to_string(r.status));
         } else if (r.status == instance_status::skipped) {
-            t.kind = "skipped";
+            t.kind = case_kind::skipped;
             t.message = "skipped";
         }
         cases.push_back(t);
         for (const auto& c : r.checks) {
-            testcase k{suite + "." + r.id, fmt::format("{}: {} {}", r.id, c.metric, c.text), 0, "", ""};
+            testcase k{suite + "." + r.id, fmt::format("{}: {} {}", r.id, c.metric, c.text), 0,
+                       case_kind::passed, ""};
             if (!c.passed) {
-                k.kind = "failure";
+                k.kind = case_kind::failure;
                 k.message = describe_check(c);
             }
             cases.push_back(k);
         }
     }
-    if (run.baseline.is_object() && run.baseline.contains("rows"))
-        for (const auto& row : run.baseline["rows"]) {
-            if (row.value("verdict", "") != "REGRESSION") continue;
-            cases.push_back({suite + ".baseline",
-                             fmt::format("{}: {} regression", row.value("instance", ""), row.value("metric", "")), 0,
-                             "failure",
-                             fmt::format("{} went from {} to {} (tolerance {:.0f}%)", row.value("metric", ""),
-                                         human_number(row.value("base", 0.0)), human_number(row.value("new", 0.0)),
-                                         row.value("tolerance", 0.0) * 100)});
+    if (run.baseline)
+        for (const auto& d : run.baseline->rows) {
+            if (d.outcome != verdict::regression) continue;
+            const auto& name = info(d.which).name;
+            cases.push_back({suite + ".baseline", fmt::format("{}: {} regression", d.instance, name), 0,
+                             case_kind::failure,
+                             fmt::format("{} went from {} to {} (tolerance {:.0f}%)", name,
+                                         human_number(d.base), human_number(d.fresh), d.tolerance * 100)});
         }
     std::size_t failures = 0, errors = 0, skipped = 0;
     double time = 0;
     for (const auto& c : cases) {
-        failures += c.kind == "failure";
-        errors += c.kind == "error";
-        skipped += c.kind == "skipped";
+        failures += c.kind == case_kind::failure;
+        errors += c.kind == case_kind::error;
+        skipped += c.kind == case_kind::skipped;
         time += c.time;
     }
     std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";

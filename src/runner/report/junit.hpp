@@ -8,7 +8,7 @@
 
 namespace kp::runner {
 
-/// The JUnit XML document of `run` (run.baseline rows marked REGRESSION become failures).
+/// The JUnit XML document of `run` (run.baseline rows judged a regression become failures).
 [[nodiscard]] std::string junit_xml(const run_record& run);
 
 /// Escapes text for XML attributes and content.

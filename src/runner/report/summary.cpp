@@ -18,7 +18,7 @@ std::string cpu_text(const instance_record& r) {
     return fmt::format("{:.2f}/{:.2f}", c->value, s->value);
 }
 
-const char* verdict(const instance_record& r) {
+const char* outcome_word(const instance_record& r) {
     switch (r.status) {
     case instance_status::ok: return "pass";
     case instance_status::expect_failed: return "FAIL";
@@ -74,7 +74,7 @@ std::string summary_table(const run_record& run) {
                                   "headline (mean; latency from merged histogram)", "cpu c/s [s]", "result");
     for (const auto& r : run.instances)
         out += fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", r.id, w, engine::to_string(r.kind),
-                           r.repeats.size(), headline(r), cpu_text(r), verdict(r));
+                           r.repeats.size(), headline(r), cpu_text(r), outcome_word(r));
     for (const auto& r : run.instances) {
         if (const auto& s = r.search) out += search_line(r.id, *s);
         if (!r.hops.empty()) out += proxy_lines(r);

@@ -1,7 +1,8 @@
 #pragma once
 /// What a run records, independent of any file format: the run header, the hosts, and per
-/// instance its repeats, aggregate, expectation checks and failure. runner/report/json.hpp writes it.
+/// instance its repeats, aggregate, expectation checks and failure. report_json.hpp writes it.
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,8 +13,8 @@
 
 #include "engine/core/job.hpp"
 #include "engine/stats/result.hpp"
-#include "runner/plan/expect.hpp"
 #include "runner/results/aggregate.hpp"
+#include "runner/results/compare.hpp"
 #include "runner/results/proxy_record.hpp"
 #include "runner/results/search_record.hpp"
 
@@ -24,7 +25,15 @@ struct failure_reason {
     std::string host;
     std::string step;
     std::string error;
+    bool interrupted = false; ///< stopped by an interrupt (SIGINT/SIGTERM), not by a fault
 };
+
+/// The failure of an instance that an interrupt stopped at `step` (its error text: "interrupted").
+[[nodiscard]] inline failure_reason interrupted_at(std::string step) {
+    failure_reason f{"", std::move(step), "interrupted"};
+    f.interrupted = true;
+    return f;
+}
 
 /// One run of one instance.
 struct repeat_record {
@@ -38,6 +47,8 @@ struct repeat_record {
     std::map<std::string, std::int64_t> clock_offset_ns;
 };
 
+/// The comparisons of `expect:`.
+enum class comparison : std::uint8_t { lt, le, gt, ge };
 
 /// One `expect:` check and its outcome on the aggregate.
 struct check_result {
@@ -52,6 +63,11 @@ struct check_result {
 
 /// How an instance ended.
 enum class instance_status : std::uint8_t { ok, expect_failed, failed, interrupted, skipped };
+/// Every instance_status, in order (results.json counts each in its summary).
+inline constexpr instance_status all_instance_statuses[] = {
+    instance_status::ok, instance_status::expect_failed, instance_status::failed,
+    instance_status::interrupted, instance_status::skipped};
+static_assert(std::size(all_instance_statuses) == static_cast<std::size_t>(instance_status::skipped) + 1);
 
 /// Everything recorded about one instance.
 struct instance_record {
@@ -81,6 +97,9 @@ struct host_record {
     std::optional<failure_reason> failure;
 };
 
+/// The state of the run as a whole; results.json says it as text (to_string).
+enum class run_status : std::uint8_t { running, complete, interrupted, aborted };
+
 /// The run as a whole.
 struct run_record {
     std::string plan_name, plan_file, plan_text, plan_sha256;
@@ -88,14 +107,15 @@ struct run_record {
     std::string tool_version;
     std::vector<std::string> command_line;
     std::string started_at, finished_at; ///< UTC, ISO 8601
-    std::string status = "running";      ///< running | complete | interrupted | aborted
+    run_status status = run_status::running;
     std::vector<host_record> hosts;
     std::vector<instance_record> instances;
-    nlohmann::json baseline; ///< the --baseline comparison, when asked
+    std::optional<comparison_report> baseline; ///< the --baseline comparison, when asked
     int exit_code = 0;
 };
 
 /// Stable names of enums in reports.
 [[nodiscard]] const char* to_string(instance_status s);
+[[nodiscard]] const char* to_string(run_status s);
 
 } // namespace kp::runner

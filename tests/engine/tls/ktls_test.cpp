@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "engine/tls/tls.hpp"
+#include "skip.hpp"
 #include "tls_helpers.hpp"
 
 using namespace kp_test;
@@ -109,7 +110,7 @@ TEST_CASE("ktls: auto uses the kernel where it can and records the path it actua
 
 TEST_CASE("ktls: ktls mode fails before any connection where the kernel has no TLS ULP") {
     if (tls::ktls_available()) {
-        MESSAGE("skipped: this kernel has the TLS ULP, so ktls mode cannot fail for lack of it");
+        kp::test::skip("this kernel has the TLS ULP, so ktls mode cannot fail for lack of it");
         return;
     }
     auto id = tls::make_identity();
@@ -128,9 +129,8 @@ TEST_CASE("ktls: ktls mode fails before any connection where the kernel has no T
 
 TEST_CASE("ktls: records go through the kernel, confirmed by TLS_TX/TLS_RX and tls_stat") {
     if (!tls::ktls_available()) {
-        std::string why = "skipped: the kernel TLS path needs the TLS ULP, which this kernel lacks: " +
-                          tls::ktls_unavailable_reason();
-        MESSAGE(why);
+        kp::test::skip("the kernel TLS path needs the TLS ULP, which this kernel lacks: " +
+                       tls::ktls_unavailable_reason());
         return;
     }
     auto id = tls::make_identity();

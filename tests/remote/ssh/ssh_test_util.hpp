@@ -20,17 +20,18 @@
 
 #include "netns_fixture.hpp"
 #include "remote/ssh/transport.hpp"
+#include "skip.hpp"
 
 namespace kp::test {
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-/// Skips the test (returns true) when namespaces or sshd are not available here.
+/// Skips the test (kp::test::skip; returns true) when namespaces or sshd are not available here.
 inline bool skip_without_netns() {
     std::string why = netns_hosts::unavailable_reason();
     if (why.empty()) return false;
-    MESSAGE("skipped: SSH tests need network namespaces and sshd: " << why);
+    skip("SSH tests need network namespaces and sshd: " + why);
     return true;
 }
 

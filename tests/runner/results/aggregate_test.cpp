@@ -120,6 +120,21 @@ TEST_CASE("aggregate: udp loss ratio counts lost over expected") {
     CHECK_FALSE(v[static_cast<std::size_t>(metric::retransmits)]);
 }
 
+TEST_CASE("aggregate: udp_rr loss ratio is the share of transactions the client lost") {
+    // 1000 requests, 100 dropped on the way to the server: it answered 900, the client got
+    // 900 replies and timed out 100. Lost transactions: 100 of 1000.
+    auto client = side(1), server = side(1);
+    client.flows[0].datagrams_sent = 1000;
+    client.flows[0].datagrams_received = 900;
+    client.flows[0].transactions = 900;
+    client.flows[0].lost = 100;
+    server.flows[0].datagrams_received = 900;
+    server.flows[0].datagrams_sent = 900;
+    server.flows[0].transactions = 900;
+    auto v = derive_metrics(engine::traffic::udp_rr, client, server);
+    CHECK(*v[static_cast<std::size_t>(metric::loss_ratio)] == doctest::Approx(0.10));
+}
+
 TEST_CASE("aggregate: metric names round-trip") {
     for (metric m : all_metrics())
         CHECK(metric_from_name(info(m).name) == m);
