@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/traffic.hpp"
 #include "runner/aggregate.hpp"
 #include "runner/expect_eval.hpp"
 
@@ -13,7 +14,7 @@ namespace kp::runner {
 namespace {
 
 bool is_stream(engine::traffic k) {
-    return k == engine::traffic::tcp_stream || k == engine::traffic::udp_stream;
+    return engine::info(k).stream();
 }
 
 /// Messages/s that made it: completed transactions (rr, crr) or datagrams received (udp_stream).

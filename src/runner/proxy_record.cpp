@@ -1,5 +1,6 @@
 #include "runner/proxy_record.hpp"
 
+#include "engine/traffic.hpp"
 #include "runner/report_model.hpp"
 
 namespace kp::runner {
@@ -7,7 +8,7 @@ namespace kp::runner {
 std::vector<hop_record> summarize_hops(engine::traffic kind, std::span<const std::string> via,
                                        std::span<const repeat_record> repeats) {
     std::vector<hop_record> out(via.size());
-    const bool stream = kind == engine::traffic::tcp_stream;
+    const bool stream = engine::info(kind).stream(); // hops relay TCP only
     for (std::size_t i = 0; i < via.size(); ++i) {
         hop_record& h = out[i];
         h.host = via[i];

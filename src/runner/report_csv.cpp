@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/codec.hpp"
+#include "engine/traffic.hpp"
 
 namespace kp::runner {
 namespace {
@@ -35,16 +35,12 @@ std::string parameters_text(const instance_record& r) {
     return s;
 }
 
-bool is_stream(engine::traffic k) {
-    return k == engine::traffic::tcp_stream || k == engine::traffic::udp_stream;
-}
-
 std::vector<std::string> head(const run_record& run, const instance_record& r) {
     return {run.plan_name,
             run.started_at,
             r.id,
             r.scenario,
-            std::string(engine::to_string(r.kind)),
+            std::string(engine::info(r.kind).name),
             parameters_text(r),
             r.client_host,
             r.server_host,
@@ -60,7 +56,7 @@ std::vector<std::string> tail(const instance_record& r) {
     if (r.failure) failure = fmt::format("{}: {}: {}", r.failure->host, r.failure->step, r.failure->error);
     // `search:` instances: the peak (messages/s) and its bracket; empty otherwise.
     const auto* s = r.search ? &*r.search : nullptr;
-    return {is_stream(r.kind) ? "s/GB" : "us/transaction",
+    return {std::string(engine::info(r.kind).service_demand_unit),
             std::to_string(failed),
             failure,
             s ? number(s->peak) : "",

@@ -1,6 +1,7 @@
 #include "runner/report_json.hpp"
 
 #include "engine/codec.hpp"
+#include "engine/traffic.hpp"
 #include "runner/expect.hpp"
 
 namespace kp::runner {
@@ -148,7 +149,7 @@ json instance_json(const instance_record& r) {
         {"type", "instance"},
         {"id", r.id},
         {"scenario", r.scenario},
-        {"traffic", engine::to_string(r.kind)},
+        {"traffic", engine::info(r.kind).name},
         {"parameters", parameters_json(r.parameters)},
         {"client_host", r.client_host},
         {"server_host", r.server_host},
