@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 #include <fmt/format.h>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -45,21 +46,33 @@ constexpr std::size_t write_kinds(traffic_mask mask, char* out) {
     return n;
 }
 
-constexpr std::string_view workload = "workload: ";
-/// "workload: tcp_stream, tcp_rr, ..." with every kind in the descriptor.
-constexpr auto traffic_text = [] {
-    std::array<char, workload.size() + write_kinds(all_traffic, nullptr)> text{};
-    for (std::size_t i = 0; i < workload.size(); ++i)
-        text[i] = workload[i];
-    write_kinds(all_traffic, text.data() + workload.size());
-    return text;
-}();
+/// A description built at compile time around a list of kinds, so the table can hold it.
+struct kinds_text {
+    std::array<char, 160> chars{};
+    std::size_t size = 0;
+    [[nodiscard]] constexpr std::string_view view() const { return {chars.data(), size}; }
+};
+
+/// `before`, the kinds in `mask` as "a, b or c", then `after`.
+constexpr kinds_text with_kinds(std::string_view before, traffic_mask mask, std::string_view after) {
+    kinds_text t;
+    if (before.size() + write_kinds(mask, nullptr) + after.size() > t.chars.size())
+        throw std::length_error("with_kinds: text longer than kinds_text holds"); // a compile error here
+    for (char c : before)
+        t.chars[t.size++] = c;
+    t.size += write_kinds(mask, t.chars.data() + t.size);
+    for (char c : after)
+        t.chars[t.size++] = c;
+    return t;
+}
+
+constexpr kinds_text traffic_text = with_kinds("workload: ", all_traffic, "");
+constexpr kinds_text timeout_text = with_kinds("", lossy_replies, ": a reply later than this is lost");
 constexpr std::uint64_t mib = 1 << 20;
 
 // Order matches enum class param.
 constexpr std::array<param_info, param_count> table = {{
-    {"traffic", param_kind::traffic, all_traffic, 0, 0,
-     std::string_view(traffic_text.data(), traffic_text.size())},
+    {"traffic", param_kind::traffic, all_traffic, 0, 0, traffic_text.view()},
     {"client", param_kind::host, all_traffic, 0, 0, "host that opens the connections"},
     {"server", param_kind::host, all_traffic, 0, 0, "host that listens"},
     {"direction", param_kind::direction, directional, 0, 0,
@@ -77,7 +90,7 @@ constexpr std::array<param_info, param_count> table = {{
     {"in_flight", param_kind::count, pipelined, 1, 65536, "requests pipelined per flow"},
     {"rate", param_kind::rate, all_traffic, 0, 0, "open-loop pacing for the whole job, or unlimited"},
     {"arrival", param_kind::arrival, all_traffic, 0, 0, "arrival process when paced: constant or poisson"},
-    {"timeout", param_kind::duration, lossy_replies, 0, 0, "udp_rr: a reply later than this is lost"},
+    {"timeout", param_kind::duration, lossy_replies, 0, 0, timeout_text.view()},
     {"duration", param_kind::duration, all_traffic, 0, 0, "measured time of one run"},
     {"warmup", param_kind::duration, all_traffic, 0, 0, "time before measuring, excluded from all figures"},
     {"repeat", param_kind::count, all_traffic, 1, 1000, "runs of each instance"},

@@ -30,6 +30,7 @@ TEST_CASE("params: describe lists the descriptor's kinds in table order") {
     CHECK(describe(mask_of(engine::traffic::tcp_rr) | mask_of(engine::traffic::udp_rr)) ==
           "tcp_rr or udp_rr");
     CHECK(describe(0) == "");
+    CHECK(info(param::timeout).description == "udp_rr: a reply later than this is lost");
 }
 
 TEST_CASE("params: every kind in the descriptor is a parameter value, and all_traffic is all of them") {
