@@ -12,14 +12,15 @@ namespace kp::runner {
 namespace {
 
 using engine::traffic;
-using namespace std::chrono_literals;
 
 using engine::max_udp_payload;
 constexpr traffic_mask searchable = traffic_where([](const engine::traffic_info& k) { return k.searchable; });
 constexpr traffic_mask proxyable = traffic_where([](const engine::traffic_info& k) { return k.proxyable; });
 
-/// The value of every parameter before the plan says anything.
+/// The value of every parameter before the plan says anything: the default job's, for the
+/// parameters that are job fields.
 param_value builtin_default(param p, traffic kind, const plan& pl) {
+    const engine::job_spec d = engine::default_job(kind);
     switch (p) {
     case param::traffic:
         return kind;
@@ -27,53 +28,55 @@ param_value builtin_default(param p, traffic kind, const plan& pl) {
     case param::server:
         return pl.hosts.size() == 1 ? pl.hosts.front().name : std::string();
     case param::direction:
-        return engine::direction::forward;
+        return d.dir;
     case param::flows:
-        return std::uint64_t{1};
+        return std::uint64_t{d.flows};
     case param::workers:
-        return std::uint64_t{0};
+        return std::uint64_t{d.workers};
     case param::write_size:
-        return std::uint64_t{engine::default_job(kind).write_size};
+        return std::uint64_t{d.write_size};
     case param::read_size:
-        return std::uint64_t{engine::default_job(kind).read_size};
+        return std::uint64_t{d.read_size};
     case param::request_size:
+        return std::uint64_t{d.request_size};
     case param::response_size:
-        return std::uint64_t{64};
+        return std::uint64_t{d.response_size};
     case param::in_flight:
-        return std::uint64_t{1};
+        return std::uint64_t{d.in_flight};
     case param::rate:
         return rate{};
     case param::arrival:
-        return engine::arrival::constant;
+        return d.arrivals;
     case param::timeout:
-        return std::chrono::nanoseconds(200ms);
+        return d.timeout;
     case param::duration:
-        return std::chrono::nanoseconds(10s);
+        return d.duration;
     case param::warmup:
-        return std::chrono::nanoseconds(2s);
+        return d.warmup;
     case param::repeat:
         return std::uint64_t{1};
     case param::tls:
-        return tls_setting{};
+        return tls_setting{d.tls.mode, d.tls.ktls_tx, d.tls.ktls_rx};
     case param::tls_version:
-        return engine::tls_version::v1_3;
+        return d.tls.version;
     case param::cipher:
-        return engine::tls_cipher::aes_128_gcm;
+        return d.tls.cipher;
     case param::verify:
-        return false;
+        return d.verify;
     case param::histograms:
-        return true;
+        return d.histograms;
     case param::sndbuf:
+        return static_cast<std::uint64_t>(d.sockopts.sndbuf);
     case param::rcvbuf:
-        return std::uint64_t{0};
+        return static_cast<std::uint64_t>(d.sockopts.rcvbuf);
     case param::nodelay:
-        return false;
+        return d.sockopts.nodelay;
     case param::congestion:
-        return std::string();
+        return d.sockopts.congestion;
     case param::max_pacing_rate:
-        return 0.0;
+        return 8.0 * static_cast<double>(d.sockopts.max_pacing_rate); // bit/s; the job holds bytes/s
     case param::zerocopy:
-        return false;
+        return d.sockopts.zerocopy;
     case param::on_error:
         return pl.settings.when_failed;
     }
