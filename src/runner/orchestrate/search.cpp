@@ -8,12 +8,13 @@
 
 #include "runner/results/aggregate.hpp"
 #include "runner/results/expect_eval.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::runner {
 namespace {
 
 bool is_stream(engine::traffic k) {
-    return k == engine::traffic::tcp_stream || k == engine::traffic::udp_stream;
+    return engine::info(k).stream();
 }
 
 /// Messages/s that made it: completed transactions (rr, crr) or datagrams received (udp_stream).

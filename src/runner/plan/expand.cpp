@@ -5,22 +5,22 @@
 #include <fmt/format.h>
 #include <stdexcept>
 
+#include "engine/traffic/job_defaults.hpp"
+#include "engine/traffic/traffic.hpp"
+
 namespace kp::runner {
 namespace {
 
 using engine::traffic;
-using namespace std::chrono_literals;
 
-bool is_udp(traffic t) {
-    return t == traffic::udp_stream || t == traffic::udp_rr;
-}
-bool is_stream(traffic t) {
-    return t == traffic::tcp_stream || t == traffic::udp_stream;
-}
-constexpr std::uint64_t max_udp_payload = 65507;
+using engine::max_udp_payload;
+constexpr traffic_mask searchable = traffic_where([](const engine::traffic_info& k) { return k.searchable; });
+constexpr traffic_mask proxyable = traffic_where([](const engine::traffic_info& k) { return k.proxyable; });
 
-/// The value of every parameter before the plan says anything.
+/// The value of every parameter before the plan says anything: the default job's, for the
+/// parameters that are job fields.
 param_value builtin_default(param p, traffic kind, const plan& pl) {
+    const engine::job_spec d = engine::default_job(kind);
     switch (p) {
     case param::traffic:
         return kind;
@@ -28,52 +28,55 @@ param_value builtin_default(param p, traffic kind, const plan& pl) {
     case param::server:
         return pl.hosts.size() == 1 ? pl.hosts.front().name : std::string();
     case param::direction:
-        return engine::direction::forward;
+        return d.dir;
     case param::flows:
-        return std::uint64_t{1};
+        return std::uint64_t{d.flows};
     case param::workers:
-        return std::uint64_t{0};
+        return std::uint64_t{d.workers};
     case param::write_size:
+        return std::uint64_t{d.write_size};
     case param::read_size:
-        return std::uint64_t{is_udp(kind) ? 1472u : 64u * 1024u}; // 1472: fits a 1500 MTU
+        return std::uint64_t{d.read_size};
     case param::request_size:
+        return std::uint64_t{d.request_size};
     case param::response_size:
-        return std::uint64_t{64};
+        return std::uint64_t{d.response_size};
     case param::in_flight:
-        return std::uint64_t{1};
+        return std::uint64_t{d.in_flight};
     case param::rate:
         return rate{};
     case param::arrival:
-        return engine::arrival::constant;
+        return d.arrivals;
     case param::timeout:
-        return std::chrono::nanoseconds(200ms);
+        return d.timeout;
     case param::duration:
-        return std::chrono::nanoseconds(10s);
+        return d.duration;
     case param::warmup:
-        return std::chrono::nanoseconds(2s);
+        return d.warmup;
     case param::repeat:
         return std::uint64_t{1};
     case param::tls:
-        return tls_setting{};
+        return tls_setting{d.tls.mode, d.tls.ktls_tx, d.tls.ktls_rx};
     case param::tls_version:
-        return engine::tls_version::v1_3;
+        return d.tls.version;
     case param::cipher:
-        return engine::tls_cipher::aes_128_gcm;
+        return d.tls.cipher;
     case param::verify:
-        return false;
+        return d.verify;
     case param::histograms:
-        return true;
+        return d.histograms;
     case param::sndbuf:
+        return static_cast<std::uint64_t>(d.sockopts.sndbuf);
     case param::rcvbuf:
-        return std::uint64_t{0};
+        return static_cast<std::uint64_t>(d.sockopts.rcvbuf);
     case param::nodelay:
-        return false;
+        return d.sockopts.nodelay;
     case param::congestion:
-        return std::string();
+        return d.sockopts.congestion;
     case param::max_pacing_rate:
-        return 0.0;
+        return 8.0 * static_cast<double>(d.sockopts.max_pacing_rate); // bit/s; the job holds bytes/s
     case param::zerocopy:
-        return false;
+        return d.sockopts.zerocopy;
     case param::on_error:
         return pl.settings.when_failed;
     }
@@ -168,12 +171,12 @@ class expander {
     bool resolve(const scenario& sc, const resolved& r, instance& in) {
         const setting* t = r[param::traffic];
         if (!t) {
-            diags_.error(sc.loc, fmt::format("scenario '{}' has no 'traffic' (expected tcp_stream, tcp_rr, "
-                                             "tcp_crr, udp_stream or udp_rr)",
-                                             sc.name));
+            diags_.error(sc.loc, fmt::format("scenario '{}' has no 'traffic' (expected {})", sc.name,
+                                             describe(all_traffic)));
             return false;
         }
         const traffic kind = std::get<traffic>(t->value);
+        const engine::traffic_info& row = engine::info(kind);
         bool ok = true;
         // Settings written in the scenario must apply; those from `defaults:` apply where they can.
         for (std::size_t i = 0; i < param_count; ++i) {
@@ -206,7 +209,7 @@ class expander {
         j.duration = get<std::chrono::nanoseconds>(r, param::duration, kind);
         j.warmup = get<std::chrono::nanoseconds>(r, param::warmup, kind);
         const auto tls = get<tls_setting>(r, param::tls, kind);
-        if (is_udp(kind)) {
+        if (row.udp()) {
             j.tls.mode = engine::tls_mode::none; // `tls:` from defaults does not reach UDP
         } else {
             j.tls.mode = tls.mode;
@@ -227,7 +230,7 @@ class expander {
         in.repeat = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::repeat, kind));
         in.when_failed = get<on_error>(r, param::on_error, kind);
 
-        if (is_udp(kind)) {
+        if (row.udp()) {
             for (param p : {param::write_size, param::request_size, param::response_size}) {
                 const setting* s = r[p];
                 if (s && !r.from_defaults[static_cast<std::size_t>(p)] &&
@@ -237,7 +240,7 @@ class expander {
             }
         }
         const auto rt = get<rate>(r, param::rate, kind);
-        const std::uint32_t message = is_stream(kind) ? j.write_size : j.request_size;
+        const std::uint32_t message = row.stream() ? j.write_size : j.request_size;
         j.rate = rt.how == rate::unit::bits_per_second ? rt.value / (8.0 * message) : rt.value;
         if (const setting* a = r[param::arrival];
             a && !r.from_defaults[static_cast<std::size_t>(param::arrival)] &&
@@ -276,8 +279,6 @@ class expander {
     /// The search's rates in messages/s (bit rates over the message size); a rate from
     /// `defaults:` gives way to the search.
     void search(const search_rule& rule, traffic kind, std::uint32_t message, instance& in) {
-        constexpr traffic_mask searchable = mask_of(traffic::tcp_rr) | mask_of(traffic::tcp_crr) |
-                                            mask_of(traffic::udp_stream) | mask_of(traffic::udp_rr);
         if (!(searchable & mask_of(kind)))
             diags_.error(rule.loc, fmt::format("'search' does not apply to {} (it applies to {})",
                                                name_of(kind), describe(searchable)));
@@ -303,11 +304,11 @@ class expander {
         const bool own = sc.via.has_value();
         const auto& v = own ? sc.via : p_.defaults.via;
         const auto& cd = sc.compare_direct ? sc.compare_direct : p_.defaults.compare_direct;
-        if (v && is_udp(kind)) {
+        if (v && !(proxyable & mask_of(kind))) {
             if (own)
                 diags_.error(v->loc, fmt::format("'via' does not apply to {}: a forwarder relays TCP "
-                                                 "connections (it applies to tcp_stream, tcp_rr or tcp_crr)",
-                                                 name_of(kind)));
+                                                 "connections (it applies to {})",
+                                                 name_of(kind), describe(proxyable)));
             return;
         }
         if (v && own && sc.search)

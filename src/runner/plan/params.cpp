@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 #include <fmt/format.h>
+#include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "runner/plan/diagnostics.hpp"
@@ -11,33 +13,84 @@ namespace kp::runner {
 namespace {
 
 using engine::traffic;
-constexpr traffic_mask stream = mask_of(traffic::tcp_stream) | mask_of(traffic::udp_stream);
-constexpr traffic_mask rr = mask_of(traffic::tcp_rr) | mask_of(traffic::tcp_crr) | mask_of(traffic::udp_rr);
-constexpr traffic_mask tcp =
-    mask_of(traffic::tcp_stream) | mask_of(traffic::tcp_rr) | mask_of(traffic::tcp_crr);
+using engine::traffic_info;
+// Which kinds a parameter applies to, read off the descriptor rows.
+constexpr traffic_mask directional = traffic_where([](const traffic_info& k) { return k.directional; });
+constexpr traffic_mask stream = traffic_where([](const traffic_info& k) { return k.stream(); });
+constexpr traffic_mask pipelined = traffic_where([](const traffic_info& k) { return k.pipelined; });
+constexpr traffic_mask tcp = traffic_where([](const traffic_info& k) { return k.tcp(); });
+constexpr traffic_mask lossy_replies =
+    traffic_where([](const traffic_info& k) { return k.udp() && !k.stream(); });
+constexpr traffic_mask using_size(engine::size_field f) {
+    return traffic_where([f](const traffic_info& k) { return k.uses(f); });
+}
+
+/// Writes "a, b or c" for the kinds in `mask` to `out` unless it is null; returns the length.
+/// One function for the run-time describe() and the compile-time `traffic` description.
+constexpr std::size_t write_kinds(traffic_mask mask, char* out) {
+    std::size_t total = 0, i = 0, n = 0;
+    for (const auto& row : engine::traffic_table)
+        total += (mask & mask_of(row.kind)) ? 1 : 0;
+    auto put = [&](std::string_view text) {
+        for (char c : text) {
+            if (out) out[n] = c;
+            ++n;
+        }
+    };
+    for (const auto& row : engine::traffic_table) {
+        if (!(mask & mask_of(row.kind))) continue;
+        if (i > 0) put(i + 1 == total ? " or " : ", ");
+        put(row.name);
+        ++i;
+    }
+    return n;
+}
+
+/// A description built at compile time around a list of kinds, so the table can hold it.
+struct kinds_text {
+    std::array<char, 160> chars{};
+    std::size_t size = 0;
+    [[nodiscard]] constexpr std::string_view view() const { return {chars.data(), size}; }
+};
+
+/// `before`, the kinds in `mask` as "a, b or c", then `after`.
+constexpr kinds_text with_kinds(std::string_view before, traffic_mask mask, std::string_view after) {
+    kinds_text t;
+    if (before.size() + write_kinds(mask, nullptr) + after.size() > t.chars.size())
+        throw std::length_error("with_kinds: text longer than kinds_text holds"); // a compile error here
+    for (char c : before)
+        t.chars[t.size++] = c;
+    t.size += write_kinds(mask, t.chars.data() + t.size);
+    for (char c : after)
+        t.chars[t.size++] = c;
+    return t;
+}
+
+constexpr kinds_text traffic_text = with_kinds("workload: ", all_traffic, "");
+constexpr kinds_text timeout_text = with_kinds("", lossy_replies, ": a reply later than this is lost");
 constexpr std::uint64_t mib = 1 << 20;
 
 // Order matches enum class param.
 constexpr std::array<param_info, param_count> table = {{
-    {"traffic", param_kind::traffic, all_traffic, 0, 0,
-     "workload: tcp_stream, tcp_rr, tcp_crr, udp_stream or udp_rr"},
+    {"traffic", param_kind::traffic, all_traffic, 0, 0, traffic_text.view()},
     {"client", param_kind::host, all_traffic, 0, 0, "host that opens the connections"},
     {"server", param_kind::host, all_traffic, 0, 0, "host that listens"},
-    {"direction", param_kind::direction, stream, 0, 0,
+    {"direction", param_kind::direction, directional, 0, 0,
      "who sends: forward (client), reverse (server) or bidir"},
     {"flows", param_kind::count, all_traffic, 1, 100000, "number of connections (or UDP flows)"},
     {"workers", param_kind::count, all_traffic, 0, 1024,
      "worker threads per side; 0 = one per flow up to the CPUs"},
-    {"write_size", param_kind::size, stream, 1, 64 * mib, "bytes per write (per datagram for UDP)"},
-    {"read_size", param_kind::size, stream, 1, 64 * mib, "bytes per read"},
-    {"request_size", param_kind::size, rr, 1, 64 * mib, "bytes per request"},
-    {"response_size", param_kind::size, rr, 1, 64 * mib, "bytes per response"},
-    {"in_flight", param_kind::count, mask_of(traffic::tcp_rr) | mask_of(traffic::udp_rr), 1, 65536,
-     "requests pipelined per flow"},
+    {"write_size", param_kind::size, using_size(engine::uses_write_size), 1, 64 * mib,
+     "bytes per write (per datagram for UDP)"},
+    {"read_size", param_kind::size, using_size(engine::uses_read_size), 1, 64 * mib, "bytes per read"},
+    {"request_size", param_kind::size, using_size(engine::uses_request_size), 1, 64 * mib,
+     "bytes per request"},
+    {"response_size", param_kind::size, using_size(engine::uses_response_size), 1, 64 * mib,
+     "bytes per response"},
+    {"in_flight", param_kind::count, pipelined, 1, 65536, "requests pipelined per flow"},
     {"rate", param_kind::rate, all_traffic, 0, 0, "open-loop pacing for the whole job, or unlimited"},
     {"arrival", param_kind::arrival, all_traffic, 0, 0, "arrival process when paced: constant or poisson"},
-    {"timeout", param_kind::duration, mask_of(traffic::udp_rr), 0, 0,
-     "udp_rr: a reply later than this is lost"},
+    {"timeout", param_kind::duration, lossy_replies, 0, 0, timeout_text.view()},
     {"duration", param_kind::duration, all_traffic, 0, 0, "measured time of one run"},
     {"warmup", param_kind::duration, all_traffic, 0, 0, "time before measuring, excluded from all figures"},
     {"repeat", param_kind::count, all_traffic, 1, 1000, "runs of each instance"},
@@ -67,11 +120,12 @@ template <class E> struct named {
     std::string_view name;
     E value;
 };
-constexpr named<traffic> traffic_names[] = {{"tcp_stream", traffic::tcp_stream},
-                                            {"tcp_rr", traffic::tcp_rr},
-                                            {"tcp_crr", traffic::tcp_crr},
-                                            {"udp_stream", traffic::udp_stream},
-                                            {"udp_rr", traffic::udp_rr}};
+constexpr auto traffic_names = [] {
+    std::array<named<traffic>, engine::traffic_count> n{};
+    for (std::size_t i = 0; i < engine::traffic_count; ++i)
+        n[i] = {engine::traffic_table[i].name, engine::traffic_table[i].kind};
+    return n;
+}();
 constexpr named<engine::direction> direction_names[] = {{"forward", engine::direction::forward},
                                                         {"reverse", engine::direction::reverse},
                                                         {"bidir", engine::direction::bidir}};
@@ -90,17 +144,22 @@ constexpr named<engine::tls_cipher> cipher_names[] = {
 constexpr named<on_error> on_error_names[] = {{"continue", on_error::continue_run},
                                               {"abort", on_error::abort_run}};
 
+/// The enum type a name list maps to.
+template <class List>
+using value_of = std::remove_cvref_t<decltype(std::data(std::declval<const List&>())->value)>;
+
 /// "a, b or c"
-template <class E, std::size_t N> std::string alternatives(const named<E> (&list)[N]) {
+template <class List> std::string alternatives(const List& list) {
     std::string out;
-    for (std::size_t i = 0; i < N; ++i) {
-        if (i > 0) out += i + 1 == N ? " or " : ", ";
+    const std::size_t n = std::size(list);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i > 0) out += i + 1 == n ? " or " : ", ";
         out += list[i].name;
     }
     return out;
 }
 
-template <class E, std::size_t N> parsed<E> parse_enum(std::string_view text, const named<E> (&list)[N]) {
+template <class List> parsed<value_of<List>> parse_enum(std::string_view text, const List& list) {
     std::vector<std::string_view> candidates;
     for (const auto& n : list) {
         if (n.name == text) return n.value;
@@ -110,7 +169,7 @@ template <class E, std::size_t N> parsed<E> parse_enum(std::string_view text, co
         fmt::format("expected {}, got '{}'{}", alternatives(list), text, did_you_mean(text, candidates)));
 }
 
-template <class E, std::size_t N> std::string_view name_in(E v, const named<E> (&list)[N]) {
+template <class List> std::string_view name_in(value_of<List> v, const List& list) {
     for (const auto& n : list)
         if (n.value == v) return n.name;
     return "?";
@@ -223,7 +282,7 @@ std::string format_param(param p, const param_value& v) {
 }
 
 std::string_view name_of(traffic t) {
-    return name_in(t, traffic_names);
+    return engine::info(t).name;
 }
 std::string_view name_of(engine::direction d) {
     return name_in(d, direction_names);
@@ -245,14 +304,8 @@ std::string_view name_of(on_error e) {
 }
 
 std::string describe(traffic_mask mask) {
-    std::vector<std::string_view> kinds;
-    for (const auto& n : traffic_names)
-        if (mask & mask_of(n.value)) kinds.push_back(n.name);
-    std::string out;
-    for (std::size_t i = 0; i < kinds.size(); ++i) {
-        if (i > 0) out += i + 1 == kinds.size() ? " or " : ", ";
-        out += kinds[i];
-    }
+    std::string out(write_kinds(mask, nullptr), '\0');
+    write_kinds(mask, out.data());
     return out;
 }
 

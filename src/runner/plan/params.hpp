@@ -11,6 +11,7 @@
 
 #include "engine/core/job.hpp"
 #include "runner/plan/units.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::runner {
 
@@ -85,10 +86,19 @@ using param_value = std::variant<std::uint64_t, double, std::chrono::nanoseconds
 
 /// Bit mask of traffic kinds, bit i = engine::traffic(i).
 using traffic_mask = std::uint8_t;
-inline constexpr traffic_mask all_traffic = 0x1f;
+static_assert(engine::traffic_count <= 8 * sizeof(traffic_mask));
 [[nodiscard]] constexpr traffic_mask mask_of(engine::traffic t) {
     return traffic_mask(1u << unsigned(t));
 }
+/// The kinds whose descriptor row satisfies `pred`, e.g. the searchable ones.
+template <class Pred> [[nodiscard]] constexpr traffic_mask traffic_where(Pred pred) {
+    traffic_mask m = 0;
+    for (const auto& row : engine::traffic_table)
+        if (pred(row)) m |= mask_of(row.kind);
+    return m;
+}
+/// Every kind in the descriptor.
+inline constexpr traffic_mask all_traffic = traffic_where([](const engine::traffic_info&) { return true; });
 
 /// Static facts about one parameter.
 struct param_info {

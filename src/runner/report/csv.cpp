@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/wire/codec.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::runner {
 namespace {
@@ -39,10 +39,6 @@ std::string parameters_text(const instance_record& r) {
     return s;
 }
 
-bool is_stream(engine::traffic k) {
-    return k == engine::traffic::tcp_stream || k == engine::traffic::udp_stream;
-}
-
 constexpr column id_columns[] = {
     {"plan", [](const row_source& s) { return s.run.plan_name; }},
     {"started_at", [](const row_source& s) { return s.run.started_at; }},
@@ -52,7 +48,7 @@ constexpr column id_columns[] = {
 constexpr column repeat_column = {"repeat", [](const row_source& s) { return std::to_string(s.rep->index); }};
 constexpr column instance_columns[] = {
     {"scenario", [](const row_source& s) { return s.r.scenario; }},
-    {"traffic", [](const row_source& s) { return std::string(engine::to_string(s.r.kind)); }},
+    {"traffic", [](const row_source& s) { return std::string(engine::info(s.r.kind).name); }},
     {"parameters", [](const row_source& s) { return parameters_text(s.r); }},
     {"client_host", [](const row_source& s) { return s.r.client_host; }},
     {"server_host", [](const row_source& s) { return s.r.server_host; }},
@@ -95,7 +91,7 @@ constexpr column ci_columns[] = {
 
 constexpr column tail_columns[] = {
     {"service_demand_unit",
-     [](const row_source& s) { return std::string(is_stream(s.r.kind) ? "s/GB" : "us/transaction"); }},
+     [](const row_source& s) { return std::string(engine::info(s.r.kind).service_demand_unit); }},
     {"checks_failed",
      [](const row_source& s) {
          std::size_t failed = 0;

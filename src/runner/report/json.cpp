@@ -5,6 +5,7 @@
 #include "engine/wire/codec.hpp"
 #include "runner/results/compare.hpp"
 #include "runner/plan/expect.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::runner {
 namespace {
@@ -165,7 +166,7 @@ json instance_json(const instance_record& r) {
         {"type", "instance"},
         {"id", r.id},
         {"scenario", r.scenario},
-        {"traffic", engine::to_string(r.kind)},
+        {"traffic", engine::info(r.kind).name},
         {"parameters", parameters_json(r.parameters)},
         {"client_host", r.client_host},
         {"server_host", r.server_host},

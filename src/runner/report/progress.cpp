@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "runner/results/expect_eval.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::runner {
 
@@ -96,7 +97,7 @@ std::string headline(const instance_record& r) {
     const auto& a = r.aggregate;
     std::string s;
     auto add = [&s](std::string part) { s += (s.empty() ? "" : " ") + part; };
-    bool rr = r.kind != engine::traffic::tcp_stream && r.kind != engine::traffic::udp_stream;
+    bool rr = !engine::info(r.kind).stream();
     if (const auto* m = a.find(metric::connections_per_s)) add(fmt::format("{} conn/s", human_number(m->value)));
     if (const auto* m = a.find(metric::transactions_per_s)) add(fmt::format("{} tx/s", human_number(m->value)));
     if (const auto* m = a.find(metric::throughput_bps); m && !rr)

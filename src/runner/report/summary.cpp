@@ -7,6 +7,7 @@
 #include "engine/wire/codec.hpp"
 #include "runner/results/expect_eval.hpp"
 #include "runner/report/progress.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::runner {
 namespace {
@@ -48,12 +49,11 @@ std::string search_line(const std::string& id, const search_record& s) {
 /// direct comparison.
 std::string proxy_lines(const instance_record& r) {
     std::string out;
-    const bool stream = r.kind == engine::traffic::tcp_stream;
     for (const auto& h : r.hops)
         out += fmt::format("PROXY {}: hop {}: cpu {:.3f} s (forwarder {:.3f} s), {}, {} connections, {} errors\n", r.id,
                            h.host, h.cpu_s, h.process_cpu_s,
                            h.service_demand ? fmt::format("{:.3g} {}", *h.service_demand,
-                                                          stream ? "s/GB" : "us/transaction")
+                                                          engine::info(r.kind).service_demand_unit)
                                             : std::string("-"),
                            h.connections, h.errors);
     if (const auto& d = r.direct) {
@@ -73,7 +73,7 @@ std::string summary_table(const run_record& run) {
     std::string out = fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", "instance", w, "traffic", "n",
                                   "headline (mean; latency from merged histogram)", "cpu c/s [s]", "result");
     for (const auto& r : run.instances)
-        out += fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", r.id, w, engine::to_string(r.kind),
+        out += fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", r.id, w, engine::info(r.kind).name,
                            r.repeats.size(), headline(r), cpu_text(r), outcome_word(r));
     for (const auto& r : run.instances) {
         if (const auto& s = r.search) out += search_line(r.id, *s);

@@ -2,15 +2,17 @@
 
 #include <stdexcept>
 
+#include "engine/traffic/traffic.hpp"
+
 namespace kp::runner {
 namespace {
 
 
 bool is_stream(engine::traffic k) {
-    return k == engine::traffic::tcp_stream || k == engine::traffic::udp_stream;
+    return engine::info(k).stream();
 }
 bool is_udp(engine::traffic k) {
-    return k == engine::traffic::udp_stream || k == engine::traffic::udp_rr;
+    return engine::info(k).udp();
 }
 
 struct side_sums {
@@ -68,15 +70,15 @@ std::optional<double> latency_from(const engine::histogram& h, metric m) {
 }
 
 metric headline_metric(engine::traffic kind) {
-    switch (kind) {
-    case engine::traffic::tcp_rr:
-    case engine::traffic::udp_rr:
+    switch (engine::info(kind).head) {
+    case engine::headline::transactions:
         return metric::transactions_per_s;
-    case engine::traffic::tcp_crr:
+    case engine::headline::connections:
         return metric::connections_per_s;
-    default:
-        return metric::throughput_bps;
+    case engine::headline::throughput:
+        break;
     }
+    return metric::throughput_bps;
 }
 
 metric_values derive_metrics(engine::traffic kind, const engine::side_result& client,
@@ -90,7 +92,7 @@ metric_values derive_metrics(engine::traffic kind, const engine::side_result& cl
     set(v, metric::throughput_bps, bps);
     bool rr = !is_stream(kind);
     if (rr) set(v, metric::transactions_per_s, per_second(c.transactions, client.seconds));
-    if (kind == engine::traffic::tcp_crr)
+    if (engine::info(kind).pattern == engine::exchange::crr)
         set(v, metric::connections_per_s, per_second(c.connections, client.seconds));
     if (rr)
         for (metric m :

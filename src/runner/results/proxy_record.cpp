@@ -1,13 +1,14 @@
 #include "runner/results/proxy_record.hpp"
 
 #include "runner/results/record.hpp"
+#include "engine/traffic/traffic.hpp"
 
 namespace kp::runner {
 
 std::vector<hop_record> summarize_hops(engine::traffic kind, std::span<const std::string> via,
                                        std::span<const repeat_record> repeats) {
     std::vector<hop_record> out(via.size());
-    const bool stream = kind == engine::traffic::tcp_stream;
+    const bool stream = engine::info(kind).stream(); // hops relay TCP only
     for (std::size_t i = 0; i < via.size(); ++i) {
         hop_record& h = out[i];
         h.host = via[i];

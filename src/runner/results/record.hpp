@@ -1,6 +1,6 @@
 #pragma once
 /// What a run records, independent of any file format: the run header, the hosts, and per
-/// instance its repeats, aggregate, expectation checks and failure. report_json.hpp writes it.
+/// instance its repeats, aggregate, expectation checks and failure. runner/report/json.hpp writes it.
 #include <cstdint>
 #include <iterator>
 #include <map>
@@ -13,6 +13,7 @@
 
 #include "engine/core/job.hpp"
 #include "engine/stats/result.hpp"
+#include "runner/plan/expect.hpp"
 #include "runner/results/aggregate.hpp"
 #include "runner/results/compare.hpp"
 #include "runner/results/proxy_record.hpp"
@@ -47,8 +48,6 @@ struct repeat_record {
     std::map<std::string, std::int64_t> clock_offset_ns;
 };
 
-/// The comparisons of `expect:`.
-enum class comparison : std::uint8_t { lt, le, gt, ge };
 
 /// One `expect:` check and its outcome on the aggregate.
 struct check_result {

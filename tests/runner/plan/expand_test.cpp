@@ -4,8 +4,12 @@
 #include <filesystem>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "runner/cli/dry_run.hpp"
 #include "runner/plan/expand.hpp"
+#include "engine/traffic/job_defaults.hpp"
+#include "engine/session/session_core.hpp"
 
 using namespace kp::runner;
 using namespace std::chrono_literals;
@@ -187,4 +191,29 @@ TEST_CASE("expand: every plan under plans/ loads and expands") {
         ++n;
     }
     CHECK(n >= 3);
+}
+
+TEST_CASE("expand: a scenario that sets only its traffic runs that kind's default job") {
+    for (const auto& row : kp::engine::traffic_table) {
+        CAPTURE(row.name);
+        auto p = must_load(fmt::format(
+            "version: 1\nhosts: {{me: {{}}}}\nscenarios:\n  - {{name: s, traffic: {}}}\n", row.name));
+        auto in = expand(p);
+        REQUIRE(in.size() == 1);
+        const auto& j = in[0].job;
+        const auto d = kp::engine::default_job(row.kind);
+        CHECK(j.kind == row.kind);
+        CHECK(j.write_size == d.write_size);
+        CHECK(j.read_size == d.read_size);
+        CHECK(j.request_size == d.request_size);
+        CHECK(j.response_size == d.response_size);
+        CHECK(j.in_flight == d.in_flight);
+        CHECK(j.flows == d.flows);
+        CHECK(j.workers == d.workers);
+        CHECK(j.timeout == d.timeout);
+        CHECK(j.duration == d.duration);
+        CHECK(j.warmup == d.warmup);
+        CHECK(j.tls.mode == d.tls.mode);
+        CHECK(kp::engine::validate_job(j).has_value());
+    }
 }

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "runner/results/aggregate.hpp"
+#include "engine/traffic/traffic.hpp"
 
 using namespace kp;
 using namespace kp::runner;
@@ -140,4 +141,26 @@ TEST_CASE("aggregate: metric names round-trip") {
         CHECK(metric_from_name(info(m).name) == m);
     CHECK_FALSE(metric_from_name("latency_p98"));
     CHECK(headline_metric(engine::traffic::tcp_crr) == metric::connections_per_s);
+}
+
+TEST_CASE("aggregate: the headline metric follows the descriptor row") {
+    for (const auto& row : engine::traffic_table) {
+        CAPTURE(row.name);
+        const metric m = headline_metric(row.kind);
+        switch (row.head) {
+        case engine::headline::throughput:
+            CHECK(m == metric::throughput_bps);
+            break;
+        case engine::headline::transactions:
+            CHECK(m == metric::transactions_per_s);
+            break;
+        case engine::headline::connections:
+            CHECK(m == metric::connections_per_s);
+            break;
+        }
+    }
+    CHECK(headline_metric(engine::traffic::tcp_stream) == metric::throughput_bps);
+    CHECK(headline_metric(engine::traffic::udp_stream) == metric::throughput_bps);
+    CHECK(headline_metric(engine::traffic::tcp_rr) == metric::transactions_per_s);
+    CHECK(headline_metric(engine::traffic::udp_rr) == metric::transactions_per_s);
 }
