@@ -14,6 +14,7 @@ struct interface_info {
     std::vector<std::string> addresses; ///< numeric IPv4/IPv6 addresses, no prefix length
     int mtu = 0;
     std::string driver; ///< kernel driver ("virtio_net"); empty for virtual interfaces
+    friend bool operator==(const interface_info&, const interface_info&) = default;
 };
 
 /// The hello payload of an agent.
@@ -28,6 +29,7 @@ struct capabilities {
     bool ktls = false;
     std::string ktls_reason; ///< why kTLS is unavailable; empty when available
     std::vector<interface_info> interfaces;
+    friend bool operator==(const capabilities&, const capabilities&) = default;
 };
 
 /// Probes this host (the agent calls it once at start).
@@ -40,6 +42,7 @@ struct capabilities {
 /// "0.1.0+<hash>": the version and a prefix of the SHA-256 of /proc/self/exe (cached).
 [[nodiscard]] const std::string& build_id();
 
+// nlohmann hooks through the field lists in remote/messages.hpp.
 void to_json(nlohmann::json& j, const interface_info& i);
 void from_json(const nlohmann::json& j, interface_info& i);
 void to_json(nlohmann::json& j, const capabilities& c);
