@@ -130,6 +130,7 @@ scenarios:
                 CHECK(handshakes > 0);
             else
                 CHECK(handshakes == 0);
+            CHECK(inst["aggregate"]["handshake_latency_histogram"]["count"] == handshakes); // one repeat
             for (const char* side : {"client", "server"})
                 CHECK(rep[side]["tls_stat"].is_object());
             CHECK(rep["metrics"].value(traffic == "stream" ? "throughput_bps" : "transactions_per_s", 0.0) >
