@@ -199,14 +199,18 @@ result<std::unique_ptr<agent_client>> agent_client::start(std::string host_name,
     std::unique_ptr<agent_client> client(new agent_client(std::move(i)));
     raw->reader = std::thread([raw] { raw->read_loop(); });
 
-    auto hello = raw->rpc<capabilities>("hello", protocol::request_type::hello,
-                                        hello_args{protocol::version, build_id()}, hello_timeout);
+    // The hello keeps its shape forever: the version is checked before the strict decoding, so
+    // an agent of another version is named as such, whatever else its capabilities hold.
+    auto hello = raw->rpc<json>("hello", protocol::request_type::hello,
+                                hello_args{protocol::version, build_id()}, hello_timeout);
     if (!hello) return fail(hello.error());
-    raw->caps = std::move(*hello);
-    if (raw->caps.protocol_version != protocol::version)
+    if (auto v = hello->find("protocol_version"); v != hello->end() && *v != protocol::version)
         return fail(
             fmt::format("host {}: hello: protocol version mismatch: runner speaks {}, agent speaks {}",
-                        raw->host, protocol::version, raw->caps.protocol_version));
+                        raw->host, protocol::version, v->dump()));
+    auto caps = engine::wire::decode<capabilities>(*hello, "capabilities");
+    if (!caps) return fail(caps.error().context(fmt::format("host {}: hello: agent's reply", raw->host)));
+    raw->caps = std::move(*caps);
     return client;
 }
 

@@ -135,13 +135,14 @@ agent_service::answer agent_service::dispatch(const protocol::request& r) {
 }
 
 agent_service::outcome agent_service::hello(const json& args) {
-    auto a = args_of<hello_args>(args, "hello");
-    if (!a) return std::unexpected(a.error());
-    if (a->protocol != protocol::version)
+    // The hello keeps its shape forever: another version is named before the strict decoding.
+    if (auto v = args.find("protocol"); v != args.end() && v->is_number() && *v != protocol::version)
         return err(error_code::version_mismatch,
-                   fmt::format("protocol version mismatch: runner speaks {}, agent speaks {}", a->protocol,
+                   fmt::format("protocol version mismatch: runner speaks {}, agent speaks {}", v->dump(),
                                protocol::version),
                    "hello");
+    auto a = args_of<hello_args>(args, "hello");
+    if (!a) return std::unexpected(a.error());
     std::lock_guard lock(mutex_);
     greeted_ = true;
     return engine::wire::encode(caps_);
