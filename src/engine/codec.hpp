@@ -19,6 +19,7 @@
 #include "engine/job.hpp"
 #include "engine/result.hpp"
 #include "engine/wire.hpp"
+#include "engine/wire_read.hpp"
 
 namespace kp::engine {
 

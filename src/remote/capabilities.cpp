@@ -17,7 +17,7 @@
 #include <openssl/evp.h>
 
 #include "engine/tls.hpp"
-#include "remote/messages.hpp"
+#include "engine/wire_read.hpp"
 #include "remote/protocol.hpp"
 
 namespace kp::remote {

@@ -100,25 +100,4 @@ template <class V> void fields(listen_reply& x, V&& v) {
     v("tls_fingerprint", x.tls_fingerprint);
 }
 
-template <class V> void fields(interface_info& x, V&& v) {
-    v("name", x.name, engine::wire::required);
-    v("addresses", x.addresses);
-    v("mtu", x.mtu);
-    v("driver", x.driver);
-}
-
-template <class V> void fields(capabilities& x, V&& v) {
-    using engine::wire::required;
-    v("protocol_version", x.protocol_version, required);
-    v("build_id", x.build_id, required);
-    v("pid", x.pid, required);
-    v("arch", x.arch, required);
-    v("kernel", x.kernel, required);
-    v("cpu_count", x.cpu_count, required);
-    v("allowed_cpus", x.allowed_cpus, required);
-    v("ktls", x.ktls, required);
-    v("ktls_reason", x.ktls_reason, required);
-    v("interfaces", x.interfaces, required);
-}
-
 } // namespace kp::remote
