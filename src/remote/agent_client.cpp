@@ -26,12 +26,8 @@ constexpr auto poll_interval = std::chrono::milliseconds(200);
 constexpr auto reply_grace = std::chrono::seconds(3);
 constexpr auto shutdown_timeout = std::chrono::seconds(2);
 
-json endpoint_json(const engine::endpoint& e) {
-    return {{"address", e.address}, {"port", e.port}};
-}
-
 bool is_read_timeout(const error& e) {
-    return e.message == read_timeout_message || e.message.find("timed out") != std::string::npos;
+    return e.kind == error_kind::timeout;
 }
 
 } // namespace
@@ -85,7 +81,7 @@ struct agent_client::impl {
             call.outcome = std::move(r.result);
         } else {
             std::string where = r.error.context.empty() ? "" : r.error.context + ": ";
-            call.outcome = fail(fmt::format("agent: {}{}", where, r.error.message));
+            call.outcome = fail(make_error(fmt::format("agent: {}{}", where, r.error.message), r.error.kind));
         }
         pending.erase(it);
         replied.notify_all();
@@ -166,26 +162,24 @@ struct agent_client::impl {
         }
         if (!replied.wait_for(lock, timeout + reply_grace, [&] { return slot->done; })) {
             pending.erase(req.id);
-            return fail(fmt::format(
-                "no reply from the agent on host {} within {} ms", host,
-                std::chrono::duration_cast<std::chrono::milliseconds>(timeout + reply_grace).count()));
+            return fail(make_error(
+                fmt::format(
+                    "no reply from the agent on host {} within {} ms", host,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(timeout + reply_grace).count()),
+                error_kind::timeout));
         }
         return slot->outcome;
     }
 
-    /// call() with "host b: <what>" context on any error.
-    result<json> rpc(std::string_view what, protocol::request_type type, json args,
-                     std::chrono::milliseconds t) {
-        auto r = call(type, std::move(args), t);
+    /// call() with typed arguments and reply, and "host b: <what>" context on any error.
+    template <class Reply, class Args>
+    result<Reply> rpc(std::string_view what, protocol::request_type type, const Args& args,
+                      std::chrono::milliseconds t) {
+        auto r = call(type, engine::wire::encode(args), t);
         if (!r) return fail(r.error().context(fmt::format("host {}: {}", host, what)));
-        return r;
-    }
-
-    result<engine::side_result> side(std::string_view what, result<json> r) {
-        if (!r) return fail(r.error());
-        auto decoded = engine::decode_side_result(*r);
+        auto decoded = engine::wire::decode<Reply>(*r, "reply");
         if (!decoded)
-            return fail(decoded.error().context(fmt::format("host {}: {}: agent's result", host, what)));
+            return fail(decoded.error().context(fmt::format("host {}: {}: agent's reply", host, what)));
         return decoded;
     }
 };
@@ -205,19 +199,18 @@ result<std::unique_ptr<agent_client>> agent_client::start(std::string host_name,
     std::unique_ptr<agent_client> client(new agent_client(std::move(i)));
     raw->reader = std::thread([raw] { raw->read_loop(); });
 
-    auto hello = raw->rpc("hello", protocol::request_type::hello,
-                          {{"protocol", protocol::version}, {"build_id", build_id()}}, hello_timeout);
+    // The hello keeps its shape forever: the version is checked before the strict decoding, so
+    // an agent of another version is named as such, whatever else its capabilities hold.
+    auto hello = raw->rpc<json>("hello", protocol::request_type::hello,
+                                hello_args{protocol::version, build_id()}, hello_timeout);
     if (!hello) return fail(hello.error());
-    // nlohmann throws on a missing or mistyped field; an odd hello is an error value here.
-    try {
-        raw->caps = hello->get<capabilities>();
-    } catch (const json::exception& e) {
-        return fail(fmt::format("host {}: hello: malformed capabilities: {}", raw->host, e.what()));
-    }
-    if (raw->caps.protocol_version != protocol::version)
+    if (auto v = hello->find("protocol_version"); v != hello->end() && *v != protocol::version)
         return fail(
             fmt::format("host {}: hello: protocol version mismatch: runner speaks {}, agent speaks {}",
-                        raw->host, protocol::version, raw->caps.protocol_version));
+                        raw->host, protocol::version, v->dump()));
+    auto caps = engine::wire::decode<capabilities>(*hello, "capabilities");
+    if (!caps) return fail(caps.error().context(fmt::format("host {}: hello: agent's reply", raw->host)));
+    raw->caps = std::move(*caps);
     return client;
 }
 
@@ -230,81 +223,65 @@ const std::string& agent_client::host() const {
 }
 
 result<nlohmann::json> agent_client::environment(timeout t) {
-    return impl_->rpc("environment", protocol::request_type::environment, json::object(), t);
+    return impl_->rpc<json>("environment", protocol::request_type::environment, no_fields{}, t);
 }
 
 result<listen_reply> agent_client::listen(const std::string& instance, const engine::job_spec& job,
                                           const engine::endpoint& bind, timeout t) {
-    std::string what = "listen " + instance;
-    auto r = impl_->rpc(what, protocol::request_type::listen,
-                        {{"instance", instance}, {"job", job}, {"bind", endpoint_json(bind)}}, t);
-    if (!r) return fail(r.error());
-    listen_reply out;
-    auto port = r->find("port");
-    auto fp = r->find("tls_fingerprint");
-    if (port == r->end() || !port->is_number_unsigned() || fp == r->end() || !fp->is_string())
-        return fail(fmt::format("host {}: {}: malformed reply {}", impl_->host, what, r->dump()));
-    out.port = port->get<std::uint16_t>();
-    out.tls_fingerprint = fp->get<std::string>();
-    return out;
+    return impl_->rpc<listen_reply>("listen " + instance, protocol::request_type::listen,
+                                    listen_args{instance, bind, job}, t);
 }
 
 result<listen_reply> agent_client::forward(const std::string& instance, const engine::job_spec& job,
                                            const engine::endpoint& bind, const engine::endpoint& next,
                                            timeout t) {
-    std::string what = "forward " + instance;
-    auto r = impl_->rpc(what, protocol::request_type::forward,
-                        {{"instance", instance}, {"job", job}, {"bind", endpoint_json(bind)},
-                         {"next", endpoint_json(next)}},
-                        t);
-    if (!r) return fail(r.error());
-    auto port = r->find("port");
-    if (port == r->end() || !port->is_number_unsigned())
-        return fail(fmt::format("host {}: {}: malformed reply {}", impl_->host, what, r->dump()));
-    return listen_reply{port->get<std::uint16_t>(), {}};
+    return impl_->rpc<listen_reply>("forward " + instance, protocol::request_type::forward,
+                                    forward_args{instance, bind, next, job}, t);
 }
 
 result<void> agent_client::connect(const std::string& instance, const engine::job_spec& job,
                                    const engine::endpoint& server, timeout t) {
-    auto r = impl_->rpc("connect " + instance, protocol::request_type::connect,
-                        {{"instance", instance}, {"job", job}, {"server", endpoint_json(server)}}, t);
+    auto r = impl_->rpc<no_fields>("connect " + instance, protocol::request_type::connect,
+                                   connect_args{instance, server, job}, t);
     if (!r) return fail(r.error());
     return {};
 }
 
-result<void> agent_client::establish(const std::string& instance, timeout t) {
-    auto r =
-        impl_->rpc("establish " + instance, protocol::request_type::establish, {{"instance", instance}}, t);
+namespace {
+/// The requests that name only an instance and reply with nothing.
+result<void> on_instance(agent_client::impl& i, protocol::request_type type, const std::string& instance,
+                         agent_client::timeout t) {
+    auto r = i.rpc<no_fields>(fmt::format("{} {}", protocol::to_string(type), instance), type,
+                              instance_args{instance}, t);
     if (!r) return fail(r.error());
     return {};
+}
+} // namespace
+
+result<void> agent_client::establish(const std::string& instance, timeout t) {
+    return on_instance(*impl_, protocol::request_type::establish, instance, t);
 }
 
 result<void> agent_client::start(const std::string& instance, timeout t) {
-    auto r = impl_->rpc("start " + instance, protocol::request_type::start, {{"instance", instance}}, t);
-    if (!r) return fail(r.error());
-    return {};
+    return on_instance(*impl_, protocol::request_type::start, instance, t);
 }
 
 result<engine::side_result> agent_client::wait(const std::string& instance, timeout t) {
-    std::string what = "wait " + instance;
-    return impl_->side(what, impl_->rpc(what, protocol::request_type::wait, {{"instance", instance}}, t));
+    return impl_->rpc<engine::side_result>("wait " + instance, protocol::request_type::wait,
+                                           instance_args{instance}, t);
 }
 
 result<void> agent_client::stop(const std::string& instance, timeout t) {
-    auto r = impl_->rpc("stop " + instance, protocol::request_type::stop, {{"instance", instance}}, t);
-    if (!r) return fail(r.error());
-    return {};
+    return on_instance(*impl_, protocol::request_type::stop, instance, t);
 }
 
 result<engine::side_result> agent_client::collect(const std::string& instance, timeout t) {
-    std::string what = "collect " + instance;
-    return impl_->side(what, impl_->rpc(what, protocol::request_type::collect, {{"instance", instance}}, t));
+    return impl_->rpc<engine::side_result>("collect " + instance, protocol::request_type::collect,
+                                           instance_args{instance}, t);
 }
 
 result<void> agent_client::release(const std::string& instance, timeout t) {
-    auto r = impl_->rpc("release " + instance, protocol::request_type::release, {{"instance", instance}}, t);
-    if (!r) return fail(r.error());
-    return {};
+    return on_instance(*impl_, protocol::request_type::release, instance, t);
 }
 
 void agent_client::shutdown() {

@@ -3,7 +3,8 @@
 /// One per host for the whole plan. Thread-safe: several requests may be outstanding at once
 /// (wait on one instance while stop is sent from another thread).
 ///
-/// Every error has kind infrastructure and carries context: "host b: start rr/1: agent: ...".
+/// Every error carries context ("host b: start rr/1: agent: ...") and the kind the agent gave it
+/// (usage, infrastructure, timeout); a reply that does not arrive in time is a timeout too.
 /// When the agent dies, every outstanding and later request fails at once with
 /// "agent on host b exited (killed by signal 9)" instead of hanging.
 #include <chrono>
@@ -18,15 +19,10 @@
 #include "engine/stats/result.hpp"
 #include "engine/session/session.hpp"
 #include "remote/capabilities.hpp"
+#include "remote/messages.hpp"
 #include "remote/transport.hpp"
 
 namespace kp::remote {
-
-/// What a server side reports after listen: where clients connect, which certificate to pin.
-struct listen_reply {
-    std::uint16_t port = 0;
-    std::string tls_fingerprint; ///< empty without TLS
-};
 
 /// A connection to one agent process (local or over SSH).
 class agent_client {

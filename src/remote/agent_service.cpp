@@ -30,37 +30,23 @@ struct agent_service::instance {
 namespace {
 
 std::unexpected<wire_error> err(error_code code, std::string message, std::string context) {
-    return std::unexpected(wire_error{code, std::move(message), std::move(context)});
+    return std::unexpected(wire_error{code, std::move(message), std::move(context), protocol::kind_of(code)});
 }
 
-std::expected<std::string, wire_error> string_arg(const nlohmann::json& args, const char* key,
-                                                  std::string_view ctx) {
-    auto it = args.find(key);
-    if (it == args.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
-        return err(error_code::bad_request, fmt::format("field 'args.{}': expected a non-empty string", key),
-                   std::string(ctx));
-    return it->get<std::string>();
+/// An engine failure keeps the kind the engine gave it (a usage error stays one across the wire).
+std::unexpected<wire_error> engine_err(const error& e, std::string context) {
+    return std::unexpected(wire_error{error_code::engine, e.message, std::move(context), e.kind});
 }
 
-std::expected<engine::endpoint, wire_error> endpoint_arg(const nlohmann::json& args, const char* key,
-                                                         std::string_view ctx) {
-    auto it = args.find(key);
-    if (it == args.end() || !it->is_object())
-        return err(error_code::bad_request, fmt::format("field 'args.{}': expected an object", key),
-                   std::string(ctx));
-    engine::endpoint ep;
-    auto addr = it->find("address");
-    if (addr == it->end() || !addr->is_string())
-        return err(error_code::bad_request, fmt::format("field 'args.{}.address': expected a string", key),
-                   std::string(ctx));
-    ep.address = addr->get<std::string>();
-    if (auto port = it->find("port"); port != it->end()) {
-        if (!port->is_number_unsigned() || port->get<std::uint64_t>() > 65535)
-            return err(error_code::bad_request, fmt::format("field 'args.{}.port': expected 0..65535", key),
+/// Decodes a request's typed arguments; a bad field is a bad_request naming it ("args.bind: missing").
+template <class T> std::expected<T, wire_error> args_of(const nlohmann::json& args, std::string_view ctx) {
+    auto a = engine::wire::decode<T>(args, "args");
+    if (!a) return err(error_code::bad_request, a.error().message, std::string(ctx));
+    if constexpr (requires { a->instance; })
+        if (a->instance.empty())
+            return err(error_code::bad_request, "args.instance: expected a non-empty string",
                        std::string(ctx));
-        ep.port = static_cast<std::uint16_t>(port->get<std::uint64_t>());
-    }
-    return ep;
+    return *a;
 }
 
 std::string_view step_name(step s) {
@@ -90,16 +76,16 @@ bool agent_service::shutdown_requested() const {
 }
 
 void agent_service::handle(const protocol::request& r) {
-    outcome o;
+    answer a{outcome{}};
     // Exceptions are bugs; the agent reports them and stays up for the next request.
     try {
-        o = dispatch(r);
+        a = dispatch(r);
     } catch (const std::exception& e) {
-        o = err(error_code::internal, fmt::format("internal error: {}", e.what()),
-                std::string(to_string(r.type)));
+        a = answer(err(error_code::internal, fmt::format("internal error: {}", e.what()),
+                       std::string(to_string(r.type))));
     }
-    if (o && o->is_null()) return; // answered later by a worker thread
-    reply(r, std::move(o));
+    if (a.when == timing::later) return; // a worker thread replies
+    reply(r, std::move(a.value));
 }
 
 void agent_service::reply(const protocol::request& r, outcome o) {
@@ -113,19 +99,19 @@ void agent_service::reply(const protocol::request& r, outcome o) {
     send_(rep);
 }
 
-agent_service::outcome agent_service::dispatch(const protocol::request& r) {
+agent_service::answer agent_service::dispatch(const protocol::request& r) {
     if (r.type == request_type::hello) return hello(r.args);
     {
         std::lock_guard lock(mutex_);
         if (!greeted_)
-            return err(error_code::no_hello, "expected a hello request first",
-                       std::string(to_string(r.type)));
+            return outcome(
+                err(error_code::no_hello, "expected a hello request first", std::string(to_string(r.type))));
     }
     switch (r.type) {
     case request_type::hello:
         break;
     case request_type::environment:
-        return probe_environment();
+        return outcome(probe_environment());
     case request_type::listen:
     case request_type::connect:
     case request_type::forward:
@@ -142,80 +128,94 @@ agent_service::outcome agent_service::dispatch(const protocol::request& r) {
     case request_type::shutdown: {
         std::lock_guard lock(mutex_);
         shutdown_ = true;
-        return json::object();
+        return outcome(engine::wire::encode(no_fields{}));
     }
     }
-    return err(error_code::unknown_type, "unhandled request type", std::string(to_string(r.type)));
+    return outcome(err(error_code::unknown_type, "unhandled request type", std::string(to_string(r.type))));
 }
 
 agent_service::outcome agent_service::hello(const json& args) {
-    auto v = args.find("protocol");
-    if (v == args.end() || !v->is_number_integer())
-        return err(error_code::bad_request, "field 'args.protocol': expected an integer", "hello");
-    if (v->get<std::int64_t>() != protocol::version)
+    // The hello keeps its shape forever: another version is named before the strict decoding.
+    if (auto v = args.find("protocol"); v != args.end() && v->is_number() && *v != protocol::version)
         return err(error_code::version_mismatch,
-                   fmt::format("protocol version mismatch: runner speaks {}, agent speaks {}",
-                               v->get<std::int64_t>(), protocol::version),
+                   fmt::format("protocol version mismatch: runner speaks {}, agent speaks {}", v->dump(),
+                               protocol::version),
                    "hello");
+    auto a = args_of<hello_args>(args, "hello");
+    if (!a) return std::unexpected(a.error());
     std::lock_guard lock(mutex_);
     greeted_ = true;
-    return json(caps_);
+    return engine::wire::encode(caps_);
 }
+
+namespace {
+/// What listen, connect and forward share: the instance, where, and the job.
+struct create_args {
+    std::string instance;
+    engine::endpoint where, next;
+    engine::job_spec job;
+};
+std::expected<create_args, wire_error> create_args_of(const protocol::request& r) {
+    auto ctx = to_string(r.type);
+    if (r.type == request_type::listen) {
+        auto a = args_of<listen_args>(r.args, ctx);
+        if (!a) return std::unexpected(a.error());
+        return create_args{a->instance, a->bind, {}, a->job};
+    }
+    if (r.type == request_type::forward) {
+        auto a = args_of<forward_args>(r.args, ctx);
+        if (!a) return std::unexpected(a.error());
+        return create_args{a->instance, a->bind, a->next, a->job};
+    }
+    auto a = args_of<connect_args>(r.args, ctx);
+    if (!a) return std::unexpected(a.error());
+    return create_args{a->instance, a->server, {}, a->job};
+}
+} // namespace
 
 agent_service::outcome agent_service::create(const protocol::request& r) {
     bool server = r.type == request_type::listen;
     bool forward = r.type == request_type::forward; // listens like a server, then relays onward
-    auto name = string_arg(r.args, "instance", to_string(r.type));
-    if (!name) return std::unexpected(name.error());
-    std::string ctx = fmt::format("{} {}", to_string(r.type), *name);
-    auto where = endpoint_arg(r.args, server || forward ? "bind" : "server", ctx);
-    if (!where) return std::unexpected(where.error());
-    engine::endpoint next;
-    if (forward) {
-        auto n = endpoint_arg(r.args, "next", ctx);
-        if (!n) return std::unexpected(n.error());
-        next = *n;
-        if (!sessions_.forward) return err(error_code::engine, "this agent cannot forward", ctx);
-    }
-    auto job_json = r.args.find("job");
-    if (job_json == r.args.end()) return err(error_code::bad_request, "field 'args.job': missing", ctx);
-    auto job = engine::decode_job(*job_json);
-    if (!job) return err(error_code::bad_request, job.error().message, ctx);
+    auto a = create_args_of(r);
+    if (!a) return std::unexpected(a.error());
+    const std::string& name = a->instance;
+    std::string ctx = fmt::format("{} {}", to_string(r.type), name);
+    if (forward && !sessions_.forward) return err(error_code::engine, "this agent cannot forward", ctx);
     {
         std::lock_guard lock(mutex_);
-        if (instances_.contains(*name))
+        if (instances_.contains(name))
             return err(error_code::instance_exists,
-                       fmt::format("instance '{}' exists; release it first", *name), ctx);
+                       fmt::format("instance '{}' exists; release it first", name), ctx);
     }
     // The engine opens sockets only towards what the runner named here: the agent has no other
     // way to choose a peer.
-    auto s = forward  ? sessions_.forward(*job, *where, next)
-             : server ? sessions_.listen(*job, *where)
-                      : sessions_.connect(*job, *where);
-    if (!s) return err(error_code::engine, s.error().message, ctx);
+    auto s = forward  ? sessions_.forward(a->job, a->where, a->next)
+             : server ? sessions_.listen(a->job, a->where)
+                      : sessions_.connect(a->job, a->where);
+    if (!s) return engine_err(s.error(), ctx);
     auto inst = std::make_shared<instance>();
-    inst->name = *name;
+    inst->name = name;
     inst->session = std::move(*s);
     if (forward) inst->at = step::established; // relays from the start; no establish step
-    json out = json::object();
+    json out = engine::wire::encode(no_fields{});
     if (server || forward)
-        out = {{"port", inst->session->port()}, {"tls_fingerprint", inst->session->tls_fingerprint()}};
+        out = engine::wire::encode(listen_reply{inst->session->port(), inst->session->tls_fingerprint()});
     std::lock_guard lock(mutex_);
-    if (!instances_.emplace(*name, inst).second)
-        return err(error_code::instance_exists, fmt::format("instance '{}' exists; release it first", *name),
+    if (!instances_.emplace(name, inst).second)
+        return err(error_code::instance_exists, fmt::format("instance '{}' exists; release it first", name),
                    ctx);
     return out;
 }
 
 std::expected<std::shared_ptr<agent_service::instance>, wire_error>
 agent_service::find(const json& args, std::string_view what) {
-    auto name = string_arg(args, "instance", what);
-    if (!name) return std::unexpected(name.error());
+    auto a = args_of<instance_args>(args, what);
+    if (!a) return std::unexpected(a.error());
     std::lock_guard lock(mutex_);
-    auto it = instances_.find(*name);
+    auto it = instances_.find(a->instance);
     if (it == instances_.end())
-        return err(error_code::no_such_instance, fmt::format("no instance '{}'", *name),
-                   fmt::format("{} {}", what, *name));
+        return err(error_code::no_such_instance, fmt::format("no instance '{}'", a->instance),
+                   fmt::format("{} {}", what, a->instance));
     return it->second;
 }
 
@@ -228,7 +228,7 @@ agent_service::outcome agent_service::quick(const protocol::request& r) {
         in.session->stop(); // the engine allows stop from any thread, at any time
         std::lock_guard lock(mutex_);
         in.stopped = true;
-        return json::object();
+        return engine::wire::encode(no_fields{});
     }
     {
         std::lock_guard lock(mutex_);
@@ -242,12 +242,12 @@ agent_service::outcome agent_service::quick(const protocol::request& r) {
                        ctx);
         in.busy = to_string(r.type);
     }
-    outcome o = json::object();
+    outcome o = engine::wire::encode(no_fields{});
     if (r.type == request_type::start) {
         auto started = in.session->start();
-        if (!started) o = err(error_code::engine, started.error().message, ctx);
+        if (!started) o = engine_err(started.error(), ctx);
     } else {
-        o = json(in.session->collect());
+        o = engine::wire::encode(in.session->collect());
     }
     std::lock_guard lock(mutex_);
     in.busy.clear();
@@ -265,24 +265,24 @@ agent_service::outcome agent_service::release(const json& args) {
     }
     // The session closes its sockets here, as `inst` goes, unless a worker thread still holds it
     // (release during wait); then it closes when that thread lets go.
-    return json::object();
+    return engine::wire::encode(no_fields{});
 }
 
-agent_service::outcome agent_service::spawn_long(const protocol::request& r) {
+agent_service::answer agent_service::spawn_long(const protocol::request& r) {
     auto inst = find(r.args, to_string(r.type));
-    if (!inst) return std::unexpected(inst.error());
+    if (!inst) return outcome(std::unexpected(inst.error()));
     instance& in = **inst;
     std::string ctx = fmt::format("{} {}", to_string(r.type), in.name);
     {
         std::lock_guard lock(mutex_);
         if (!in.busy.empty())
-            return err(error_code::busy,
-                       fmt::format("instance '{}' is busy: {} in progress", in.name, in.busy), ctx);
+            return outcome(err(error_code::busy,
+                               fmt::format("instance '{}' is busy: {} in progress", in.name, in.busy), ctx));
         bool ok = r.type == request_type::establish ? in.at == step::created : in.at >= step::started;
         if (!ok || (r.type == request_type::establish && in.stopped))
-            return err(error_code::bad_state,
-                       fmt::format("instance '{}' is {}", in.name, in.stopped ? "stopped" : step_name(in.at)),
-                       ctx);
+            return outcome(err(
+                error_code::bad_state,
+                fmt::format("instance '{}' is {}", in.name, in.stopped ? "stopped" : step_name(in.at)), ctx));
         in.busy = to_string(r.type);
         ++running_;
     }
@@ -306,7 +306,7 @@ agent_service::outcome agent_service::spawn_long(const protocol::request& r) {
         --self->running_;
         self->idle_.notify_all();
     }).detach();
-    return json(nullptr); // the thread replies
+    return answer::later();
 }
 
 agent_service::outcome agent_service::run_long(const protocol::request& r,
@@ -315,10 +315,10 @@ agent_service::outcome agent_service::run_long(const protocol::request& r,
     auto deadline = std::chrono::steady_clock::now() + r.timeout;
     if (r.type == request_type::establish) {
         auto done = inst->session->establish(deadline);
-        if (!done) return err(error_code::engine, done.error().message, ctx);
+        if (!done) return engine_err(done.error(), ctx);
         std::lock_guard lock(mutex_);
         inst->at = step::established;
-        return json::object();
+        return engine::wire::encode(no_fields{});
     }
     if (!inst->session->wait(deadline))
         return err(error_code::timeout, fmt::format("not finished within {} ms", r.timeout.count()), ctx);
@@ -326,7 +326,7 @@ agent_service::outcome agent_service::run_long(const protocol::request& r,
         std::lock_guard lock(mutex_);
         inst->at = step::finished;
     }
-    return json(inst->session->collect());
+    return engine::wire::encode(inst->session->collect());
 }
 
 void agent_service::stop_all() {

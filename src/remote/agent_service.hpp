@@ -12,6 +12,7 @@
 
 #include "engine/session/session.hpp"
 #include "remote/capabilities.hpp"
+#include "remote/messages.hpp"
 #include "remote/protocol.hpp"
 
 namespace kp::remote {
@@ -53,14 +54,26 @@ class agent_service : public std::enable_shared_from_this<agent_service> {
   private:
     using json = nlohmann::json;
     using outcome = std::expected<json, protocol::wire_error>;
+    /// Whether a handler answered on the spot or a worker thread sends the reply later.
+    enum class timing : std::uint8_t { now, later };
+    struct answer {
+        timing when = timing::now;
+        outcome value;
+        answer(outcome o) : value(std::move(o)) {} // NOLINT: every plain outcome is answered now
+        static answer later() {
+            answer a{outcome{}};
+            a.when = timing::later;
+            return a;
+        }
+    };
 
-    outcome dispatch(const protocol::request& r);
+    answer dispatch(const protocol::request& r);
     outcome hello(const json& args);
     outcome create(const protocol::request& r);
     outcome quick(const protocol::request& r);
     outcome release(const json& args);
     /// Runs establish or wait on a thread; the reply is sent from there.
-    outcome spawn_long(const protocol::request& r);
+    answer spawn_long(const protocol::request& r);
     outcome run_long(const protocol::request& r, const std::shared_ptr<instance>& inst);
     std::expected<std::shared_ptr<instance>, protocol::wire_error> find(const json& args,
                                                                         std::string_view what);

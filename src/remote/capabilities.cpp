@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "engine/tls/tls.hpp"
+#include "engine/wire/decode.hpp"
 #include "remote/protocol.hpp"
 
 namespace kp::remote {
@@ -186,40 +187,19 @@ nlohmann::json probe_environment() {
 }
 
 void to_json(nlohmann::json& j, const interface_info& i) {
-    j = {{"name", i.name}, {"addresses", i.addresses}, {"mtu", i.mtu}, {"driver", i.driver}};
+    j = engine::wire::encode(i);
 }
 
 void from_json(const nlohmann::json& j, interface_info& i) {
-    j.at("name").get_to(i.name);
-    j.at("addresses").get_to(i.addresses);
-    j.at("mtu").get_to(i.mtu);
-    j.at("driver").get_to(i.driver);
+    engine::wire::decode_or_throw(j, i);
 }
 
 void to_json(nlohmann::json& j, const capabilities& c) {
-    j = {{"protocol_version", c.protocol_version},
-         {"build_id", c.build_id},
-         {"pid", c.pid},
-         {"arch", c.arch},
-         {"kernel", c.kernel},
-         {"cpu_count", c.cpu_count},
-         {"allowed_cpus", c.allowed_cpus},
-         {"ktls", c.ktls},
-         {"ktls_reason", c.ktls_reason},
-         {"interfaces", c.interfaces}};
+    j = engine::wire::encode(c);
 }
 
 void from_json(const nlohmann::json& j, capabilities& c) {
-    j.at("protocol_version").get_to(c.protocol_version);
-    j.at("build_id").get_to(c.build_id);
-    j.at("pid").get_to(c.pid);
-    j.at("arch").get_to(c.arch);
-    j.at("kernel").get_to(c.kernel);
-    j.at("cpu_count").get_to(c.cpu_count);
-    j.at("allowed_cpus").get_to(c.allowed_cpus);
-    j.at("ktls").get_to(c.ktls);
-    j.at("ktls_reason").get_to(c.ktls_reason);
-    j.at("interfaces").get_to(c.interfaces);
+    engine::wire::decode_or_throw(j, c);
 }
 
 } // namespace kp::remote

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/wire/encode.hpp"
+
 namespace kp::remote {
 
 /// One network interface of an agent's host.
@@ -14,6 +16,7 @@ struct interface_info {
     std::vector<std::string> addresses; ///< numeric IPv4/IPv6 addresses, no prefix length
     int mtu = 0;
     std::string driver; ///< kernel driver ("virtio_net"); empty for virtual interfaces
+    friend bool operator==(const interface_info&, const interface_info&) = default;
 };
 
 /// The hello payload of an agent.
@@ -28,7 +31,30 @@ struct capabilities {
     bool ktls = false;
     std::string ktls_reason; ///< why kTLS is unavailable; empty when available
     std::vector<interface_info> interfaces;
+    friend bool operator==(const capabilities&, const capabilities&) = default;
 };
+
+/// The field lists of the hello reply (engine/wire/encode.hpp): every field is required.
+template <class V> void fields(interface_info& x, V&& v) {
+    v("name", x.name, engine::wire::required);
+    v("addresses", x.addresses, engine::wire::required);
+    v("mtu", x.mtu, engine::wire::required);
+    v("driver", x.driver, engine::wire::required);
+}
+
+template <class V> void fields(capabilities& x, V&& v) {
+    using engine::wire::required;
+    v("protocol_version", x.protocol_version, required);
+    v("build_id", x.build_id, required);
+    v("pid", x.pid, required);
+    v("arch", x.arch, required);
+    v("kernel", x.kernel, required);
+    v("cpu_count", x.cpu_count, required);
+    v("allowed_cpus", x.allowed_cpus, required);
+    v("ktls", x.ktls, required);
+    v("ktls_reason", x.ktls_reason, required);
+    v("interfaces", x.interfaces, required);
+}
 
 /// Probes this host (the agent calls it once at start).
 [[nodiscard]] capabilities probe_capabilities();
@@ -40,6 +66,7 @@ struct capabilities {
 /// "0.1.0+<hash>": the version and a prefix of the SHA-256 of /proc/self/exe (cached).
 [[nodiscard]] const std::string& build_id();
 
+// nlohmann hooks through the field lists above.
 void to_json(nlohmann::json& j, const interface_info& i);
 void from_json(const nlohmann::json& j, interface_info& i);
 void to_json(nlohmann::json& j, const capabilities& c);

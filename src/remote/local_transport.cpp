@@ -188,7 +188,7 @@ result<std::size_t> local_transport::read_some(std::span<std::byte> into, std::c
     pollfd p{out_, POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
     if (r < 0 && errno != EINTR) return fail(errno_error("waiting for the agent"));
-    if (r <= 0) return fail(std::string(read_timeout_message));
+    if (r <= 0) return fail(make_error(std::string(read_timeout_message), error_kind::timeout));
     for (;;) {
         ssize_t n = ::read(out_, into.data(), into.size());
         if (n < 0 && errno == EINTR) continue;

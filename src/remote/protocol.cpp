@@ -5,13 +5,15 @@
 
 #include <fmt/format.h>
 
+#include "engine/wire/encode.hpp"
+
 namespace kp::remote::protocol {
 
 namespace {
 
-constexpr std::array<std::string_view, 12> request_names = {"hello",     "environment", "listen",  "connect",
-                                                            "establish", "start",       "wait",    "stop",
-                                                            "collect",   "release",     "shutdown", "forward"};
+constexpr std::array<std::string_view, 12> request_names = {
+    "hello", "environment", "listen",  "connect", "establish", "start",
+    "wait",  "stop",        "collect", "release", "shutdown",  "forward"};
 
 constexpr std::array<std::string_view, 13> error_names = {
     "bad_frame", "bad_json",         "bad_request",     "unknown_type", "version_mismatch",
@@ -82,6 +84,10 @@ nlohmann::json to_json(const request& r) {
     return {{"id", r.id}, {"type", to_string(r.type)}, {"timeout_ms", r.timeout.count()}, {"args", r.args}};
 }
 
+error_kind kind_of(error_code c) {
+    return c == error_code::timeout ? error_kind::timeout : error_kind::infrastructure;
+}
+
 nlohmann::json to_json(const reply& r) {
     nlohmann::json j;
     j["id"] = r.id ? nlohmann::json(*r.id) : nlohmann::json(nullptr);
@@ -89,8 +95,10 @@ nlohmann::json to_json(const reply& r) {
     if (r.ok) {
         j["result"] = r.result;
     } else {
-        j["error"] = {
-            {"code", to_string(r.error.code)}, {"message", r.error.message}, {"context", r.error.context}};
+        j["error"] = {{"code", to_string(r.error.code)},
+                      {"kind", engine::wire::name_of(r.error.kind)},
+                      {"message", r.error.message},
+                      {"context", r.error.context}};
     }
     return j;
 }
@@ -162,6 +170,8 @@ result<reply> parse_reply(std::string_view payload) {
     };
     auto code = parse_error_code(text("code"));
     r.error.code = code.value_or(error_code::internal); // a newer agent's code: still an error
+    // A newer agent's kind, or none: the kind its code implies.
+    r.error.kind = engine::wire::value_of<error_kind>(text("kind")).value_or(kind_of(r.error.code));
     r.error.message = text("message");
     r.error.context = text("context");
     return r;

@@ -3,8 +3,10 @@
 /// stdin/stdout. A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON.
 /// Requests:  {"id":7,"type":"listen","timeout_ms":5000,"args":{...}}
 /// Replies:   {"id":7,"ok":true,"result":{...}}
-///            {"id":7,"ok":false,"error":{"code":"bad_request","message":"...","context":"..."}}
-/// A reply to a frame whose id could not be read carries "id":null. See docs/agent.md.
+///            {"id":7,"ok":false,"error":{"code":"bad_request","kind":"infrastructure",
+///                                        "message":"...","context":"..."}}
+/// A reply to a frame whose id could not be read carries "id":null. The arguments and results
+/// of each request are typed in remote/messages.hpp. See docs/agent.md.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +23,7 @@
 namespace kp::remote::protocol {
 
 /// Bumped on any incompatible change; the hello request and reply keep their shape forever.
-inline constexpr int version = 1;
+inline constexpr int version = 2; // 2: error kinds; cipher names as in plans ("aes-128-gcm")
 /// Bytes of the length prefix.
 inline constexpr std::size_t header_size = 4;
 /// Largest frame either side accepts; a longer length prefix means the stream is garbage.
@@ -64,11 +66,17 @@ enum class error_code : std::uint8_t {
 [[nodiscard]] std::string_view to_string(error_code c);
 [[nodiscard]] std::optional<error_code> parse_error_code(std::string_view s);
 
-/// A structured error as it travels on the wire.
+/// The kind of an error_code when the failure itself carries none (the engine's errors do).
+[[nodiscard]] error_kind kind_of(error_code c);
+
+/// A structured error as it travels on the wire. Decisions go by `code` and `kind`, never by
+/// the message, which is for people.
 struct wire_error {
     error_code code = error_code::internal;
     std::string message;
     std::string context; ///< what the agent was doing ("establish rr/1")
+    error_kind kind = error_kind::infrastructure;
+    friend bool operator==(const wire_error&, const wire_error&) = default;
 };
 
 /// One request.

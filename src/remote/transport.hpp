@@ -16,7 +16,7 @@ namespace kp::remote {
 /// Receives the agent's stderr, line by line, already prefixed with the host name.
 using log_sink = std::function<void(const std::string& line)>;
 
-/// The message of the error read_some() returns when nothing arrived in time.
+/// The message of the error (kind timeout) read_some() returns when nothing arrived in time.
 inline constexpr std::string_view read_timeout_message = "read timed out";
 
 /// A bidirectional byte stream to an agent process.
@@ -28,7 +28,7 @@ class transport {
     /// Writes every byte or fails.
     virtual result<void> write_all(std::span<const std::byte> bytes) = 0;
     /// Reads what is available, waiting up to `timeout`; 0 bytes means end of stream.
-    /// A timeout is an error whose message is exactly read_timeout_message (callers poll with it).
+    /// A timeout is an error of kind error_kind::timeout (callers poll with it).
     virtual result<std::size_t> read_some(std::span<std::byte> into, std::chrono::milliseconds timeout) = 0;
     /// Closes the agent's stdin (the agent then stops all traffic and exits) and reaps it.
     virtual void close() = 0;

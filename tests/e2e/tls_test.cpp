@@ -118,10 +118,21 @@ scenarios:
             CHECK(inst["status"] == "ok");
             CHECK(inst["client_job"]["tls"]["mode"] == "openssl");
             CHECK(inst["client_job"]["verify"] == true);
+            CHECK(inst["client_job"]["tls"]["cipher"] == "aes-128-gcm"); // as a plan spells it
             REQUIRE(inst["repeats"].size() == 1);
             const auto& rep = inst["repeats"][0];
             CHECK(rep["client"]["errors"]["verify"] == 0);
             CHECK(rep["server"]["errors"]["verify"] == 0);
+            // The crr client times every connection's handshake; the other kinds handshake before
+            // the window. tls_stat is there on every side ({} without kernel TLS).
+            const auto handshakes = rep["client"]["handshake_latency"]["count"].get<std::uint64_t>();
+            if (traffic == "crr")
+                CHECK(handshakes > 0);
+            else
+                CHECK(handshakes == 0);
+            CHECK(inst["aggregate"]["handshake_latency_histogram"]["count"] == handshakes); // one repeat
+            for (const char* side : {"client", "server"})
+                CHECK(rep[side]["tls_stat"].is_object());
             CHECK(rep["metrics"].value(traffic == "stream" ? "throughput_bps" : "transactions_per_s", 0.0) >
                   0);
             for (const auto& [side, tls] : flow_tls(inst)) {

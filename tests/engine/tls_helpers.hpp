@@ -22,6 +22,7 @@ using kp::engine::io_status;
 using kp::engine::stream_io;
 using kp::engine::tls_cipher;
 using kp::engine::tls_mode;
+using kp::engine::tls_path;
 using kp::engine::tls_report;
 using kp::engine::tls_spec;
 using kp::engine::tls_version;

@@ -185,3 +185,21 @@ TEST_CASE("agent_client: end of stream mid-run makes the agent exit within 2 s a
     p.a->shutdown();
     CHECK(no_listener(p.port));
 }
+
+TEST_CASE("agent_client: an agent's error keeps its kind across the wire: usage, timeout") {
+    auto a = start_client("a");
+    job_spec bad = stream_job(1s);
+    bad.flows = 0;
+    auto l = a->listen("u", bad, {"127.0.0.1", 0}, 5s);
+    REQUIRE_FALSE(l.has_value());
+    CHECK(l.error().message == "host a: listen u: agent: listen u: flows must be at least 1");
+    CHECK(l.error().kind == kp::error_kind::usage);
+
+    running_pair p(stream_job(30s));
+    auto w = p.b->wait("s1", 200ms); // the agent's own deadline passes first
+    REQUIRE_FALSE(w.has_value());
+    CHECK(w.error().message == "host b: wait s1: agent: wait s1: not finished within 200 ms");
+    CHECK(w.error().kind == kp::error_kind::timeout);
+    CHECK(p.a->stop("s1", 5s).has_value());
+    CHECK(p.b->stop("s1", 5s).has_value());
+}

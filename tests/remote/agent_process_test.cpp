@@ -34,7 +34,7 @@ TEST_CASE("agent: a hello with another protocol version names both versions") {
     raw_agent a;
     a.send(req(1, "hello", {{"protocol", 99}}));
     check_error(a.next(), 1, protocol::error_code::version_mismatch,
-                "protocol version mismatch: runner speaks 99, agent speaks 1");
+                "protocol version mismatch: runner speaks 99, agent speaks 2");
     a.send(req(2, "listen", {{"instance", "x"}}));
     check_error(a.next(), 2, protocol::error_code::no_hello, "expected a hello request first");
 }
@@ -57,16 +57,16 @@ TEST_CASE("agent: malformed requests get structured errors and the agent stays u
     a.send(req(3, "teleport"));
     check_error(a.next(), 3, protocol::error_code::unknown_type, "unknown request type 'teleport'");
     a.send(req(4, "listen", {{"instance", "x"}}));
-    check_error(a.next(), 4, protocol::error_code::bad_request, "field 'args.bind': expected an object");
+    check_error(a.next(), 4, protocol::error_code::bad_request, "args.bind: missing");
     a.send(req(5, "listen",
                {{"instance", "x"}, {"bind", {{"address", "127.0.0.1"}}}, {"job", {{"flows", "many"}}}}));
     check_error(a.next(), 5, protocol::error_code::bad_request,
-                "job.flows: expected an unsigned integer, got string");
+                "args.job.flows: expected an unsigned integer, got string");
     a.send(req(6, "start", {{"instance", "nope"}}));
     check_error(a.next(), 6, protocol::error_code::no_such_instance, "no instance 'nope'");
     a.send(req(7, "wait", {{"instance", 7}}));
     check_error(a.next(), 7, protocol::error_code::bad_request,
-                "field 'args.instance': expected a non-empty string");
+                "args.instance: expected a string, got number");
 
     // Still in sync and serving.
     a.send(req(8, "environment"));

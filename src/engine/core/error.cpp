@@ -11,7 +11,13 @@ error error::context(std::string_view what) const {
     return {fmt::format("{}: {}", what, message), kind};
 }
 
-error make_error(std::string message) { return {std::move(message), error_kind::infrastructure}; }
+error make_error(std::string message) {
+    return {std::move(message), error_kind::infrastructure};
+}
+
+error make_error(std::string message, error_kind kind) {
+    return {std::move(message), kind};
+}
 
 error errno_error(std::string_view what) {
     int e = errno;

@@ -1,5 +1,6 @@
 #pragma once
 /// Errors that travel up through the layers as values, gathering context on the way.
+#include <cstdint>
 #include <expected>
 #include <string>
 #include <string_view>
@@ -7,8 +8,9 @@
 namespace kp {
 
 /// What failed, which decides the exit code at the top: 2 for a bad plan or usage,
-/// 3 for infrastructure (a host, an agent, the network).
-enum class error_kind { usage, infrastructure };
+/// 3 for infrastructure (a host, an agent, the network) and for a timeout (something did not
+/// answer in time: a read, a request, a run). It travels across the agent protocol.
+enum class error_kind : std::uint8_t { usage, infrastructure, timeout };
 
 /// An error message with the context it gathered on its way up ("host b: starting agent: ...").
 struct error {
@@ -21,6 +23,8 @@ struct error {
 
 /// Builds an infrastructure error from a message.
 [[nodiscard]] error make_error(std::string message);
+/// Builds an error of `kind` from a message.
+[[nodiscard]] error make_error(std::string message, error_kind kind);
 /// Builds an error from the current errno, e.g. "connect 198.18.0.2:5201: Connection refused".
 [[nodiscard]] error errno_error(std::string_view what);
 

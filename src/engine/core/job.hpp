@@ -38,6 +38,7 @@ struct tls_spec {
     bool ktls_tx = true; ///< with ktls: offload the sending direction
     bool ktls_rx = true; ///< with ktls: offload the receiving direction
     std::string peer_fingerprint; ///< client side: SHA-256 of the server certificate, hex
+    friend bool operator==(const tls_spec&, const tls_spec&) = default;
 };
 
 /// Optional socket options; zero / empty means "leave the kernel default".
@@ -48,6 +49,7 @@ struct socket_options {
     std::string congestion;          ///< TCP_CONGESTION, e.g. "cubic"
     std::uint64_t max_pacing_rate = 0; ///< SO_MAX_PACING_RATE, bytes/s
     bool zerocopy = false;           ///< MSG_ZEROCOPY on send
+    friend bool operator==(const socket_options&, const socket_options&) = default;
 };
 
 /// Everything one side (client or server) needs to run one scenario instance.
@@ -80,6 +82,7 @@ struct job_spec {
 
     std::string token; ///< the run token every data connection must present in its hello
     std::string id;    ///< the scenario instance id, for messages
+    friend bool operator==(const job_spec&, const job_spec&) = default;
 };
 
 } // namespace kp::engine

@@ -18,6 +18,7 @@ namespace kp::engine {
 struct endpoint {
     std::string address;
     std::uint16_t port = 0;
+    friend bool operator==(const endpoint&, const endpoint&) = default;
 };
 
 /// One side of a running job. Not thread-safe: one controller thread drives it.

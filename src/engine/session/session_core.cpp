@@ -323,7 +323,8 @@ side_result session_core::collect() {
         for (std::size_t f = 0; f < w->crr_flows.size() && f < r.flows.size(); ++f) {
             add_traffic(r.flows[f], w->crr_flows[f]);
             add_errors(w->crr_flows[f]);
-            if (f < w->crr_tls.size() && w->crr_tls[f].tx_path != "none") r.flows[f].tls = w->crr_tls[f];
+            if (f < w->crr_tls.size() && w->crr_tls[f].tx_path != tls_path::none)
+                r.flows[f].tls = w->crr_tls[f];
             if (r.flows[f].app_cpu < 0) r.flows[f].app_cpu = w->app_cpu();
         }
         if (r.samples.size() < w->samples.size()) r.samples.resize(w->samples.size());
@@ -347,7 +348,10 @@ side_result session_core::collect() {
     }
     r.placement_note = placement_note_;
     r.ktls_available = tls::ktls_available();
-    if (!tls_stat_end_.empty()) r.tls_stat = tls::tls_stat_delta(tls_stat_begin_, tls_stat_end_);
+    if (!tls_stat_end_.empty()) {
+        auto delta = tls::tls_stat_delta(tls_stat_begin_, tls_stat_end_);
+        r.tls_stat = {delta.begin(), delta.end()};
+    }
     return r;
 }
 

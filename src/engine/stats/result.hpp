@@ -1,6 +1,7 @@
 #pragma once
 /// Plain figures one side of a job returns. Serialized by engine/wire/codec.hpp; merged by the runner.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@ struct cpu_time {
     int cpu = -1; ///< -1: all CPUs
     double user = 0, nice = 0, system = 0, irq = 0, softirq = 0, steal = 0, idle = 0;
     [[nodiscard]] double busy() const { return user + nice + system + irq + softirq + steal; }
+    friend bool operator==(const cpu_time&, const cpu_time&) = default;
 };
 
 /// tcp_info: deltas over the window for the counters, end values for the gauges.
@@ -22,16 +24,21 @@ struct tcp_stats {
     std::uint64_t total_retrans = 0, reord_seen = 0, delivered_ce = 0; // deltas
     std::uint32_t rtt_us = 0, rttvar_us = 0, snd_cwnd = 0;             // end values
     std::uint64_t delivery_rate = 0;                                   // bytes/s, end value
+    friend bool operator==(const tcp_stats&, const tcp_stats&) = default;
 };
+
+/// Which TLS path ran for one direction of a flow: kTLS, OpenSSL in user space, or plaintext.
+enum class tls_path : std::uint8_t { none, kernel, user };
 
 /// Which TLS path actually ran for a flow, per direction.
 struct tls_report {
-    std::string tx_path = "none"; ///< "kernel" | "user" | "none"
-    std::string rx_path = "none";
+    tls_path tx_path = tls_path::none;
+    tls_path rx_path = tls_path::none;
     std::string version;          ///< "TLSv1.3", ...
     std::string cipher;           ///< OpenSSL's name of the negotiated cipher
     double handshake_s = 0;
     std::string note;             ///< why a path fell back, e.g. "auto: kernel has no TLS ULP (...)"
+    friend bool operator==(const tls_report&, const tls_report&) = default;
 };
 
 /// The figures of one flow over the measurement window.
@@ -47,17 +54,20 @@ struct flow_result {
     histogram latency;
     tcp_stats tcp;
     tls_report tls;
+    friend bool operator==(const flow_result&, const flow_result&) = default;
 };
 
 /// Error counters; errors are counted, never swallowed.
 struct error_counts {
     std::uint64_t connect = 0, read = 0, write = 0, timeout = 0, rejected_hello = 0, verify = 0;
+    friend bool operator==(const error_counts&, const error_counts&) = default;
 };
 
 /// One per-second interval sample of the whole side.
 struct sample {
     double t = 0; ///< seconds since the window started
     std::uint64_t bytes = 0, transactions = 0;
+    friend bool operator==(const sample&, const sample&) = default;
 };
 
 /// A forwarder's figures (engine/forwarder/forwarder.hpp): traffic counts over the window.
@@ -65,6 +75,7 @@ struct relay_worker {
     int cpu = -1;                  ///< the CPU the worker is pinned to, -1: not pinned
     std::uint64_t connections = 0; ///< connections admitted and relayed onward (as relay_stats)
     std::uint64_t bytes = 0;       ///< bytes relayed over the window, both directions
+    friend bool operator==(const relay_worker&, const relay_worker&) = default;
 };
 struct relay_stats {
     std::uint64_t connections = 0;    ///< admitted and connected onward, from open to the window end
@@ -73,6 +84,7 @@ struct relay_stats {
     std::uint64_t rx_mismatch = 0;    ///< placement rx: connections on a worker not at their target CPU
     std::vector<relay_worker> workers;
     std::vector<std::uint64_t> rx_cpus; ///< connections per client-side Rx CPU (index), to the window end
+    friend bool operator==(const relay_stats&, const relay_stats&) = default;
 };
 
 /// Everything one side reports for one run of one instance.
@@ -92,8 +104,9 @@ struct side_result {
     bool ktls_available = false;
     /// /proc/net/tls_stat over the window (tls::tls_stat_delta; TlsCurr* are end values); empty
     /// where the kernel has no TLS.
-    std::vector<std::pair<std::string, std::uint64_t>> tls_stat;
+    std::map<std::string, std::uint64_t> tls_stat;
     std::optional<relay_stats> relay; ///< forwarders only
+    friend bool operator==(const side_result&, const side_result&) = default;
 };
 
 } // namespace kp::engine

@@ -129,8 +129,8 @@ class pending_handshake final : public pending {
                         (ktls_.require_tx && !tx ? "sending" : "receiving") + " in user space (" +
                         SSL_get_version(ssl_) + ", " + cipher +
                         "); is this OpenSSL built with kTLS, and does the kernel support the cipher?");
-        out.tx_path = tx ? "kernel" : "user";
-        out.rx_path = rx ? "kernel" : "user";
+        out.tx_path = tx ? tls_path::kernel : tls_path::user;
+        out.rx_path = rx ? tls_path::kernel : tls_path::user;
         out.version = SSL_get_version(ssl_);
         out.cipher = cipher;
         out.handshake_s = std::chrono::duration<double>(clock::now() - started_).count();

@@ -1,14 +1,16 @@
 #pragma once
-/// JSON form of the job spec and of the results (the agent protocol and results.json).
-/// Keys are the C++ member names; enums are their names ("tcp_rr"); durations are integer ns
-/// with a "_ns" suffix ("warmup_ns"). A histogram is
+/// JSON form of the job spec and of the results (the agent protocol and results.json), driven by
+/// one field list per struct (engine/wire/encode.hpp). Keys are the C++ member names; enums are their
+/// names ("tcp_rr"); durations are integer ns with a "_ns" suffix ("warmup_ns"). A histogram is
 ///   {"buckets":[[index,count],...],"min":..,"max":..,"sum":..,"count":..}
 /// and round-trips exactly, so the runner can merge histograms from hosts losslessly.
 ///
-/// Decoding is strict: unknown keys and wrong types are errors naming the field path
-/// ("job.tls.mode: unknown value 'tls9'"); missing keys keep their defaults. decode_* return
-/// those errors as values; the nlohmann from_json overloads throw nlohmann::json::other_error.
+/// Decoding is strict: unknown keys, wrong types and out-of-range integers are errors naming the
+/// field path ("job.tls.mode: unknown value 'tls9'"); missing keys keep their defaults. decode_*
+/// return those errors as values; the nlohmann from_json overloads throw nlohmann::json::other_error.
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +18,8 @@
 #include "engine/core/error.hpp"
 #include "engine/core/job.hpp"
 #include "engine/stats/result.hpp"
+#include "engine/wire/encode.hpp"
+#include "engine/wire/decode.hpp"
 
 namespace kp::engine {
 
@@ -26,20 +30,39 @@ result<side_result> decode_side_result(const nlohmann::json& j);
 /// Decodes a histogram, checking bucket indices and that the counts add up.
 result<histogram> decode_histogram(const nlohmann::json& j);
 
-/// Enum names as used in JSON and plans.
+/// The name tables of the enums (as used in JSON and plans), one per enum.
+std::span<const wire::enum_name<traffic>> wire_names(traffic);
+std::span<const wire::enum_name<direction>> wire_names(direction);
+std::span<const wire::enum_name<arrival>> wire_names(arrival);
+std::span<const wire::enum_name<tls_mode>> wire_names(tls_mode);       ///< "none" "openssl" "ktls" "auto"
+std::span<const wire::enum_name<tls_version>> wire_names(tls_version); ///< "1.2" "1.3"
+/// "aes-128-gcm" "aes-256-gcm" "chacha20-poly1305": the spelling a plan accepts.
+std::span<const wire::enum_name<tls_cipher>> wire_names(tls_cipher);
+std::span<const wire::enum_name<placement_rule::kind>> wire_names(placement_rule::kind);
+std::span<const wire::enum_name<tls_path>> wire_names(tls_path); ///< "kernel" "user" "none"
+
 std::string_view to_string(traffic v);
 std::string_view to_string(direction v);
 std::string_view to_string(arrival v);
-std::string_view to_string(tls_mode v);    ///< "none" "openssl" "ktls" "auto"
-std::string_view to_string(tls_version v); ///< "1.2" "1.3"
-std::string_view to_string(tls_cipher v);  ///< "aes_128_gcm" "aes_256_gcm" "chacha20_poly1305"
+std::string_view to_string(tls_mode v);
+std::string_view to_string(tls_version v);
+std::string_view to_string(tls_cipher v);
 std::string_view to_string(placement_rule::kind v);
+std::string_view to_string(tls_path v);
 std::optional<traffic> parse_traffic(std::string_view s);
 std::optional<direction> parse_direction(std::string_view s);
 std::optional<arrival> parse_arrival(std::string_view s);
 std::optional<tls_mode> parse_tls_mode(std::string_view s);
 std::optional<tls_version> parse_tls_version(std::string_view s);
 std::optional<tls_cipher> parse_tls_cipher(std::string_view s);
+
+// Wire hooks of the types other layers embed in their own wire types (remote/messages.hpp).
+nlohmann::json wire_encode(const job_spec& v);
+void wire_decode(const nlohmann::json& j, const std::string& path, job_spec& v);
+nlohmann::json wire_encode(const side_result& v);
+void wire_decode(const nlohmann::json& j, const std::string& path, side_result& v);
+nlohmann::json wire_encode(const histogram& v);
+void wire_decode(const nlohmann::json& j, const std::string& path, histogram& v);
 
 // nlohmann ADL hooks: json j = spec; spec = j.get<job_spec>();
 void to_json(nlohmann::json& j, const job_spec& v);

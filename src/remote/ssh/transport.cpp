@@ -92,7 +92,7 @@ class ssh_transport final : public transport {
         }
         if (eof_ || stopping_) return 0;
         if (failed_) return fail(failed_->context(describe()));
-        return fail(std::string(read_timeout_message));
+        return fail(make_error(std::string(read_timeout_message), error_kind::timeout));
     }
 
     void close() override {

@@ -99,6 +99,14 @@ json search_json(const search_record& s) {
             {"probes", probes}};
 }
 
+/// The client's TLS handshake step (tcp_crr with TLS) merged over the repeats, as the latency is.
+engine::histogram merged_handshakes(const std::vector<repeat_record>& repeats) {
+    engine::histogram h;
+    for (const auto& rep : repeats)
+        h.merge(rep.client.handshake_latency);
+    return h;
+}
+
 json parameters_json(const std::vector<std::pair<std::string, std::string>>& ps) {
     json out = json::object();
     for (const auto& [k, v] : ps)
@@ -179,14 +187,17 @@ json instance_json(const instance_record& r) {
         {"aggregate", aggregate_json(r.aggregate)},
         {"checks", checks},
     };
+    out["aggregate"]["handshake_latency_histogram"] = merged_handshakes(r.repeats);
     if (r.search) out["search"] = search_json(*r.search);
     if (!r.hops.empty()) out["hops"] = hops_json(r.hops);
     if (const auto& d = r.direct) {
         json repeats = json::array();
         for (const auto& rep : d->repeats)
             repeats.push_back(repeat_json(rep));
+        json aggregate = aggregate_json(d->aggregate);
+        aggregate["handshake_latency_histogram"] = merged_handshakes(d->repeats);
         out["direct"] = {{"repeats", repeats},
-                         {"aggregate", aggregate_json(d->aggregate)},
+                         {"aggregate", aggregate},
                          {"added_latency_p50_us", optional_number(d->added_latency_p50_us)},
                          {"added_latency_p99_us", optional_number(d->added_latency_p99_us)},
                          {"added_cpu_s", optional_number(d->added_cpu_s)}};

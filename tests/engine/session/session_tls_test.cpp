@@ -30,8 +30,8 @@ TEST_CASE("session: tcp_stream and tcp_rr over user-space TLS deliver verified b
         for (const auto* side : {&r.client, &r.server}) {
             const auto& f = side->flows[0];
             CHECK(f.bytes_received > 0);
-            CHECK(f.tls.tx_path == "user");
-            CHECK(f.tls.rx_path == "user");
+            CHECK(f.tls.tx_path == tls_path::user);
+            CHECK(f.tls.rx_path == tls_path::user);
             CHECK(f.tls.version == "TLSv1.3");
             CHECK(f.tls.handshake_s > 0);
             CHECK(side->errors.verify == 0);
@@ -76,9 +76,9 @@ TEST_CASE("session: tcp_crr over TLS reports the handshake as a step of its own,
         CHECK(r.client.handshake_latency.percentile(50) < r.client.latency.percentile(50));
         CHECK(r.client.connect_latency.count() >= f.transactions - 1);
         CHECK(f.tls.version == name);
-        CHECK(f.tls.tx_path == "user");
+        CHECK(f.tls.tx_path == tls_path::user);
         CHECK(r.server.flows[0].tls.version == name);
-        CHECK(r.server.flows[0].tls.rx_path == "user");
+        CHECK(r.server.flows[0].tls.rx_path == tls_path::user);
         CHECK(double(r.server.flows[0].transactions) == doctest::Approx(double(f.transactions)).epsilon(0.25));
         for (const auto* side : {&r.client, &r.server}) {
             CHECK(side->errors.verify == 0);

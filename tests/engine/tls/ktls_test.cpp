@@ -97,11 +97,11 @@ TEST_CASE("ktls: auto uses the kernel where it can and records the path it actua
     for (const tls_report* r : {&h.client_report, &h.server_report}) {
         if (tls::ktls_available()) {
             // TLS 1.2 with AES-GCM is offloaded both ways by OpenSSL 3 built with kTLS.
-            CHECK(r->tx_path == "kernel");
-            CHECK(r->rx_path == "kernel");
+            CHECK(r->tx_path == tls_path::kernel);
+            CHECK(r->rx_path == tls_path::kernel);
         } else {
-            CHECK(r->tx_path == "user");
-            CHECK(r->rx_path == "user");
+            CHECK(r->tx_path == tls_path::user);
+            CHECK(r->rx_path == tls_path::user);
             CHECK(r->note == "auto: " + tls::ktls_unavailable_reason() + "; TLS runs in user space");
         }
     }
@@ -143,8 +143,8 @@ TEST_CASE("ktls: records go through the kernel, confirmed by TLS_TX/TLS_RX and t
         REQUIRE_MESSAGE(h.client, h.client.error().message);
         REQUIRE_MESSAGE(h.server, h.server.error().message);
         for (const tls_report* r : {&h.client_report, &h.server_report}) {
-            CHECK(r->tx_path == "kernel");
-            CHECK(r->rx_path == "kernel");
+            CHECK(r->tx_path == tls_path::kernel);
+            CHECK(r->rx_path == tls_path::kernel);
         }
         // The kernel itself says the record layer is installed, both directions, with this cipher
         // (the header-sized query returns version and cipher without the keys).
@@ -169,7 +169,7 @@ TEST_CASE("ktls: records go through the kernel, confirmed by TLS_TX/TLS_RX and t
     auto h = run_handshake(*server_ctx, *client_ctx);
     REQUIRE_MESSAGE(h.client, h.client.error().message);
     REQUIRE_MESSAGE(h.server, h.server.error().message);
-    CHECK(h.client_report.tx_path == "kernel");
+    CHECK(h.client_report.tx_path == tls_path::kernel);
     check_both_ways(**h.client, **h.server, 1 << 20);
 }
 

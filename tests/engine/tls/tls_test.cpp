@@ -51,8 +51,8 @@ TEST_CASE("tls: openssl mode moves verified data both ways with every version an
             for (const tls_report* r : {&h.client_report, &h.server_report}) {
                 CHECK(r->version == (v == tls_version::v1_2 ? "TLSv1.2" : "TLSv1.3"));
                 CHECK(r->cipher == cipher_name(v, c));
-                CHECK(r->tx_path == "user");
-                CHECK(r->rx_path == "user");
+                CHECK(r->tx_path == tls_path::user);
+                CHECK(r->rx_path == tls_path::user);
                 CHECK(r->handshake_s > 0);
                 CHECK(r->handshake_s < 5);
                 CHECK(r->note.empty());

@@ -1,0 +1,103 @@
+#pragma once
+/// The typed arguments and replies of the agent's requests (remote/protocol.hpp), each with one
+/// field list (engine/wire/encode.hpp) that agent_client and agent_service share: the client encodes
+/// the arguments and decodes the reply, the service the other way round. docs/agent.md lists them.
+#include <cstdint>
+#include <string>
+
+#include "engine/wire/codec.hpp"
+#include "engine/core/job.hpp"
+#include "engine/stats/result.hpp"
+#include "engine/session/session.hpp"
+#include "engine/wire/encode.hpp"
+#include "remote/capabilities.hpp"
+
+namespace kp::engine {
+/// {"address":"127.0.0.1","port":5201}; the port defaults to 0 (any).
+template <class V> void fields(endpoint& x, V&& v) {
+    v("address", x.address, wire::required);
+    v("port", x.port);
+}
+} // namespace kp::engine
+
+namespace kp::remote {
+
+/// An empty argument list or reply: {}.
+struct no_fields {
+    friend bool operator==(const no_fields&, const no_fields&) = default;
+};
+template <class V> void fields(no_fields&, V&&) {}
+
+/// hello: the runner's protocol version (the reply is the agent's capabilities).
+struct hello_args {
+    int protocol = 0;
+    std::string build_id;
+    friend bool operator==(const hello_args&, const hello_args&) = default;
+};
+template <class V> void fields(hello_args& x, V&& v) {
+    v("protocol", x.protocol, engine::wire::required);
+    v("build_id", x.build_id);
+}
+
+/// listen: create the server side of `instance` and listen on `bind` (port 0: any).
+struct listen_args {
+    std::string instance;
+    engine::endpoint bind;
+    engine::job_spec job;
+    friend bool operator==(const listen_args&, const listen_args&) = default;
+};
+template <class V> void fields(listen_args& x, V&& v) {
+    v("instance", x.instance, engine::wire::required);
+    v("bind", x.bind, engine::wire::required);
+    v("job", x.job, engine::wire::required);
+}
+
+/// connect: create the client side of `instance` towards `server`.
+struct connect_args {
+    std::string instance;
+    engine::endpoint server;
+    engine::job_spec job;
+    friend bool operator==(const connect_args&, const connect_args&) = default;
+};
+template <class V> void fields(connect_args& x, V&& v) {
+    v("instance", x.instance, engine::wire::required);
+    v("server", x.server, engine::wire::required);
+    v("job", x.job, engine::wire::required);
+}
+
+/// forward: a forwarder `instance` listening on `bind` and relaying to `next`.
+struct forward_args {
+    std::string instance;
+    engine::endpoint bind;
+    engine::endpoint next;
+    engine::job_spec job;
+    friend bool operator==(const forward_args&, const forward_args&) = default;
+};
+template <class V> void fields(forward_args& x, V&& v) {
+    v("instance", x.instance, engine::wire::required);
+    v("bind", x.bind, engine::wire::required);
+    v("next", x.next, engine::wire::required);
+    v("job", x.job, engine::wire::required);
+}
+
+/// establish, start, wait, stop, collect, release: the instance they act on.
+struct instance_args {
+    std::string instance;
+    friend bool operator==(const instance_args&, const instance_args&) = default;
+};
+template <class V> void fields(instance_args& x, V&& v) {
+    v("instance", x.instance, engine::wire::required);
+}
+
+/// The reply to listen and forward: where clients connect, which certificate to pin.
+struct listen_reply {
+    std::uint16_t port = 0;
+    std::string tls_fingerprint; ///< empty without TLS
+    friend bool operator==(const listen_reply&, const listen_reply&) = default;
+};
+template <class V> void fields(listen_reply& x, V&& v) {
+    v("port", x.port, engine::wire::required);
+    v("tls_fingerprint", x.tls_fingerprint);
+}
+
+} // namespace kp::remote
