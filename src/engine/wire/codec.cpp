@@ -4,17 +4,21 @@
 
 #include <fmt/core.h>
 
+#include "engine/traffic/traffic.hpp"
+
 namespace kp::engine {
 
 using nlohmann::json;
 
 namespace {
 
-constexpr wire::enum_name<traffic> traffic_names[] = {{traffic::tcp_stream, "tcp_stream"},
-                                                      {traffic::tcp_rr, "tcp_rr"},
-                                                      {traffic::tcp_crr, "tcp_crr"},
-                                                      {traffic::udp_stream, "udp_stream"},
-                                                      {traffic::udp_rr, "udp_rr"}};
+// Kind names come from the descriptor (engine/traffic/traffic.hpp), as everywhere else.
+constexpr auto traffic_names = [] {
+    std::array<wire::enum_name<traffic>, traffic_count> n{};
+    for (std::size_t i = 0; i < traffic_count; ++i)
+        n[i] = {traffic_table[i].kind, traffic_table[i].name};
+    return n;
+}();
 constexpr wire::enum_name<direction> direction_names[] = {
     {direction::forward, "forward"}, {direction::reverse, "reverse"}, {direction::bidir, "bidir"}};
 constexpr wire::enum_name<arrival> arrival_names[] = {{arrival::constant, "constant"},

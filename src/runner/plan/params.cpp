@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/wire/codec.hpp"
 #include "runner/plan/diagnostics.hpp"
 
 namespace kp::runner {
@@ -126,21 +127,15 @@ constexpr auto traffic_names = [] {
         n[i] = {engine::traffic_table[i].name, engine::traffic_table[i].kind};
     return n;
 }();
-constexpr named<engine::direction> direction_names[] = {{"forward", engine::direction::forward},
-                                                        {"reverse", engine::direction::reverse},
-                                                        {"bidir", engine::direction::bidir}};
-constexpr named<engine::arrival> arrival_names[] = {{"constant", engine::arrival::constant},
-                                                    {"poisson", engine::arrival::poisson}};
-constexpr named<engine::tls_mode> tls_names[] = {{"none", engine::tls_mode::none},
-                                                 {"openssl", engine::tls_mode::openssl},
-                                                 {"ktls", engine::tls_mode::ktls},
-                                                 {"auto", engine::tls_mode::automatic}};
-constexpr named<engine::tls_version> version_names[] = {{"1.2", engine::tls_version::v1_2},
-                                                        {"1.3", engine::tls_version::v1_3}};
-constexpr named<engine::tls_cipher> cipher_names[] = {
-    {"aes-128-gcm", engine::tls_cipher::aes_128_gcm},
-    {"aes-256-gcm", engine::tls_cipher::aes_256_gcm},
-    {"chacha20-poly1305", engine::tls_cipher::chacha20_poly1305}};
+// The engine's enums are spelled in plans as on the wire and in results.json: one name table
+// each (engine/wire/codec.hpp). Their arrays are constant-initialized, so these spans are safe at
+// static initialization.
+template <class E> using wire_list = std::span<const engine::wire::enum_name<E>>;
+const wire_list<engine::direction> direction_names = engine::wire_names(engine::direction{});
+const wire_list<engine::arrival> arrival_names = engine::wire_names(engine::arrival{});
+const wire_list<engine::tls_mode> tls_names = engine::wire_names(engine::tls_mode{});
+const wire_list<engine::tls_version> version_names = engine::wire_names(engine::tls_version{});
+const wire_list<engine::tls_cipher> cipher_names = engine::wire_names(engine::tls_cipher{});
 constexpr named<on_error> on_error_names[] = {{"continue", on_error::continue_run},
                                               {"abort", on_error::abort_run}};
 
