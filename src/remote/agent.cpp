@@ -86,8 +86,9 @@ int agent_main() {
     }
     frame_writer writer(out);
     capabilities caps = probe_capabilities();
-    auto service = std::make_shared<agent_service>([&writer](const protocol::reply& r) { writer.send(r); },
-                                                   caps, session_factory{engine::listen, engine::connect, forward});
+    auto service =
+        std::make_shared<agent_service>([&writer](const protocol::reply& r) { writer.send(r); }, caps,
+                                        session_factory{engine::listen, engine::connect, forward});
     log("kperf-plan agent {} ready (protocol {})", caps.build_id, protocol::version);
 
     protocol::frame_decoder decoder;

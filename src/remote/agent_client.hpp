@@ -16,8 +16,8 @@
 
 #include "engine/core/error.hpp"
 #include "engine/core/job.hpp"
-#include "engine/stats/result.hpp"
 #include "engine/session/session.hpp"
+#include "engine/stats/result.hpp"
 #include "remote/capabilities.hpp"
 #include "remote/messages.hpp"
 #include "remote/transport.hpp"

@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/wire/codec.hpp"
 #include "engine/session/session.hpp"
+#include "engine/wire/codec.hpp"
 
 namespace kp::remote {
 

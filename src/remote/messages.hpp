@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/wire/codec.hpp"
 #include "engine/core/job.hpp"
-#include "engine/stats/result.hpp"
 #include "engine/session/session.hpp"
+#include "engine/stats/result.hpp"
+#include "engine/wire/codec.hpp"
 #include "engine/wire/encode.hpp"
 #include "remote/capabilities.hpp"
 

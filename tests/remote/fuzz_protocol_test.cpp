@@ -17,7 +17,10 @@ using kp::remote::protocol::encode_frame;
 std::vector<std::string> seeds() {
     using nlohmann::json;
     return {
-        encode_frame({{"id", 1}, {"type", "hello"}, {"timeout_ms", 5000}, {"args", {{"protocol", kp::remote::protocol::version}}}}),
+        encode_frame({{"id", 1},
+                      {"type", "hello"},
+                      {"timeout_ms", 5000},
+                      {"args", {{"protocol", kp::remote::protocol::version}}}}),
         encode_frame({{"id", 2},
                       {"type", "listen"},
                       {"timeout_ms", 1},

@@ -28,11 +28,14 @@ struct error {
 /// Builds an error from the current errno, e.g. "connect 198.18.0.2:5201: Connection refused".
 [[nodiscard]] error errno_error(std::string_view what);
 
-template <class T>
-using result = std::expected<T, error>;
+template <class T> using result = std::expected<T, error>;
 
 /// Shorthand for returning an error: `return fail("no such host");`
-inline std::unexpected<error> fail(std::string message) { return std::unexpected(make_error(std::move(message))); }
-inline std::unexpected<error> fail(error e) { return std::unexpected(std::move(e)); }
+inline std::unexpected<error> fail(std::string message) {
+    return std::unexpected(make_error(std::move(message)));
+}
+inline std::unexpected<error> fail(error e) {
+    return std::unexpected(std::move(e));
+}
 
 } // namespace kp

@@ -23,7 +23,7 @@ struct io_result {
 
 /// A connected, non-blocking stream. Plain sockets and TLS sessions implement it.
 class stream_io {
-public:
+  public:
     virtual ~stream_io() = default;
     [[nodiscard]] virtual int fd() const noexcept = 0;
     virtual io_result read(std::span<std::byte> into) noexcept = 0;
@@ -36,7 +36,7 @@ public:
 
 /// A stream over a plain socket; owns and closes the fd.
 class plain_io final : public stream_io {
-public:
+  public:
     explicit plain_io(int fd) noexcept : fd_(fd) {}
     ~plain_io() override;
     plain_io(const plain_io&) = delete;
@@ -45,7 +45,7 @@ public:
     io_result read(std::span<std::byte> into) noexcept override;
     io_result write(std::span<const std::byte> from) noexcept override;
 
-private:
+  private:
     int fd_;
 };
 

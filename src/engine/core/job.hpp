@@ -35,8 +35,8 @@ struct tls_spec {
     tls_mode mode = tls_mode::none;
     tls_version version = tls_version::v1_3;
     tls_cipher cipher = tls_cipher::aes_128_gcm;
-    bool ktls_tx = true; ///< with ktls: offload the sending direction
-    bool ktls_rx = true; ///< with ktls: offload the receiving direction
+    bool ktls_tx = true;          ///< with ktls: offload the sending direction
+    bool ktls_rx = true;          ///< with ktls: offload the receiving direction
     std::string peer_fingerprint; ///< client side: SHA-256 of the server certificate, hex
     friend bool operator==(const tls_spec&, const tls_spec&) = default;
 };
@@ -46,9 +46,9 @@ struct socket_options {
     int sndbuf = 0;
     int rcvbuf = 0;
     bool nodelay = false;
-    std::string congestion;          ///< TCP_CONGESTION, e.g. "cubic"
+    std::string congestion;            ///< TCP_CONGESTION, e.g. "cubic"
     std::uint64_t max_pacing_rate = 0; ///< SO_MAX_PACING_RATE, bytes/s
-    bool zerocopy = false;           ///< MSG_ZEROCOPY on send
+    bool zerocopy = false;             ///< MSG_ZEROCOPY on send
     friend bool operator==(const socket_options&, const socket_options&) = default;
 };
 
@@ -67,15 +67,16 @@ struct job_spec {
 
     double rate = 0; ///< messages/s for the whole job (transactions, connections or datagrams); 0 = unlimited
     arrival arrivals = arrival::constant;
-    std::chrono::nanoseconds timeout{std::chrono::milliseconds(200)}; ///< udp_rr: a reply later than this is lost
+    std::chrono::nanoseconds timeout{
+        std::chrono::milliseconds(200)}; ///< udp_rr: a reply later than this is lost
 
     std::chrono::nanoseconds warmup{std::chrono::seconds(2)};
     std::chrono::nanoseconds duration{std::chrono::seconds(10)};
 
     placement_rule placement;
     bool distinct_rx = false;
-    bool verify = false;     ///< check the payload pattern on receive
-    bool histograms = true;  ///< record latency histograms
+    bool verify = false;    ///< check the payload pattern on receive
+    bool histograms = true; ///< record latency histograms
 
     tls_spec tls;
     socket_options sockopts;

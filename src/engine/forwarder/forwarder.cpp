@@ -21,12 +21,12 @@
 #include <fmt/format.h>
 
 #include "engine/core/clock.hpp"
-#include "engine/stats/cpu_stats.hpp"
 #include "engine/core/hello.hpp"
-#include "engine/worker/placement.hpp"
-#include "engine/session/session_core.hpp"
 #include "engine/core/socket.hpp"
+#include "engine/session/session_core.hpp"
+#include "engine/stats/cpu_stats.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "engine/worker/placement.hpp"
 
 namespace kp::engine {
 namespace {

@@ -4,10 +4,10 @@
 
 #include "engine/core/clock.hpp"
 #include "engine/core/hello.hpp"
-#include "engine/worker/placement.hpp"
 #include "engine/session/session_core.hpp"
 #include "engine/tls/tls.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "engine/worker/placement.hpp"
 
 namespace kp::engine {
 

@@ -2,8 +2,8 @@
 // (the acceptor), so a client may establish before or while the server's establish() runs.
 #include <fmt/format.h>
 
-#include "engine/session/acceptor.hpp"
 #include "engine/core/clock.hpp"
+#include "engine/session/acceptor.hpp"
 #include "engine/session/session_core.hpp"
 #include "engine/tls/tls.hpp"
 #include "engine/traffic/traffic.hpp"

@@ -1,8 +1,9 @@
 #pragma once
 /// One side of one scenario instance: a server that listens and accepts the job's flows,
 /// or a client that connects them. The agent drives it through these steps:
-///   server: listen() -> (tell the runner the port and fingerprint) -> establish() -> start() -> wait()/stop() -> collect()
-///   client: connect() (opens and checks the flows)            -> establish() -> start() -> wait()/stop() -> collect()
+///   server: listen() -> (tell the runner the port and fingerprint) -> establish() -> start() ->
+///   wait()/stop() -> collect() client: connect() (opens and checks the flows)            -> establish() ->
+///   start() -> wait()/stop() -> collect()
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -23,7 +24,7 @@ struct endpoint {
 
 /// One side of a running job. Not thread-safe: one controller thread drives it.
 class session {
-public:
+  public:
     virtual ~session() = default;
 
     /// The bound port (server side); the local port of the first flow (client side).

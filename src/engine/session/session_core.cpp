@@ -7,10 +7,10 @@
 
 #include "engine/core/clock.hpp"
 #include "engine/core/hello.hpp"
-#include "engine/worker/placement.hpp"
 #include "engine/stats/tcp_stats.hpp"
 #include "engine/tls/tls.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "engine/worker/placement.hpp"
 
 namespace kp::engine {
 

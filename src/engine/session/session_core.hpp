@@ -9,9 +9,9 @@
 #include <thread>
 #include <vector>
 
+#include "engine/session/session.hpp"
 #include "engine/stats/cpu_stats.hpp"
 #include "engine/worker/flow.hpp"
-#include "engine/session/session.hpp"
 #include "engine/worker/worker.hpp"
 
 namespace kp::engine {

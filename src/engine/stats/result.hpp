@@ -34,10 +34,10 @@ enum class tls_path : std::uint8_t { none, kernel, user };
 struct tls_report {
     tls_path tx_path = tls_path::none;
     tls_path rx_path = tls_path::none;
-    std::string version;          ///< "TLSv1.3", ...
-    std::string cipher;           ///< OpenSSL's name of the negotiated cipher
+    std::string version; ///< "TLSv1.3", ...
+    std::string cipher;  ///< OpenSSL's name of the negotiated cipher
     double handshake_s = 0;
-    std::string note;             ///< why a path fell back, e.g. "auto: kernel has no TLS ULP (...)"
+    std::string note; ///< why a path fell back, e.g. "auto: kernel has no TLS ULP (...)"
     friend bool operator==(const tls_report&, const tls_report&) = default;
 };
 
@@ -92,11 +92,11 @@ struct side_result {
     std::int64_t window_start_ns = 0, window_end_ns = 0; ///< CLOCK_REALTIME of the measurement window
     double seconds = 0;                                  ///< window length
     std::vector<flow_result> flows;
-    histogram latency;                          ///< merged over flows
-    histogram connect_latency, close_latency;   ///< tcp_crr steps
-    histogram handshake_latency;                ///< tcp_crr with TLS: the TLS handshake step
-    cpu_time cpu_total;                         ///< all CPUs
-    std::vector<cpu_time> cpus;                 ///< per CPU
+    histogram latency;                             ///< merged over flows
+    histogram connect_latency, close_latency;      ///< tcp_crr steps
+    histogram handshake_latency;                   ///< tcp_crr with TLS: the TLS handshake step
+    cpu_time cpu_total;                            ///< all CPUs
+    std::vector<cpu_time> cpus;                    ///< per CPU
     double rusage_user_s = 0, rusage_system_s = 0; ///< the workers' own CPU over the window
     error_counts errors;
     std::vector<sample> samples;

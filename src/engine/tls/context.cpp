@@ -6,8 +6,8 @@
 #include <csignal>
 #include <mutex>
 
-#include "engine/tls/tls.hpp"
 #include "engine/tls/context.hpp"
+#include "engine/tls/tls.hpp"
 
 namespace kp::engine::tls {
 namespace {

@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/tls/tls.hpp"
 #include "engine/tls/context.hpp"
+#include "engine/tls/tls.hpp"
 
 namespace kp::engine::tls {
 

@@ -13,8 +13,8 @@
 #include <climits>
 #include <cstring>
 
-#include "engine/tls/tls.hpp"
 #include "engine/tls/context.hpp"
+#include "engine/tls/tls.hpp"
 
 namespace kp::engine::tls {
 namespace {
@@ -47,8 +47,7 @@ io_result map_error(SSL* ssl, int ret) noexcept {
 /// Calls `op(offset, count)` (an SSL_read or SSL_write at that offset) until `len` bytes have
 /// moved or OpenSSL stops: bytes already moved are reported first; an end or an error behind
 /// them comes back from the next call (OpenSSL keeps that state).
-template <class Op>
-io_result pump(SSL* ssl, std::size_t len, Op op) noexcept {
+template <class Op> io_result pump(SSL* ssl, std::size_t len, Op op) noexcept {
     std::size_t total = 0;
     while (total < len) {
         int n = op(total, static_cast<int>(std::min<std::size_t>(len - total, INT_MAX)));
@@ -81,13 +80,15 @@ class tls_stream final : public stream_io {
     // a short count means the socket is drained (read) or full (write), and callers that stop
     // on a short count lose no readiness.
     io_result read(std::span<std::byte> into) noexcept override {
-        return pump(ssl_, into.size(), [&](std::size_t at, int n) { return SSL_read(ssl_, into.data() + at, n); });
+        return pump(ssl_, into.size(),
+                    [&](std::size_t at, int n) { return SSL_read(ssl_, into.data() + at, n); });
     }
 
     // After a retry the caller offers the same stream bytes again (at least as many), as OpenSSL
     // requires; SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets them come from another address.
     io_result write(std::span<const std::byte> from) noexcept override {
-        return pump(ssl_, from.size(), [&](std::size_t at, int n) { return SSL_write(ssl_, from.data() + at, n); });
+        return pump(ssl_, from.size(),
+                    [&](std::size_t at, int n) { return SSL_write(ssl_, from.data() + at, n); });
     }
 
     [[nodiscard]] bool buffered() const noexcept override { return SSL_has_pending(ssl_) == 1; }

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "engine/core/clock.hpp"
-#include "engine/traffic/crr.hpp"
 #include "engine/core/hello.hpp"
+#include "engine/traffic/crr.hpp"
 #include "engine/worker/worker.hpp"
 
 namespace kp::engine {

@@ -6,10 +6,10 @@
 #include <memory>
 #include <vector>
 
-#include "engine/worker/counters.hpp"
 #include "engine/core/io.hpp"
-#include "engine/traffic/role.hpp"
 #include "engine/tls/tls.hpp"
+#include "engine/traffic/role.hpp"
+#include "engine/worker/counters.hpp"
 
 namespace kp::engine {
 

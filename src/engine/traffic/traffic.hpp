@@ -41,10 +41,10 @@ struct traffic_info {
     std::string_view name; ///< plan and report spelling, e.g. "tcp_rr"
     transport proto;
     exchange pattern;
-    std::uint8_t sizes;                ///< size_field bits
-    std::uint32_t default_write_size;  ///< job default when the plan does not set write_size
-    bool pipelined;                    ///< in_flight applies (requests pipelined per flow)
-    bool directional;                  ///< direction (forward/reverse/bidir) applies
+    std::uint8_t sizes;               ///< size_field bits
+    std::uint32_t default_write_size; ///< job default when the plan does not set write_size
+    bool pipelined;                   ///< in_flight applies (requests pipelined per flow)
+    bool directional;                 ///< direction (forward/reverse/bidir) applies
     headline head;
     std::string_view service_demand_unit; ///< "s/GB" or "us/transaction"
     bool searchable;                      ///< `search:` can probe it (open loop at a rate)
@@ -67,8 +67,8 @@ inline constexpr std::array<traffic_info, traffic_count> traffic_table = {{
     {traffic::tcp_stream, "tcp_stream", transport::tcp, exchange::stream, uses_write_size | uses_read_size,
      64 * 1024, false, true, headline::throughput, "s/GB", false, true, conn_role::stream_send,
      conn_role::stream_recv},
-    {traffic::tcp_rr, "tcp_rr", transport::tcp, exchange::rr, uses_request_size | uses_response_size, 64 * 1024,
-     true, false, headline::transactions, "us/transaction", true, true, conn_role::rr_client,
+    {traffic::tcp_rr, "tcp_rr", transport::tcp, exchange::rr, uses_request_size | uses_response_size,
+     64 * 1024, true, false, headline::transactions, "us/transaction", true, true, conn_role::rr_client,
      conn_role::rr_server},
     {traffic::tcp_crr, "tcp_crr", transport::tcp, exchange::crr, uses_request_size | uses_response_size,
      64 * 1024, false, false, headline::connections, "us/transaction", true, true, conn_role::crr_client,
@@ -76,8 +76,8 @@ inline constexpr std::array<traffic_info, traffic_count> traffic_table = {{
     {traffic::udp_stream, "udp_stream", transport::udp, exchange::stream, uses_write_size | uses_read_size,
      1472, false, true, headline::throughput, "s/GB", true, false, conn_role::udp_send,
      conn_role::udp_recv}, // 1472: fits a 1500 MTU
-    {traffic::udp_rr, "udp_rr", transport::udp, exchange::rr, uses_request_size | uses_response_size, 1472, true,
-     false, headline::transactions, "us/transaction", true, false, conn_role::udp_rr_client,
+    {traffic::udp_rr, "udp_rr", transport::udp, exchange::rr, uses_request_size | uses_response_size, 1472,
+     true, false, headline::transactions, "us/transaction", true, false, conn_role::udp_rr_client,
      conn_role::udp_rr_server},
 }};
 
@@ -93,10 +93,12 @@ inline constexpr std::array<traffic_info, traffic_count> traffic_table = {{
     return std::nullopt;
 }
 
-static_assert([] {
-    for (std::size_t i = 0; i < traffic_count; ++i)
-        if (static_cast<std::size_t>(traffic_table[i].kind) != i) return false;
-    return true;
-}(), "traffic_table rows must follow enum class traffic");
+static_assert(
+    [] {
+        for (std::size_t i = 0; i < traffic_count; ++i)
+            if (static_cast<std::size_t>(traffic_table[i].kind) != i) return false;
+        return true;
+    }(),
+    "traffic_table rows must follow enum class traffic");
 
 } // namespace kp::engine

@@ -18,8 +18,8 @@
 #include "engine/core/error.hpp"
 #include "engine/core/job.hpp"
 #include "engine/stats/result.hpp"
-#include "engine/wire/encode.hpp"
 #include "engine/wire/decode.hpp"
+#include "engine/wire/encode.hpp"
 
 namespace kp::engine {
 

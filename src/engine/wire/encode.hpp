@@ -62,9 +62,13 @@ struct probe {
 } // namespace detail
 
 template <class T>
-concept described = requires(T& x, detail::probe& p) { fields(x, p); };
+concept described = requires(T& x, detail::probe& p) {
+    fields(x, p);
+};
 template <class E>
-concept named_enum = std::is_enum_v<E> && requires(E e) { wire_names(e); };
+concept named_enum = std::is_enum_v<E> && requires(E e) {
+    wire_names(e);
+};
 template <class T>
 concept custom = requires(const T& x, const json& j, const std::string& p, T& o) {
     { wire_encode(x) } -> std::same_as<json>;

@@ -1,18 +1,18 @@
 #pragma once
 /// One data connection as a worker drives it: identity and Rx CPUs from establish(), counters
-/// and latency for the results, and the state of its traffic kind (engine/traffic/kinds.hpp). Everything is sized
-/// when the job is prepared; the hot path only touches numbers.
+/// and latency for the results, and the state of its traffic kind (engine/traffic/kinds.hpp). Everything is
+/// sized when the job is prepared; the hot path only touches numbers.
 #include <cstdint>
 #include <memory>
 
-#include "engine/worker/counters.hpp"
-#include "engine/stats/histogram.hpp"
 #include "engine/core/io.hpp"
-#include "engine/traffic/kinds.hpp"
-#include "engine/stats/result.hpp"
 #include "engine/core/socket.hpp"
+#include "engine/stats/histogram.hpp"
+#include "engine/stats/result.hpp"
 #include "engine/stats/tcp_stats.hpp"
 #include "engine/tls/tls.hpp"
+#include "engine/traffic/kinds.hpp"
+#include "engine/worker/counters.hpp"
 
 namespace kp::engine {
 

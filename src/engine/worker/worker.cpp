@@ -12,8 +12,8 @@
 
 #include "engine/core/clock.hpp"
 #include "engine/traffic/kinds.hpp"
-#include "engine/worker/placement.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "engine/worker/placement.hpp"
 
 namespace kp::engine {
 

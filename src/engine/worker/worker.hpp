@@ -13,11 +13,11 @@
 
 #include <sys/epoll.h>
 
-#include "engine/stats/cpu_stats.hpp"
-#include "engine/worker/flow.hpp"
 #include "engine/core/job.hpp"
 #include "engine/core/pattern.hpp"
 #include "engine/core/socket.hpp"
+#include "engine/stats/cpu_stats.hpp"
+#include "engine/worker/flow.hpp"
 
 namespace kp::engine {
 

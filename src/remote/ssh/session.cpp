@@ -75,8 +75,9 @@ result<std::unique_ptr<ssh_connection>> ssh_connection::open(const ssh_options& 
         std::string where = fmt::format("{}: connect to {}:{}", label, o.target.host, o.target.port);
         // libssh words timeouts in several ways; the clock is the reliable witness.
         if (took + milliseconds(50) >= o.connect_timeout)
-            return fail(make_error(fmt::format("{}: timed out after {}", where, seconds_text(o.connect_timeout)),
-                                   error_kind::timeout));
+            return fail(
+                make_error(fmt::format("{}: timed out after {}", where, seconds_text(o.connect_timeout)),
+                           error_kind::timeout));
         return fail(fmt::format("{}: {}", where, ssh_get_error(s)));
     }
     if (auto r = verify_host_key(s, o, known_hosts); !r) return fail(r.error().context(label));

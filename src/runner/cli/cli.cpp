@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "remote/agent.hpp"
-#include "runner/results/compare.hpp"
 #include "runner/cli/dry_run.hpp"
-#include "runner/plan/plan.hpp"
 #include "runner/cli/run.hpp"
+#include "runner/plan/plan.hpp"
+#include "runner/results/compare.hpp"
 
 namespace kp::runner {
 namespace {

@@ -4,7 +4,6 @@
 
 namespace kp::runner {
 
-
 /// Runs the command line and returns the process exit code.
 int run_cli(int argc, char** argv);
 

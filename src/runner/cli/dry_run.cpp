@@ -44,11 +44,12 @@ std::string format_dry_run(const plan& p) {
                            describe_rule(in.client_placement), describe_rule(in.server_placement),
                            in.job.distinct_rx);
         for (std::size_t i = 0; i < in.via.size(); ++i)
-            out += fmt::format("    via[{}]: {}, forwarder placement {}\n", i, describe_host(*p.find_host(in.via[i])),
-                               describe_rule(in.via_placement));
+            out += fmt::format("    via[{}]: {}, forwarder placement {}\n", i,
+                               describe_host(*p.find_host(in.via[i])), describe_rule(in.via_placement));
         if (!in.via.empty())
-            out += fmt::format("    chain: {} -> {} -> {}{}\n", in.client, fmt::join(in.via, " -> "), in.server,
-                               in.compare_direct ? "; compare_direct: each repeat also runs client -> server" : "");
+            out += fmt::format(
+                "    chain: {} -> {} -> {}{}\n", in.client, fmt::join(in.via, " -> "), in.server,
+                in.compare_direct ? "; compare_direct: each repeat also runs client -> server" : "");
         if (in.until)
             out += fmt::format("    until: ci_width {:g}%, max_repeat {}\n", in.until->ci_width * 100,
                                in.until->max_repeat);

@@ -11,17 +11,17 @@
 
 #include "remote/capabilities.hpp"
 #include "runner/cli/cli.hpp"
-#include "runner/results/compare.hpp"
-#include "runner/plan/expand.hpp"
-#include "runner/orchestrate/orchestrate.hpp"
 #include "runner/orchestrate/hosts.hpp"
+#include "runner/orchestrate/orchestrate.hpp"
 #include "runner/orchestrate/repeat.hpp"
+#include "runner/plan/expand.hpp"
 #include "runner/report/csv.hpp"
 #include "runner/report/files.hpp"
 #include "runner/report/json.hpp"
 #include "runner/report/junit.hpp"
 #include "runner/report/progress.hpp"
 #include "runner/report/summary.hpp"
+#include "runner/results/compare.hpp"
 
 namespace kp::runner {
 namespace {
@@ -56,7 +56,8 @@ class signal_scope {
     }
 
   private:
-    struct sigaction old_int_ {}, old_term_ {}, old_pipe_ {};
+    struct sigaction old_int_ {
+    }, old_term_{}, old_pipe_{};
 };
 
 std::string sha256_hex(const std::string& text) {
@@ -64,7 +65,8 @@ std::string sha256_hex(const std::string& text) {
     unsigned int len = 0;
     EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
     std::string hex;
-    for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+    for (unsigned i = 0; i < len; ++i)
+        hex += fmt::format("{:02x}", md[i]);
     return hex;
 }
 
@@ -76,9 +78,14 @@ nlohmann::json plan_model(const plan& p, const std::vector<instance>& instances)
     nlohmann::json list = nlohmann::json::array();
     for (const auto& i : instances) {
         nlohmann::json params = nlohmann::json::object();
-        for (const auto& [k, v] : i.params) params[k] = v;
-        list.push_back({{"id", i.id}, {"scenario", i.scenario}, {"client", i.client}, {"server", i.server},
-                        {"repeat", i.repeat}, {"params", params}});
+        for (const auto& [k, v] : i.params)
+            params[k] = v;
+        list.push_back({{"id", i.id},
+                        {"scenario", i.scenario},
+                        {"client", i.client},
+                        {"server", i.server},
+                        {"repeat", i.repeat},
+                        {"params", params}});
     }
     return {{"hosts", hosts}, {"instances", list}};
 }
@@ -94,9 +101,9 @@ struct report_files {
         if (!r && prog) prog->log("kperf-plan: warning: " + r.error().message);
     }
     void rewrite(const run_record& run) const {
-        warn(write_file_atomic(dir + "/results.json", run_json(run).dump(2, ' ', false,
-                                                                         nlohmann::json::error_handler_t::replace) +
-                                                          "\n"));
+        warn(write_file_atomic(dir + "/results.json",
+                               run_json(run).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                   "\n"));
         warn(write_file_atomic(dir + "/results.csv",
                                csv_text(run, csv_repeats ? csv_rows::repeats : csv_rows::aggregate)));
     }
@@ -145,14 +152,16 @@ int run_plan(const plan& p, const run_options& options) {
     run.started_at = utc_iso8601(now);
 
     std::chrono::nanoseconds estimate{0};
-    for (const auto& i : instances) estimate += planned_time(i);
+    for (const auto& i : instances)
+        estimate += planned_time(i);
     progress prog(stdout, ::isatty(STDOUT_FILENO) == 1, instances.size(), estimate);
     report_files files{*dir, options.csv_repeats, {}, &prog};
     if (auto r = files.jsonl.open(*dir + "/results.jsonl"); !r) {
         fmt::print(stderr, "kperf-plan: {}\n", r.error().message);
         return exit_usage;
     }
-    prog.log(fmt::format("kperf-plan: plan {}: {} instance(s); reports in {}", p.name, instances.size(), *dir));
+    prog.log(
+        fmt::format("kperf-plan: plan {}: {} instance(s); reports in {}", p.name, instances.size(), *dir));
 
     std::set<std::string> needed;
     for (const auto& i : instances) {
@@ -160,10 +169,12 @@ int run_plan(const plan& p, const run_options& options) {
         needed.insert(i.via.begin(), i.via.end()); // proxy hosts run forwarders
     }
     std::string executable = std::filesystem::read_symlink("/proc/self/exe").string();
-    agent_pool pool = open_agents(p, needed, options, executable, [&prog](const std::string& l) { prog.log(l); });
+    agent_pool pool =
+        open_agents(p, needed, options, executable, [&prog](const std::string& l) { prog.log(l); });
     run.hosts = pool.hosts;
     for (const auto& h : run.hosts)
-        if (h.failure) prog.log(fmt::format("kperf-plan: host {}: {}: {}", h.name, h.failure->step, h.failure->error));
+        if (h.failure)
+            prog.log(fmt::format("kperf-plan: host {}: {}: {}", h.name, h.failure->step, h.failure->error));
 
     if (auto bad = check_placements(p, instances, pool); !bad.empty()) {
         prog.finish();

@@ -35,8 +35,10 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
         lo.executable = executable;
         lo.sink = sink;
         auto t = remote::local_transport::spawn(std::move(lo));
-        if (t) link = std::unique_ptr<remote::transport>(std::move(*t));
-        else link = fail(t.error());
+        if (t)
+            link = std::unique_ptr<remote::transport>(std::move(*t));
+        else
+            link = fail(t.error());
         o.record.transport = "local";
     } else {
         remote::ssh_options so;
@@ -79,8 +81,10 @@ const host_record* agent_pool::record(const std::string& host) const {
 void agent_pool::shutdown() {
     // Concurrently: each shutdown waits for its agent to exit.
     std::vector<std::future<void>> done;
-    for (auto& [_, a] : agents) done.push_back(std::async(std::launch::async, [&a] { a->shutdown(); }));
-    for (auto& d : done) d.get();
+    for (auto& [_, a] : agents)
+        done.push_back(std::async(std::launch::async, [&a] { a->shutdown(); }));
+    for (auto& d : done)
+        d.get();
 }
 
 agent_pool open_agents(const plan& p, const std::set<std::string>& names, const run_options& options,

@@ -10,9 +10,9 @@
 
 #include "remote/agent_client.hpp"
 #include "remote/transport.hpp"
+#include "runner/orchestrate/options.hpp"
 #include "runner/plan/plan.hpp"
 #include "runner/results/record.hpp"
-#include "runner/orchestrate/options.hpp"
 
 namespace kp::runner {
 
@@ -31,7 +31,8 @@ struct agent_pool {
 
 /// Opens agents for `names` (plan host names) concurrently; records caps and environment.
 /// `executable` is the binary that runs as a local agent and is deployed over SSH.
-[[nodiscard]] agent_pool open_agents(const plan& p, const std::set<std::string>& names, const run_options& options,
-                                     const std::string& executable, const remote::log_sink& sink);
+[[nodiscard]] agent_pool open_agents(const plan& p, const std::set<std::string>& names,
+                                     const run_options& options, const std::string& executable,
+                                     const remote::log_sink& sink);
 
 } // namespace kp::runner

@@ -7,13 +7,13 @@ namespace kp::runner {
 
 /// Options of `run` that are not part of the plan.
 struct run_options {
-    std::string output_dir;        ///< -o DIR; empty: results/<plan-name>/<UTC timestamp>/
-    std::string junit;             ///< --junit FILE
-    std::string baseline;          ///< --baseline FILE
-    bool csv_repeats = false;      ///< --csv-repeats
-    std::string known_hosts;       ///< --known-hosts FILE (overrides the plan's)
+    std::string output_dir;            ///< -o DIR; empty: results/<plan-name>/<UTC timestamp>/
+    std::string junit;                 ///< --junit FILE
+    std::string baseline;              ///< --baseline FILE
+    bool csv_repeats = false;          ///< --csv-repeats
+    std::string known_hosts;           ///< --known-hosts FILE (overrides the plan's)
     bool accept_new_host_keys = false; ///< --accept-new-host-keys
-    std::vector<std::string> argv; ///< the command line, recorded in results.json
+    std::vector<std::string> argv;     ///< the command line, recorded in results.json
 };
 
 } // namespace kp::runner

@@ -8,10 +8,10 @@
 #include <fmt/format.h>
 
 #include "engine/worker/placement.hpp"
-#include "runner/results/stats.hpp"
-#include "runner/results/expect_eval.hpp"
 #include "runner/orchestrate/repeat.hpp"
 #include "runner/orchestrate/search.hpp"
+#include "runner/results/expect_eval.hpp"
+#include "runner/results/stats.hpp"
 
 namespace kp::runner {
 namespace {
@@ -100,7 +100,8 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
     metric watched = headline_metric(inst.job.kind);
     // A search runs probes instead of repeats; its peak's run is the one repeat it records.
     if (inst.search)
-        run_search({&inst, client, server, address_of(p, inst.server), 0, [&prog] { prog.tick(); }}, prog, rec);
+        run_search({&inst, client, server, address_of(p, inst.server), 0, [&prog] { prog.tick(); }}, prog,
+                   rec);
     for (std::size_t r = 0; !inst.search; ++r) {
         bool more = inst.until ? needs_another_repeat(rule, headline_values) : r < inst.repeat;
         if (!more) break;
@@ -109,8 +110,9 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
             break;
         }
         prog.repeat(r, shown);
-        repeat_context ctx{&inst, client, server, address_of(p, inst.server), r, [&prog] { prog.tick(); },
-                           via, via_addresses};
+        repeat_context ctx{
+            &inst, client,       server, address_of(p, inst.server), r, [&prog] { prog.tick(); },
+            via,   via_addresses};
         auto rep = run_repeat(ctx);
         if (!rep) {
             rec.failure = rep.error();
@@ -156,7 +158,8 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
         prog.end(rec);
         persist(rec);
         if (rec.status == instance_status::failed && inst.when_failed == on_error::abort_run) {
-            prog.log(fmt::format("on_error: abort: skipping the {} remaining instance(s)", instances.size() - k - 1));
+            prog.log(fmt::format("on_error: abort: skipping the {} remaining instance(s)",
+                                 instances.size() - k - 1));
             aborted = true;
         }
     }
@@ -178,9 +181,9 @@ std::string check_placements(const plan& p, const std::vector<instance>& instanc
             const auto& allowed = agent->caps().allowed_cpus;
             auto why = engine::check_placement(rule, allowed);
             if (why && seen.insert(host + "\n" + engine::to_string(rule)).second)
-                out += p.diagnose(loc, fmt::format("placement '{}' cannot hold on host {} (allowed CPUs {}): {}",
-                                                   engine::to_string(rule), host,
-                                                   engine::format_cpu_list(allowed), *why));
+                out += p.diagnose(
+                    loc, fmt::format("placement '{}' cannot hold on host {} (allowed CPUs {}): {}",
+                                     engine::to_string(rule), host, engine::format_cpu_list(allowed), *why));
         }
     }
     return out;

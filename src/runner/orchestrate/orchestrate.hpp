@@ -7,16 +7,17 @@
 #include <string>
 #include <vector>
 
-#include "runner/plan/expand.hpp"
 #include "runner/orchestrate/hosts.hpp"
-#include "runner/results/record.hpp"
+#include "runner/plan/expand.hpp"
 #include "runner/report/progress.hpp"
+#include "runner/results/record.hpp"
 
 namespace kp::runner {
 
 /// Runs one instance on the pool's agents and returns its record (never throws, never fails:
 /// failures are recorded in the record).
-[[nodiscard]] instance_record run_instance(const plan& p, const instance& inst, agent_pool& pool, progress& prog);
+[[nodiscard]] instance_record run_instance(const plan& p, const instance& inst, agent_pool& pool,
+                                           progress& prog);
 
 /// Runs `instances` in order into `run.instances`, calling `persist` after each one. Honours
 /// on_error: abort (the rest are recorded as skipped) and interrupts (likewise).

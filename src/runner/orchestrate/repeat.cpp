@@ -25,7 +25,8 @@ constexpr auto wait_margin = 30s;
 constexpr auto poll = 100ms;
 
 std::int64_t realtime_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -36,13 +37,11 @@ struct side_ref {
     bool open = false;
 };
 
-template <class F>
-auto async(F f) {
+template <class F> auto async(F f) {
     return std::async(std::launch::async, std::move(f));
 }
 
-template <class T>
-bool ready(const std::future<T>& f) {
+template <class T> bool ready(const std::future<T>& f) {
     return f.wait_for(0s) == std::future_status::ready;
 }
 
@@ -51,7 +50,8 @@ bool ready(const std::future<T>& f) {
 std::string make_token() {
     std::random_device rd;
     std::string s;
-    for (int i = 0; i < 4; ++i) s += fmt::format("{:08x}", rd());
+    for (int i = 0; i < 4; ++i)
+        s += fmt::format("{:08x}", rd());
     return s;
 }
 
@@ -140,7 +140,8 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     if (!ss_r.r) return failed(server, "start", ss_r.r.error());
     if (!sc_r.r) return failed(client, "start", sc_r.r.error());
 
-    auto wait_for = std::chrono::duration_cast<agent_client::timeout>(cjob.warmup + cjob.duration + wait_margin);
+    auto wait_for =
+        std::chrono::duration_cast<agent_client::timeout>(cjob.warmup + cjob.duration + wait_margin);
     auto ws = async([&] { return server.agent->wait(server.name, wait_for); });
     auto wc = async([&] { return client.agent->wait(client.name, wait_for); });
     std::vector<std::future<result<engine::side_result>>> wh;

@@ -6,9 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "engine/traffic/traffic.hpp"
 #include "runner/results/aggregate.hpp"
 #include "runner/results/expect_eval.hpp"
-#include "engine/traffic/traffic.hpp"
 
 namespace kp::runner {
 namespace {

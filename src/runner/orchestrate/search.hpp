@@ -11,10 +11,10 @@
 #include <string>
 
 #include "runner/orchestrate/repeat.hpp"
-#include "runner/results/record.hpp"
-#include "runner/report/progress.hpp"
-#include "runner/results/search_record.hpp"
 #include "runner/plan/search_rule.hpp"
+#include "runner/report/progress.hpp"
+#include "runner/results/record.hpp"
+#include "runner/results/search_record.hpp"
 
 namespace kp::runner {
 

@@ -320,9 +320,10 @@ class expander {
             for (const auto& h : v->value) {
                 if (!p_.find_host(h.value)) {
                     auto hint = did_you_mean(h.value, names);
-                    diags_.error(h.loc, hint.empty() ? fmt::format("undefined via host '{}' (hosts are: {})",
-                                                                   h.value, host_list(p_))
-                                                     : fmt::format("undefined via host '{}'{}", h.value, hint));
+                    diags_.error(h.loc, hint.empty()
+                                            ? fmt::format("undefined via host '{}' (hosts are: {})", h.value,
+                                                          host_list(p_))
+                                            : fmt::format("undefined via host '{}'{}", h.value, hint));
                 } else if (h.value == in.client || h.value == in.server) {
                     diags_.error(h.loc, fmt::format("via host '{}' is this scenario's {}; a proxy must be "
                                                     "another host",

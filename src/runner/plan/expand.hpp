@@ -33,11 +33,11 @@ struct instance {
     std::uint32_t repeat = 1;
     std::optional<until_rule> until; ///< min_repeat is max(2, repeat)
     std::vector<expectation> expect;
-    std::optional<search_rule> search; ///< rates resolved to messages/s; runner/orchestrate/search.hpp
-    std::vector<std::string> via;             ///< proxy hosts, client side first (`via:`)
-    engine::placement_rule via_placement;     ///< the forwarders' rule (`placement: {via: ...}`)
+    std::optional<search_rule> search;    ///< rates resolved to messages/s; runner/orchestrate/search.hpp
+    std::vector<std::string> via;         ///< proxy hosts, client side first (`via:`)
+    engine::placement_rule via_placement; ///< the forwarders' rule (`placement: {via: ...}`)
     source_loc via_placement_loc;
-    bool compare_direct = false;              ///< run each repeat once more without the proxies
+    bool compare_direct = false; ///< run each repeat once more without the proxies
     on_error when_failed = on_error::continue_run;
 
     /// The job one side runs: `job` with that side's placement rule.

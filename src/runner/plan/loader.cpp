@@ -20,7 +20,7 @@ constexpr std::string_view top_keys[] = {"version", "name", "hosts", "defaults",
 constexpr std::string_view host_keys[] = {"ssh", "address", "identity", "known_hosts", "agent_path"};
 constexpr std::string_view settings_keys[] = {"known_hosts", "connect_timeout", "on_error"};
 constexpr std::string_view structured_keys[] = {"name",   "matrix", "placement", "until",
-                                                 "expect", "search", "via",       "compare_direct"};
+                                                "expect", "search", "via",       "compare_direct"};
 constexpr std::string_view search_keys[] = {"rate",           "slo",     "precision", "max_probes",
                                             "probe_duration", "max_time"};
 constexpr std::string_view placement_keys[] = {"client", "server", "distinct_rx", "via"};
@@ -335,7 +335,8 @@ class loader {
                 if (s && (*s == "true" || *s == "false"))
                     sc.compare_direct = located<bool>{*s == "true", loc_or(v, kl)};
                 else if (s)
-                    d_.error(loc_or(v, kl), fmt::format("compare_direct: expected true or false, got '{}'", *s));
+                    d_.error(loc_or(v, kl),
+                             fmt::format("compare_direct: expected true or false, got '{}'", *s));
             } else if (auto p = param_from_name(key)) {
                 if (auto s = value(*p, kl, v)) sc.settings.push_back(std::move(*s));
             } else {
@@ -732,12 +733,16 @@ class document_counter final : public YAML::EventHandler {
     void OnDocumentEnd() override {}
     void OnNull(const YAML::Mark& m, YAML::anchor_t) override { step(m); }
     void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { step(m); }
-    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { step(m); }
-    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override {
+        step(m);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
         step(m);
     }
     void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
         step(m);
     }
     void OnMapEnd() override {}

@@ -10,8 +10,8 @@
 #include <variant>
 
 #include "engine/core/job.hpp"
-#include "runner/plan/units.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "runner/plan/units.hpp"
 
 namespace kp::runner {
 

@@ -86,8 +86,8 @@ struct scenario {
     std::optional<located<until_rule>> until; ///< until_rule: runner/plan/until.hpp
     std::vector<expectation> expect;
     std::optional<located<std::vector<located<std::string>>>> via; ///< `via:` proxy hosts, client side first
-    std::optional<located<bool>> compare_direct;                    ///< also run without the proxies
-    std::optional<search_rule> search; ///< `search:` (not in defaults)
+    std::optional<located<bool>> compare_direct;                   ///< also run without the proxies
+    std::optional<search_rule> search;                             ///< `search:` (not in defaults)
     /// The setting for `p` written here, if any.
     [[nodiscard]] const setting* find(param p) const;
 };

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
-#include "engine/wire/codec.hpp"
-#include "runner/results/compare.hpp"
-#include "runner/plan/expect.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "engine/wire/codec.hpp"
+#include "runner/plan/expect.hpp"
+#include "runner/results/compare.hpp"
 
 namespace kp::runner {
 namespace {
@@ -63,12 +63,8 @@ json hops_json(const std::vector<hop_record>& hops) {
 json check_json(const check_result& c) {
     json ci = nullptr;
     if (c.ci) ci = json::array({c.ci->first, c.ci->second});
-    return {{"metric", c.metric},
-            {"op", std::string(symbol(c.op))},
-            {"bound", c.bound},
-            {"text", c.text},
-            {"measured", optional_number(c.measured)},
-            {"ci95", ci},
+    return {{"metric", c.metric}, {"op", std::string(symbol(c.op))},         {"bound", c.bound},
+            {"text", c.text},     {"measured", optional_number(c.measured)}, {"ci95", ci},
             {"passed", c.passed}};
 }
 

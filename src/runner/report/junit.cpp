@@ -33,8 +33,8 @@ struct testcase {
 };
 
 std::string render(const testcase& t) {
-    std::string head = fmt::format(R"(    <testcase classname="{}" name="{}" time="{:.3f}")", xml_escape(t.classname),
-                                   xml_escape(t.name), t.time);
+    std::string head = fmt::format(R"(    <testcase classname="{}" name="{}" time="{:.3f}")",
+                                   xml_escape(t.classname), xml_escape(t.name), t.time);
     if (t.kind == case_kind::passed) return head + "/>\n";
     if (t.kind == case_kind::skipped)
         return head +
@@ -49,15 +49,27 @@ std::string xml_escape(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&apos;";
+            break;
         default:
             // XML 1.0 forbids most control characters even escaped.
-            if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') out += '?';
-            else out += c;
+            if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r')
+                out += '?';
+            else
+                out += c;
         }
     }
     return out;
@@ -70,8 +82,9 @@ std::string junit_xml(const run_record& run) {
         testcase t{suite, r.id, r.elapsed_s, case_kind::passed, ""};
         if (r.status == instance_status::failed || r.status == instance_status::interrupted) {
             t.kind = case_kind::error;
-            t.message = r.failure ? fmt::format("host {}: {}: {}", r.failure->host, r.failure->step, r.failure->error)
-                                  : std::string(to_string(r.status));
+            t.message =
+                r.failure ? fmt::format("host {}: {}: {}", r.failure->host, r.failure->step, r.failure->error)
+                          : std::string(to_string(r.status));
         } else if (r.status == instance_status::skipped) {
             t.kind = case_kind::skipped;
             t.message = "skipped";
@@ -105,13 +118,15 @@ std::string junit_xml(const run_record& run) {
         time += c.time;
     }
     std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-    out += fmt::format("<testsuites name=\"kperf-plan\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3f}\">\n",
-                       cases.size(), failures, errors, time);
+    out += fmt::format(
+        "<testsuites name=\"kperf-plan\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3f}\">\n",
+        cases.size(), failures, errors, time);
     out += fmt::format(
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\" "
         "timestamp=\"{}\">\n",
         xml_escape(suite), cases.size(), failures, errors, skipped, time, xml_escape(run.started_at));
-    for (const auto& c : cases) out += render(c);
+    for (const auto& c : cases)
+        out += render(c);
     out += "  </testsuite>\n</testsuites>\n";
     return out;
 }

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "runner/results/expect_eval.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "runner/results/expect_eval.hpp"
 
 namespace kp::runner {
 
@@ -29,10 +29,11 @@ void progress::draw_locked() {
     auto elapsed = duration_cast<seconds>(now - started_);
     // Remaining: what is planned for the instances after this one, plus what is left of this one.
     auto in_this = duration_cast<nanoseconds>(now - instance_started_);
-    auto left = remaining_planned_ + (current_planned_ > in_this ? current_planned_ - in_this : nanoseconds(0));
-    std::string line = fmt::format("[{}/{}] {}  repeat {}/{}  elapsed {}  remaining ~{}", k_, total_, id_,
-                                   repeat_ + 1, repeats_, clock_text(elapsed),
-                                   clock_text(duration_cast<seconds>(left)));
+    auto left =
+        remaining_planned_ + (current_planned_ > in_this ? current_planned_ - in_this : nanoseconds(0));
+    std::string line =
+        fmt::format("[{}/{}] {}  repeat {}/{}  elapsed {}  remaining ~{}", k_, total_, id_, repeat_ + 1,
+                    repeats_, clock_text(elapsed), clock_text(duration_cast<seconds>(left)));
     fmt::print(out_, "\r\033[K{}", line);
     std::fflush(out_);
     drawn_ = true;
@@ -70,8 +71,9 @@ void progress::end(const instance_record& r) {
     std::lock_guard lock(mutex_);
     clear_locked();
     std::string status = r.status == instance_status::ok ? "ok" : to_string(r.status);
-    std::string tail = r.failure ? fmt::format(" ({}: {}: {})", r.failure->host, r.failure->step, r.failure->error)
-                                 : std::string();
+    std::string tail = r.failure
+                           ? fmt::format(" ({}: {}: {})", r.failure->host, r.failure->step, r.failure->error)
+                           : std::string();
     fmt::print(out_, "[{}/{}] {}: {}, {} repeat{}, {}{}\n", k_, total_, r.id, status, r.repeats.size(),
                r.repeats.size() == 1 ? "" : "s", headline(r), tail);
     std::fflush(out_);
@@ -98,8 +100,10 @@ std::string headline(const instance_record& r) {
     std::string s;
     auto add = [&s](std::string part) { s += (s.empty() ? "" : " ") + part; };
     bool rr = !engine::info(r.kind).stream();
-    if (const auto* m = a.find(metric::connections_per_s)) add(fmt::format("{} conn/s", human_number(m->value)));
-    if (const auto* m = a.find(metric::transactions_per_s)) add(fmt::format("{} tx/s", human_number(m->value)));
+    if (const auto* m = a.find(metric::connections_per_s))
+        add(fmt::format("{} conn/s", human_number(m->value)));
+    if (const auto* m = a.find(metric::transactions_per_s))
+        add(fmt::format("{} tx/s", human_number(m->value)));
     if (const auto* m = a.find(metric::throughput_bps); m && !rr)
         add(fmt::format("{}bit/s", human_number(m->value)));
     if (const auto* m = a.find(metric::latency_p50)) add(fmt::format("p50 {} us", human_number(m->value)));

@@ -4,10 +4,10 @@
 
 #include <fmt/format.h>
 
-#include "engine/wire/codec.hpp"
-#include "runner/results/expect_eval.hpp"
-#include "runner/report/progress.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "engine/wire/codec.hpp"
+#include "runner/report/progress.hpp"
+#include "runner/results/expect_eval.hpp"
 
 namespace kp::runner {
 namespace {
@@ -21,11 +21,16 @@ std::string cpu_text(const instance_record& r) {
 
 const char* outcome_word(const instance_record& r) {
     switch (r.status) {
-    case instance_status::ok: return "pass";
-    case instance_status::expect_failed: return "FAIL";
-    case instance_status::failed: return "ERROR";
-    case instance_status::interrupted: return "INTERRUPTED";
-    case instance_status::skipped: return "skipped";
+    case instance_status::ok:
+        return "pass";
+    case instance_status::expect_failed:
+        return "FAIL";
+    case instance_status::failed:
+        return "ERROR";
+    case instance_status::interrupted:
+        return "INTERRUPTED";
+    case instance_status::skipped:
+        return "skipped";
     }
     return "?";
 }
@@ -50,14 +55,17 @@ std::string search_line(const std::string& id, const search_record& s) {
 std::string proxy_lines(const instance_record& r) {
     std::string out;
     for (const auto& h : r.hops)
-        out += fmt::format("PROXY {}: hop {}: cpu {:.3f} s (forwarder {:.3f} s), {}, {} connections, {} errors\n", r.id,
-                           h.host, h.cpu_s, h.process_cpu_s,
-                           h.service_demand ? fmt::format("{:.3g} {}", *h.service_demand,
-                                                          engine::info(r.kind).service_demand_unit)
-                                            : std::string("-"),
-                           h.connections, h.errors);
+        out += fmt::format(
+            "PROXY {}: hop {}: cpu {:.3f} s (forwarder {:.3f} s), {}, {} connections, {} errors\n", r.id,
+            h.host, h.cpu_s, h.process_cpu_s,
+            h.service_demand
+                ? fmt::format("{:.3g} {}", *h.service_demand, engine::info(r.kind).service_demand_unit)
+                : std::string("-"),
+            h.connections, h.errors);
     if (const auto& d = r.direct) {
-        auto us = [](const std::optional<double>& v) { return v ? fmt::format("{:+.1f} us", *v) : std::string("-"); };
+        auto us = [](const std::optional<double>& v) {
+            return v ? fmt::format("{:+.1f} us", *v) : std::string("-");
+        };
         out += fmt::format("PROXY {}: added latency p50 {}, p99 {}; added cpu {}\n", r.id,
                            us(d->added_latency_p50_us), us(d->added_latency_p99_us),
                            d->added_cpu_s ? fmt::format("{:+.3f} s", *d->added_cpu_s) : std::string("-"));
@@ -69,9 +77,11 @@ std::string proxy_lines(const instance_record& r) {
 
 std::string summary_table(const run_record& run) {
     std::size_t w = 8;
-    for (const auto& r : run.instances) w = std::max(w, r.id.size());
-    std::string out = fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", "instance", w, "traffic", "n",
-                                  "headline (mean; latency from merged histogram)", "cpu c/s [s]", "result");
+    for (const auto& r : run.instances)
+        w = std::max(w, r.id.size());
+    std::string out =
+        fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", "instance", w, "traffic", "n",
+                    "headline (mean; latency from merged histogram)", "cpu c/s [s]", "result");
     for (const auto& r : run.instances)
         out += fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", r.id, w, engine::info(r.kind).name,
                            r.repeats.size(), headline(r), cpu_text(r), outcome_word(r));
@@ -81,11 +91,13 @@ std::string summary_table(const run_record& run) {
         for (const auto& c : r.checks)
             if (!c.passed) out += fmt::format("FAIL {}: {}\n", r.id, describe_check(c));
         if (r.failure)
-            out += fmt::format("ERROR {}: host {}: {}: {}\n", r.id, r.failure->host.empty() ? "-" : r.failure->host,
-                               r.failure->step, r.failure->error);
+            out += fmt::format("ERROR {}: host {}: {}: {}\n", r.id,
+                               r.failure->host.empty() ? "-" : r.failure->host, r.failure->step,
+                               r.failure->error);
     }
     for (const auto& h : run.hosts)
-        if (h.failure) out += fmt::format("ERROR host {}: {}: {}\n", h.name, h.failure->step, h.failure->error);
+        if (h.failure)
+            out += fmt::format("ERROR host {}: {}: {}\n", h.name, h.failure->step, h.failure->error);
     return out;
 }
 

@@ -49,8 +49,8 @@ std::string human_number(double v) {
 std::string describe_check(const check_result& c) {
     std::string unit;
     if (auto m = metric_from_name(c.metric)) unit = std::string(info(*m).unit);
-    std::string head = fmt::format("{} {}", c.metric,
-                                   c.text.empty() ? fmt::format("{} {}", symbol(c.op), c.bound) : c.text);
+    std::string head =
+        fmt::format("{} {}", c.metric, c.text.empty() ? fmt::format("{} {}", symbol(c.op), c.bound) : c.text);
     if (!c.measured) return head + ": not measured";
     std::string s = fmt::format("{}: measured {} {}", head, human_number(*c.measured), unit);
     if (c.ci) s += fmt::format(" (95% CI {} .. {})", human_number(c.ci->first), human_number(c.ci->second));

@@ -7,7 +7,6 @@
 namespace kp::runner {
 namespace {
 
-
 bool is_stream(engine::traffic k) {
     return engine::info(k).stream();
 }

@@ -1,7 +1,7 @@
 #include "runner/results/proxy_record.hpp"
 
-#include "runner/results/record.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "runner/results/record.hpp"
 
 namespace kp::runner {
 

@@ -48,7 +48,6 @@ struct repeat_record {
     std::map<std::string, std::int64_t> clock_offset_ns;
 };
 
-
 /// One `expect:` check and its outcome on the aggregate.
 struct check_result {
     std::string metric; ///< the plan's metric name
@@ -81,7 +80,7 @@ struct instance_record {
     std::vector<repeat_record> repeats;
     instance_aggregate aggregate;
     std::vector<check_result> checks;
-    double elapsed_s = 0; ///< wall time the instance took
+    double elapsed_s = 0;                ///< wall time the instance took
     std::vector<hop_record> hops;        ///< `via:` instances: per proxy hop, client side first
     std::optional<direct_record> direct; ///< `compare_direct: true`: the direct run and the added cost
     std::optional<search_record> search; ///< `search:` instances: every probe and the peak

@@ -25,7 +25,6 @@ struct summary_stats {
 /// Summarizes `values` (any order). An empty span gives n = 0 and zeros.
 [[nodiscard]] summary_stats summarize(std::span<const double> values);
 
-
 /// True when another repeat is needed after the `values` measured so far.
 [[nodiscard]] bool needs_another_repeat(const until_rule& rule, std::span<const double> values);
 

@@ -7,11 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine/wire/codec.hpp"
-#include "engine/stats/cpu_stats.hpp"
-#include "engine/forwarder/forwarder.hpp"
 #include "engine/core/hello.hpp"
 #include "engine/core/socket.hpp"
+#include "engine/forwarder/forwarder.hpp"
+#include "engine/stats/cpu_stats.hpp"
+#include "engine/wire/codec.hpp"
 #include "session_fixture.hpp"
 
 using namespace kp::engine;

@@ -7,11 +7,11 @@
 
 #include <fmt/format.h>
 
-#include "engine/stats/cpu_stats.hpp"
 #include "engine/core/hello.hpp"
 #include "engine/core/pattern.hpp"
-#include "engine/worker/placement.hpp"
 #include "engine/core/socket.hpp"
+#include "engine/stats/cpu_stats.hpp"
+#include "engine/worker/placement.hpp"
 #include "session_fixture.hpp"
 
 using namespace kp::engine;

@@ -62,7 +62,8 @@ TEST_CASE("session: a wrong TLS fingerprint fails the handshake with the flow na
 }
 
 TEST_CASE("session: tcp_crr over TLS reports the handshake as a step of its own, on both sides") {
-    for (auto [version, name] : {std::pair(tls_version::v1_2, "TLSv1.2"), std::pair(tls_version::v1_3, "TLSv1.3")}) {
+    for (auto [version, name] :
+         {std::pair(tls_version::v1_2, "TLSv1.2"), std::pair(tls_version::v1_3, "TLSv1.3")}) {
         CAPTURE(name);
         auto job = short_job(traffic::tcp_crr, std::chrono::milliseconds(500));
         job.tls.mode = tls_mode::openssl;
@@ -79,7 +80,8 @@ TEST_CASE("session: tcp_crr over TLS reports the handshake as a step of its own,
         CHECK(f.tls.tx_path == tls_path::user);
         CHECK(r.server.flows[0].tls.version == name);
         CHECK(r.server.flows[0].tls.rx_path == tls_path::user);
-        CHECK(double(r.server.flows[0].transactions) == doctest::Approx(double(f.transactions)).epsilon(0.25));
+        CHECK(double(r.server.flows[0].transactions) ==
+              doctest::Approx(double(f.transactions)).epsilon(0.25));
         for (const auto* side : {&r.client, &r.server}) {
             CHECK(side->errors.verify == 0);
             CHECK(side->errors.read == 0);

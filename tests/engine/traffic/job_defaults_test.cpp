@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "engine/traffic/job_defaults.hpp"
 #include "engine/session/session_core.hpp"
+#include "engine/traffic/job_defaults.hpp"
 
 using namespace kp::engine;
 

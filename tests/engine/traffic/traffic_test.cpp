@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "engine/traffic/kinds.hpp"
 #include "engine/session/session_core.hpp"
+#include "engine/traffic/kinds.hpp"
 #include "engine/traffic/traffic.hpp"
 
 using namespace kp::engine;

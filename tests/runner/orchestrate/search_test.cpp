@@ -5,9 +5,9 @@
 #include <cmath>
 #include <string>
 
-#include "runner/plan/expand.hpp"
 #include "runner/orchestrate/orchestrate.hpp"
 #include "runner/orchestrate/search.hpp"
+#include "runner/plan/expand.hpp"
 #include "runner/plan/plan.hpp"
 
 using namespace kp::runner;

@@ -6,10 +6,10 @@
 
 #include <fmt/format.h>
 
+#include "engine/session/session_core.hpp"
+#include "engine/traffic/job_defaults.hpp"
 #include "runner/cli/dry_run.hpp"
 #include "runner/plan/expand.hpp"
-#include "engine/traffic/job_defaults.hpp"
-#include "engine/session/session_core.hpp"
 
 using namespace kp::runner;
 using namespace std::chrono_literals;

@@ -38,27 +38,38 @@ int main(int argc, char** argv) {
     }
     const long rounds = std::stol(argv[1]);
     std::mt19937_64 rng(42);
-    const std::string tokens[] = {"[", "]", "{", "}", ":", ",", "- ", "\n", "  ", "\"", "'", "&a ", "*a",
-                                  "!!str ", "~", "%", "#", "1e999", "-1", "rx+", "matrix: {", "4KiB", "\t"};
+    const std::string tokens[] = {"[",  "]",     "{",  "}",   ":",         ",",      "- ", "\n",
+                                  "  ", "\"",    "'",  "&a ", "*a",        "!!str ", "~",  "%",
+                                  "#",  "1e999", "-1", "rx+", "matrix: {", "4KiB",   "\t"};
     std::size_t loaded = 0;
     for (long r = 0; r < rounds; ++r) {
         std::string s = seeds[rng() % seeds.size()];
         for (int m = 1 + static_cast<int>(rng() % 6); m > 0 && !s.empty(); --m) {
             std::size_t at = rng() % s.size();
             switch (rng() % 5) {
-            case 0: s[at] = static_cast<char>(rng() % 128); break;
-            case 1: s.erase(at, 1 + rng() % 16); break;
-            case 2: s.insert(at, tokens[rng() % std::size(tokens)]); break;
+            case 0:
+                s[at] = static_cast<char>(rng() % 128);
+                break;
+            case 1:
+                s.erase(at, 1 + rng() % 16);
+                break;
+            case 2:
+                s.insert(at, tokens[rng() % std::size(tokens)]);
+                break;
             case 3: { // splice a piece of another seed
                 const auto& o = seeds[rng() % seeds.size()];
                 std::size_t from = rng() % o.size();
                 s.insert(at, o.substr(from, 1 + rng() % 64));
                 break;
             }
-            default: s.insert(at, s.substr(at, rng() % 32)); break;
+            default:
+                s.insert(at, s.substr(at, rng() % 32));
+                break;
             }
         }
-        if (std::getenv("KP_FUZZ_DUMP")) { std::ofstream(std::getenv("KP_FUZZ_DUMP"), std::ios::binary) << s; }
+        if (std::getenv("KP_FUZZ_DUMP")) {
+            std::ofstream(std::getenv("KP_FUZZ_DUMP"), std::ios::binary) << s;
+        }
         auto p = kp::runner::load_plan("fuzz.yaml", s);
         if (p) {
             ++loaded;

@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "runner/results/aggregate.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "runner/results/aggregate.hpp"
 
 using namespace kp;
 using namespace kp::runner;
