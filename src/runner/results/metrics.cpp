@@ -98,8 +98,8 @@ metric_values derive_metrics(engine::traffic kind, const engine::side_result& cl
              {metric::latency_p50, metric::latency_p90, metric::latency_p99, metric::latency_p999,
               metric::latency_p9999, metric::latency_min, metric::latency_max, metric::latency_mean})
             if (auto x = latency_from(client.latency, m)) set(v, m, *x);
-    if (kind == engine::traffic::udp_rr) {
-        // The share of transactions lost, as the client counts them: a request or its reply that
+    if (is_udp(kind) && rr) {
+        // udp_rr: the share of transactions lost, as the client counts them: a request or its reply that
         // did not come back within `timeout` is one lost transaction. The server's datagram
         // counts would mix in requests it answered whose reply was lost, counting them twice.
         if (c.transactions + c.lost > 0) set(v, metric::loss_ratio, c.lost / (c.transactions + c.lost));
