@@ -584,9 +584,9 @@ class Case:
     """One row of the table: per-round (ours, peer) values, compared as ours/peer (or the value
     itself when there is no peer) against `target` in direction `better` ('higher' or 'lower')."""
 
-    def __init__(self, env, name, peer, better, target, unit="x", fmt="{:.3g}"):
+    def __init__(self, env, name, peer, better, target, unit="x", fmt=None):
         self.env, self.name, self.peer, self.better, self.target, self.unit, self.fmt = \
-            env, name, peer, better, target, unit, fmt
+            env, name, peer, better, target, unit, (fmt.format if fmt else human)
         self.ours, self.theirs, self.note = [], [], ""
 
     def add(self, ours, theirs=None):
@@ -622,6 +622,14 @@ class Case:
         return "ok (noisy)" if any(bad) else "ok"
 
 
+def human(v):
+    """3 significant digits, with k or M from 1,000 on: 93.7k, 1.62M, 0.941."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g}{suffix}"
+    return f"{v:.3g}"
+
+
 def median(values):
     v = sorted(values)
     n = len(v)
@@ -640,12 +648,12 @@ def print_table(cases, out=sys.stdout):
         theirs = [v for v in c.theirs if v is not None]
         unit = "x" if c.peer else c.unit
         tgt = "" if c.target is None else f"{'>=' if c.better == 'higher' else '<='} {c.target:g}{unit}"
-        rounds = " ".join(c.fmt.format(v) for v in c.values())
+        rounds = " ".join(c.fmt(v) for v in c.values())
         v = c.verdict()
         misses += v == "MISS"
         label = c.name + (f" vs {c.peer}" if c.peer else "")
-        print(f"{c.env:9} {label:44} {'' if ours is None else c.fmt.format(ours):>10} "
-              f"{c.fmt.format(median(theirs)) if theirs else '':>10} "
+        print(f"{c.env:9} {label:44} {'' if ours is None else c.fmt(ours):>10} "
+              f"{c.fmt(median(theirs)) if theirs else '':>10} "
               f"{'' if f is None or not c.peer else f'{f:.3f}x':>8} {tgt:>9}  {rounds:24} "
               f"{'<<< MISS' if v == 'MISS' else v}{(' ' + c.note) if c.note else ''}", file=out)
     print(f"{misses} miss(es) in {len(cases)} cases", file=out)
@@ -680,7 +688,7 @@ def scen(name, traffic, matrix=None, **params):
 def section_tcp_stream(a, env, work, cases):
     s = (scen("s1", "tcp_stream", flows=1, write_size="64KiB", read_size="64KiB")
          + scen("s8", "tcp_stream", flows=8, write_size="64KiB", read_size="64KiB"))
-    c1 = Case(env.name, "tcp_stream 1 flow", "iperf3 -P1", "higher", 1.0, fmt="{:.3g}")
+    c1 = Case(env.name, "tcp_stream 1 flow", "iperf3 -P1", "higher", 1.0)
     c8 = Case(env.name, "tcp_stream 8 flows", "iperf3 -P8", "higher", 1.0)
 
     def one():
@@ -937,6 +945,8 @@ def self_test():
     import io
     buf = io.StringIO()
     assert print_table([c, Case("veth", "none", "", "lower", 1.0)], buf) == 0 and "n/a" in buf.getvalue()
+    assert (human(93712), human(1.62e6), human(0.9414), human(999)) == ("93.7k", "1.62M", "0.941", "999"), \
+        (human(93712), human(1.62e6), human(0.9414), human(999))
     print("bench self-test: ok")
 
 
