@@ -98,13 +98,14 @@ def parse_iperf3(doc):
 
 def parse_iperf3_udp(doc):
     """iperf3 -u -J: received bit/s and the loss ratio. iperf3 >= 3.11 has end.sum_received; older
-    ones only end.sum, whose bits_per_second is the sent rate: received = sent x (1 - lost)."""
+    ones only end.sum, whose bits_per_second is the sent rate: received = sent x (1 - lost). Run
+    without -O: with omitted seconds, iperf3 3.12 counts lost packets beyond the packets sent."""
     if "error" in doc:
         raise BenchError(f"iperf3: {doc['error']}")
     end = doc["end"]
     s = end["sum"]
     packets, lost = float(s["packets"]), float(s["lost_packets"])
-    loss = lost / packets if packets else 0.0
+    loss = min(1.0, lost / packets) if packets else 0.0
     if "sum_received" in end and not end["sum_received"].get("sender", False):
         bps = float(end["sum_received"]["bits_per_second"])
     else:
@@ -507,16 +508,26 @@ def client(env, argv, timeout):
     return subprocess.run(env.client_prefix + argv, capture_output=True, text=True, timeout=timeout)
 
 
-def iperf3(env, a, extra, parse):
+def iperf3(env, a, extra, parse, omit=True):
+    """One iperf3 client run against a fresh server. Up to 3 tries when the client cannot talk to
+    the server: the server may still be busy with the readiness probe's connection."""
     port = free_port()
     # Not one-off (-1): the readiness probe would be its one client.
     with Server(env, ["iperf3", "-s", "-B", env.server_addr, "-p", str(port)], port, "iperf3"):
-        r = client(env, ["iperf3", "-c", env.server_addr, "-p", str(port), "-t", str(a.duration),
-                         "-O", str(a.warmup), "-J"] + extra, a.duration + a.warmup + 30)
+        for attempt_no in range(3):
+            r = client(env, ["iperf3", "-c", env.server_addr, "-p", str(port), "-t", str(a.duration), "-J"]
+                       + (["-O", str(a.warmup)] if omit else []) + extra, a.duration + a.warmup + 30)
+            try:
+                doc = json.loads(r.stdout)
+            except ValueError as e:
+                raise BenchError(f"iperf3 output not understood ({e}): {r.stdout[-500:]}{r.stderr[-500:]}")
+            if "error" not in doc or attempt_no == 2 or "control message" not in doc["error"]:
+                break
+            time.sleep(0.3)
     try:
-        return parse(json.loads(r.stdout))
-    except (ValueError, KeyError) as e:
-        raise BenchError(f"iperf3 output not understood ({e}): {r.stdout[-500:]}{r.stderr[-500:]}")
+        return parse(doc)
+    except KeyError as e:
+        raise BenchError(f"iperf3 output not understood (no {e}): {r.stdout[-500:]}")
 
 
 NETPERF_FIELDS = ["THROUGHPUT", "THROUGHPUT_UNITS", "LOCAL_SD", "REMOTE_SD", "SD_UNITS"]
@@ -765,7 +776,7 @@ def section_udp_stream(a, env, work, cases):
     def one():
         figs = attempt(lambda: run_kperf(a, env, work, "udp_stream", s)[0])
         m = attempt(lambda: pick(figs, "u")) if figs else None
-        p = attempt(lambda: iperf3(env, a, ["-u", "-b", "0", "-l", "1472"], parse_iperf3_udp))
+        p = attempt(lambda: iperf3(env, a, ["-u", "-b", "0", "-l", "1472"], parse_iperf3_udp, omit=False))
         c.add(m and m["throughput_bps"] / 1e9, p and p["bps"] / 1e9)
         loss.add(m and m.get("loss_ratio", 0.0), None)
         peer_loss.append(p and p["loss"])
