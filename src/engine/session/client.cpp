@@ -116,6 +116,7 @@ class client_session final : public session_core {
             c->udp = std::move(cd.udp);
             if (crr) {
                 probes_.push_back(std::move(c->io));
+                c->probe_fd = probes_.back()->fd();
                 probe_rx_.push_back(cd.local_rx);
                 probe_peer_rx_.push_back(cd.remote_rx);
                 c->rx_cpu_start = cd.local_rx;

@@ -86,7 +86,12 @@ class server_session final : public session_core {
         return acceptor_ ? acceptor_->rejected() : 0;
     }
     void before_run() override {
-        if (info(job_.kind).crr()) ctx_.listen_fd = listener_.get();
+        if (info(job_.kind).crr()) {
+            ctx_.listen_fd = listener_.get();
+            for (auto& p : probes_)
+                probe_fds_.push_back(p->fd());
+            ctx_.probes = probe_fds_;
+        }
         ctx_.tls = tls_ctx_.get();
     }
 
@@ -94,6 +99,7 @@ class server_session final : public session_core {
     unique_fd listener_;
     std::uint16_t port_;
     std::unique_ptr<acceptor> acceptor_;
+    std::vector<int> probe_fds_; ///< tcp_crr: the probes' fds, which the workers watch
     tls::identity identity_;
     std::shared_ptr<const tls::context> tls_ctx_;
 };

@@ -22,6 +22,11 @@ struct endpoint {
     friend bool operator==(const endpoint&, const endpoint&) = default;
 };
 
+/// After its window a side stops as soon as it has closed cleanly with its peer (TCP: FINs
+/// exchanged; UDP: the end note; tcp_crr server: every client flow finished); it waits at most
+/// this long for a peer that stays silent.
+inline constexpr std::chrono::milliseconds silent_peer_timeout{1000};
+
 /// One side of a running job. Not thread-safe: one controller thread drives it.
 class session {
   public:

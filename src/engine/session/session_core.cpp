@@ -26,7 +26,9 @@ std::chrono::steady_clock::time_point at(std::int64_t mono) {
     return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(mono));
 }
 
-constexpr std::int64_t linger_ns = 1'000'000'000;
+// After the window, each worker stops as soon as what it owes is drained (the peer's FIN, the
+// sender's end note, the tcp_crr client's flows finished); this bounds only a silent peer.
+constexpr std::int64_t linger_ns = std::chrono::nanoseconds(silent_peer_timeout).count();
 
 } // namespace
 

@@ -123,6 +123,9 @@ std::int64_t timer(worker& w, conn& c, std::int64_t now) noexcept {
 void window_end(worker&, conn& c) noexcept {
     auto& s = state_of<crr_client_state>(c);
     if (s.fd >= 0) close_transaction(c, s);
+    // Our FIN on the flow's probe tells the server this flow is finished: once every flow's
+    // has come and no transaction is open, it stops serving, without a quiet period.
+    if (c.probe_fd >= 0) ::shutdown(c.probe_fd, SHUT_WR);
     c.done = true;
 }
 

@@ -44,7 +44,7 @@ struct role_hooks {
     std::int64_t (*timer)(worker&, conn&, std::int64_t now) noexcept;
     /// The window has ended (counters are already snapshotted): close, send end notes.
     void (*window_end)(worker&, conn&) noexcept;
-    /// Readiness after the window, until the linger ends.
+    /// Readiness after the window, until the connection is drained (or the peer stays silent).
     void (*linger)(worker&, conn&, std::uint32_t events, bool control) noexcept;
     /// The connection's figures over the window, from its snapshots and its own state.
     counters (*figures)(const conn&) noexcept;

@@ -25,6 +25,7 @@ struct conn {
     conn_role role = conn_role::stream_send;
     std::unique_ptr<stream_io> io; ///< TCP data connection; UDP kinds: the flow's control connection
     unique_fd udp;                 ///< UDP kinds: the connected data socket
+    int probe_fd = -1;             ///< tcp_crr client: the flow's idle probe connection (not owned)
     int rx_cpu_start = -1, rx_cpu_end = -1, peer_rx_cpu = -1, app_cpu = -1;
     std::uint16_t local_port = 0, remote_port = 0;
     tls_report tls;

@@ -25,8 +25,6 @@ constexpr auto tag_of = worker::tag_of;
 // Flows beyond this share their worker's histogram: 35 KiB each would not scale to 10k flows.
 constexpr std::uint32_t max_flow_histograms = 256;
 constexpr std::int64_t second_ns = 1'000'000'000;
-// A tcp_crr server lingers until no client connection has been active for this long.
-constexpr std::int64_t crr_quiet_ns = 100'000'000;
 
 } // namespace
 
@@ -119,6 +117,13 @@ result<void> worker::prepare() {
         epoll_event e{EPOLLIN | EPOLLEXCLUSIVE, {.u64 = tag_of(tag::listener, 0)}};
         if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.listen_fd, &e) != 0)
             return fail(errno_error("epoll_ctl"));
+        // Every worker watches every probe (an EOF reads the same for all): each then knows on
+        // its own when all client flows are finished.
+        for (std::uint32_t i = 0; i < ctx_.probes.size(); ++i) {
+            epoll_event p{EPOLLIN, {.u64 = tag_of(tag::probe, i)}};
+            if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.probes[i], &p) != 0)
+                return fail(errno_error("epoll_ctl"));
+        }
     }
     return {};
 }
@@ -204,7 +209,6 @@ void worker::loop() noexcept {
             !in_window_ && !ended_ ? w_begin
             : in_window_ ? std::min<std::int64_t>(w_end, w_begin + std::int64_t(next_sample_ + 1) * second_ns)
                          : ctx_.w.linger_end;
-        if (ended_ && ctx_.listen_fd >= 0) boundary = std::min(boundary, last_crr_activity_ + crr_quiet_ns);
         std::int64_t wake = std::min(next_timer, boundary);
         std::int64_t wait = std::max<std::int64_t>(0, wake - now);
         timespec ts{static_cast<time_t>(wait / second_ns), static_cast<long>(wait % second_ns)};
@@ -242,10 +246,10 @@ void worker::loop() noexcept {
                 if (c.hist != nullptr) now = mono_ns(); // keep latencies honest after long handlers
             } else if (kind == tag::crr_slot) {
                 crr_kind::server_event(*this, crr_, idx);
-                last_crr_activity_ = now;
             } else if (kind == tag::listener) {
                 crr_kind::server_accept(*this, crr_);
-                last_crr_activity_ = now;
+            } else if (kind == tag::probe) {
+                probe_event(idx);
             }
         }
         if (stopping) {
@@ -253,11 +257,9 @@ void worker::loop() noexcept {
             break;
         }
         if (paced_ || now >= next_timer) next_timer = on_timers(now);
-        if (ended_) {
-            bool all_done = std::all_of(conns_.begin(), conns_.end(), [](const conn* c) { return c->done; });
-            if (ctx_.listen_fd >= 0 && now - last_crr_activity_ < crr_quiet_ns) all_done = false;
-            if (all_done || now >= ctx_.w.linger_end) break;
-        }
+        // After the window: stop as soon as nothing is owed; the linger's end bounds only a
+        // silent peer.
+        if (ended_ && (drained() || now >= ctx_.w.linger_end)) break;
     }
     if (ctx_.listen_fd >= 0) {
         epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
@@ -318,15 +320,37 @@ void worker::end_window(std::int64_t now) noexcept {
         // window ends a little later does not see its last transactions cut off.
         crr_kind::server_window_end(*this, crr_);
         extra_at_end_ = extra;
-        last_crr_activity_ = now;
     }
 }
 
+bool worker::drained() const noexcept {
+    if (!std::all_of(conns_.begin(), conns_.end(), [](const conn* c) { return c->done; })) return false;
+    // The tcp_crr server keeps serving (uncounted) while a client flow may still be measuring:
+    // until every flow's probe has brought its FIN and no transaction is open.
+    if (ctx_.listen_fd < 0) return true;
+    return probes_ended_ == ctx_.probes.size() && crr_.free.size() == crr_.slots.size();
+}
+
+void worker::probe_event(std::uint32_t index) noexcept {
+    const int fd = ctx_.probes[index];
+    std::byte sink[64];
+    ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n > 0) return; // nothing is expected on a probe: dropped
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    // The client's FIN (or a reset, or an error: that flow is over all the same).
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    ++probes_ended_;
+}
+
 void tcp_window_end(worker& w, conn& c) noexcept {
-    if (c.done) return;
-    ::shutdown(c.io->fd(), SHUT_WR);
-    c.shut = true;
-    w.set_interest(c, c.io->fd(), EPOLLIN);
+    if (!c.io) return;
+    // Our FIN goes out even when the peer's came first (its window ended earlier): it waits
+    // for this one, and would otherwise wait out the silent-peer timeout.
+    if (!c.shut) {
+        ::shutdown(c.io->fd(), SHUT_WR);
+        c.shut = true;
+    }
+    if (!c.done) w.set_interest(c, c.io->fd(), EPOLLIN);
 }
 
 void tcp_linger(worker& w, conn& c, std::uint32_t, bool) noexcept {

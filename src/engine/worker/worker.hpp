@@ -1,8 +1,9 @@
 #pragma once
 /// A worker: one thread, one epoll set, many connections, nothing shared with other workers.
 /// The session creates the connections, then the workers (pinned per the placement rule), and
-/// starts them together; each runs warm-up, window and a short linger on its own clock and
-/// stops by itself. stop() reaches it only through an eventfd in its epoll set.
+/// starts them together; each runs warm-up, window and the close (until drained, or a silent
+/// peer's timeout) on its own clock and stops by itself. stop() reaches it only through an
+/// eventfd in its epoll set.
 #include <atomic>
 #include <cstdint>
 #include <latch>
@@ -35,6 +36,8 @@ struct run_context {
     sock_addr peer;                    ///< tcp_crr client: the server's address
     int listen_fd = -1;                ///< tcp_crr server: the listener, shared with EPOLLEXCLUSIVE
     const tls::context* tls = nullptr; ///< tcp_crr with TLS: this side's context
+    /// tcp_crr server: the flows' probe connections; a client's FIN on one ends that flow.
+    std::span<const int> probes;
 };
 
 class worker {
@@ -70,7 +73,7 @@ class worker {
     // What the traffic kinds' hooks use; only ever on the worker's own thread.
 
     /// Epoll tags: the high 32 bits of epoll_event.data.u64 say what the low 32 bits index.
-    enum class tag : std::uint64_t { stop, conn, data, crr_slot, listener };
+    enum class tag : std::uint64_t { stop, conn, data, crr_slot, listener, probe };
     /// The epoll tag of `index` as a `kind`.
     static constexpr std::uint64_t tag_of(tag kind, std::uint32_t index) noexcept {
         return (static_cast<std::uint64_t>(kind) << 32) | index;
@@ -107,6 +110,8 @@ class worker {
     std::int64_t on_timers(std::int64_t now) noexcept; ///< returns the next timer, or INT64_MAX
     void begin_window(std::int64_t now) noexcept;
     void end_window(std::int64_t now) noexcept;
+    void probe_event(std::uint32_t index) noexcept;
+    [[nodiscard]] bool drained() const noexcept;
 
     const run_context& ctx_;
     int index_;
@@ -121,7 +126,7 @@ class worker {
     std::vector<std::byte> scratch_;
     crr_server crr_; ///< with a listener: the tcp_crr server's connections (crr.cpp)
     counters extra_at_end_;
-    std::int64_t last_crr_activity_ = 0;
+    std::size_t probes_ended_ = 0; ///< tcp_crr server: client flows whose probe brought a FIN
     std::vector<epoll_event> events_;
     std::uint64_t total_bytes_ = 0, total_tx_ = 0;
     std::uint64_t sample_bytes_ = 0, sample_tx_ = 0;

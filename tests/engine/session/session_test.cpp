@@ -218,3 +218,45 @@ TEST_CASE("session: an unknown congestion control fails at establish with its na
     REQUIRE_FALSE(est.has_value());
     CHECK(est.error().message == "flow 0: setsockopt TCP_CONGESTION 'no_such_cc': No such file or directory");
 }
+
+TEST_CASE("session: both sides return before the silent-peer timeout once the peer has closed") {
+    // The end of a window is event-driven: a side stops once what it owes is drained (the FINs,
+    // the UDP end note, the tcp_crr client's flows), not after a fixed linger. Each kind's pair
+    // must finish well inside the window plus the timeout that only a silent peer costs.
+    traffic kind = traffic::tcp_rr;
+    SUBCASE("tcp_rr") {}
+    SUBCASE("tcp_stream") {
+        kind = traffic::tcp_stream;
+    }
+    SUBCASE("tcp_crr") {
+        kind = traffic::tcp_crr;
+    }
+    SUBCASE("udp_stream") {
+        kind = traffic::udp_stream;
+    }
+    SUBCASE("udp_rr") {
+        kind = traffic::udp_rr;
+    }
+    auto job = short_job(kind, 200ms);
+    job.flows = 2;
+    job.write_size = 1200; // a datagram for the UDP kinds
+    auto srv = listen(job, {"127.0.0.1", 0});
+    REQUIRE_MESSAGE(srv.has_value(), (srv ? "" : srv.error().message));
+    auto cli = connect(job, {"127.0.0.1", (*srv)->port()});
+    REQUIRE(cli.has_value());
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    kp::result<void> server_est;
+    std::thread t([&] { server_est = (*srv)->establish(deadline); });
+    auto client_est = (*cli)->establish(deadline);
+    t.join();
+    REQUIRE(client_est.has_value());
+    REQUIRE(server_est.has_value());
+    auto started = std::chrono::steady_clock::now();
+    REQUIRE((*srv)->start().has_value());
+    REQUIRE((*cli)->start().has_value());
+    auto bound = started + job.warmup + job.duration + silent_peer_timeout;
+    CHECK((*cli)->wait(bound));
+    CHECK((*srv)->wait(bound));
+    auto r = (*cli)->collect();
+    CHECK(r.seconds == doctest::Approx(0.2)); // the window ran to its end
+}
