@@ -17,6 +17,7 @@
 #include "engine/core/pattern.hpp"
 #include "engine/core/socket.hpp"
 #include "engine/stats/cpu_stats.hpp"
+#include "engine/worker/finish_line.hpp"
 #include "engine/worker/flow.hpp"
 
 namespace kp::engine {
@@ -35,6 +36,7 @@ struct run_context {
     sock_addr peer;                    ///< tcp_crr client: the server's address
     int listen_fd = -1;                ///< tcp_crr server: the listener, shared with EPOLLEXCLUSIVE
     const tls::context* tls = nullptr; ///< tcp_crr with TLS: this side's context
+    finish_line* finish = nullptr;     ///< each worker arrives here when its thread is done
 };
 
 class worker {
