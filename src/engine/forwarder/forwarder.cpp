@@ -26,6 +26,7 @@
 #include "engine/session/session_core.hpp"
 #include "engine/stats/cpu_stats.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "engine/worker/finish_line.hpp"
 #include "engine/worker/placement.hpp"
 
 namespace kp::engine {
@@ -78,6 +79,7 @@ struct shared_state {
     socket_options opts;
     std::vector<int> allowed;
     std::atomic<std::int64_t> begin{never}, end{never};
+    finish_line window_done; ///< each worker arrives when its window is done; wait() blocks on it
 };
 
 /// One direction of a relay: bytes read from one socket, waiting to be written to the other.
@@ -222,6 +224,7 @@ class relay_worker {
             ru_end = read_rusage(rusage_scope::thread).value_or(rusage_times{});
             in_window_ = false;
             done_.store(true, std::memory_order_release);
+            sh_.window_done.arrive();
         }
     }
 
@@ -557,11 +560,7 @@ class forwarder_impl final : public forwarder {
 
     bool wait(std::chrono::steady_clock::time_point deadline) override {
         if (!started_) return true;
-        for (auto& w : workers_)
-            while (!w->window_done() && !stopped_) {
-                if (std::chrono::steady_clock::now() >= deadline) return false;
-                std::this_thread::sleep_for(std::chrono::milliseconds(2));
-            }
+        if (!stopped_ && !sh_.window_done.wait_until(workers_.size(), deadline)) return false;
         if (clock_.joinable()) clock_.join();
         return true;
     }
@@ -578,6 +577,7 @@ class forwarder_impl final : public forwarder {
             w->join();
         if (clock_.joinable()) clock_.join();
         stopped_ = true;
+        sh_.window_done.release();
     }
 
     [[nodiscard]] side_result collect() override {

@@ -161,6 +161,7 @@ result<void> session_core::start() {
     ctx_.job = &job_;
     ctx_.payload = payload_.get();
     ctx_.server = server_;
+    ctx_.finish = &finish_;
     before_run();
     for (std::size_t k = 0; k < plan.cpus.size(); ++k) {
         // A tcp_crr server has no lasting connections: its workers share the listener.
@@ -223,12 +224,7 @@ void session_core::clock_body() {
 
 bool session_core::wait(std::chrono::steady_clock::time_point deadline) {
     if (!started_ || joined_) return true;
-    for (auto& w : workers_) {
-        while (!w->finished()) {
-            if (std::chrono::steady_clock::now() >= deadline) return false;
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-    }
+    if (!finish_.wait_until(workers_.size(), deadline)) return false;
     for (auto& w : workers_)
         w->join();
     if (clock_.joinable()) clock_.join();

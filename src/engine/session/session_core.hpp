@@ -68,6 +68,7 @@ class session_core : public session {
     std::thread clock_;
     std::mutex mu_;
     std::condition_variable cv_;
+    finish_line finish_; ///< the workers arrive here, so wait() blocks instead of polling
     bool stop_requested_ = false;
     bool started_ = false, joined_ = false;
     std::optional<cpu_snapshot> cpu_begin_, cpu_end_;

@@ -13,6 +13,11 @@ namespace kp::engine::rr_kind {
 
 namespace {
 
+// Read-first passes per event (each: read, then send), so one busy flow cannot starve others.
+constexpr int max_passes = 4;
+// After a read-first that found nothing, this many sends go straight back to epoll.
+constexpr std::uint32_t read_ahead_backoff = 64;
+
 /// Client: queues the requests it may send now (all free places; open loop: those due).
 void issue(worker& w, conn& c, rr_state& s, std::int64_t now) noexcept {
     if (w.ended() || c.done) return;
@@ -114,28 +119,44 @@ void client_event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t n
     const std::uint64_t resp = w.job().response_size;
     const auto depth = static_cast<std::uint32_t>(s.stamps.size());
     const auto scratch = w.scratch();
-    for (int i = 0; i < 16; ++i) {
-        auto r = c.io->read(scratch);
-        if (r.status == io_status::retry) break;
-        if (!take(w, c, s, r)) return;
-        if (s.rx_partial >= resp) now = mono_ns();
-        while (s.rx_partial >= resp) {
-            s.rx_partial -= resp;
-            if (s.outstanding == 0) { // the server sent a response nobody asked for
-                w.fail_conn(c, &counters::err_read);
-                return;
+    for (int pass = 0; pass < max_passes; ++pass) {
+        bool got = false;
+        for (int i = 0; i < 16; ++i) {
+            auto r = c.io->read(scratch);
+            if (r.status == io_status::retry) break;
+            if (!take(w, c, s, r)) return;
+            got = true;
+            if (s.rx_partial >= resp) now = mono_ns();
+            while (s.rx_partial >= resp) {
+                s.rx_partial -= resp;
+                if (s.outstanding == 0) { // the server sent a response nobody asked for
+                    w.fail_conn(c, &counters::err_read);
+                    return;
+                }
+                std::int64_t sent = s.stamps[s.head];
+                s.head = (s.head + 1) % depth;
+                --s.outstanding;
+                ++c.c.transactions;
+                w.transacted(1);
+                w.record(c, now - sent);
             }
-            std::int64_t sent = s.stamps[s.head];
-            s.head = (s.head + 1) % depth;
-            --s.outstanding;
-            ++c.c.transactions;
-            w.transacted(1);
-            w.record(c, now - sent);
+            if (r.bytes < scratch.size()) break;
         }
-        if (r.bytes < scratch.size()) break;
+        if (pass > 0 && !got) {
+            s.read_ahead_skip = read_ahead_backoff;
+            break;
+        }
+        const std::uint32_t before = s.outstanding;
+        issue(w, c, s, now);
+        if (!flush(w, c, s)) return;
+        // Read first: with requests out, their responses may already be in (a pipelined or a
+        // busy path); try a read before epoll_wait, unless that has just come back empty.
+        if (s.outstanding == 0 || s.outstanding == before) break;
+        if (s.read_ahead_skip > 0) {
+            --s.read_ahead_skip;
+            break;
+        }
     }
-    issue(w, c, s, now);
-    flush(w, c, s);
 }
 
 void server_event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t) noexcept {
@@ -144,18 +165,32 @@ void server_event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t) 
     if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) == 0) return;
     const std::uint64_t req = w.job().request_size, resp = w.job().response_size;
     const auto scratch = w.scratch();
-    for (int i = 0; i < 16; ++i) {
-        auto r = c.io->read(scratch);
-        if (r.status == io_status::retry) break;
-        if (!take(w, c, s, r)) return;
-        std::uint64_t complete = s.rx_partial / req;
-        s.rx_partial %= req;
-        s.tx_owed += complete * resp;
-        c.c.transactions += complete;
-        w.transacted(complete);
-        if (r.bytes < scratch.size()) break;
+    for (int pass = 0; pass < max_passes; ++pass) {
+        std::uint64_t served = 0;
+        for (int i = 0; i < 16; ++i) {
+            auto r = c.io->read(scratch);
+            if (r.status == io_status::retry) break;
+            if (!take(w, c, s, r)) return;
+            std::uint64_t complete = s.rx_partial / req;
+            s.rx_partial %= req;
+            s.tx_owed += complete * resp;
+            c.c.transactions += complete;
+            w.transacted(complete);
+            served += complete;
+            if (r.bytes < scratch.size()) break;
+        }
+        if (pass > 0 && served == 0) {
+            s.read_ahead_skip = read_ahead_backoff;
+            break;
+        }
+        if (!flush(w, c, s)) return;
+        // Read first: the next request may be in by the time the responses are out.
+        if (served == 0 || s.tx_owed > 0) break;
+        if (s.read_ahead_skip > 0) {
+            --s.read_ahead_skip;
+            break;
+        }
     }
-    flush(w, c, s);
 }
 
 } // namespace kp::engine::rr_kind

@@ -150,6 +150,7 @@ void worker::body(std::latch& ready, std::latch& go) noexcept {
     go.wait();
     loop();
     finished_.store(true, std::memory_order_release);
+    if (ctx_.finish != nullptr) ctx_.finish->arrive();
 }
 
 std::int64_t worker::next_gap(double mean_ns) noexcept {

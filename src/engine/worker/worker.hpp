@@ -18,6 +18,7 @@
 #include "engine/core/pattern.hpp"
 #include "engine/core/socket.hpp"
 #include "engine/stats/cpu_stats.hpp"
+#include "engine/worker/finish_line.hpp"
 #include "engine/worker/flow.hpp"
 
 namespace kp::engine {
@@ -38,6 +39,7 @@ struct run_context {
     const tls::context* tls = nullptr; ///< tcp_crr with TLS: this side's context
     /// tcp_crr server: the flows' probe connections; a client's FIN on one ends that flow.
     std::span<const int> probes;
+    finish_line* finish = nullptr;     ///< each worker arrives here when its thread is done
 };
 
 class worker {

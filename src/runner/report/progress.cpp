@@ -1,5 +1,8 @@
 #include "runner/report/progress.hpp"
 
+#include <cmath>
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "engine/traffic/traffic.hpp"
@@ -95,6 +98,18 @@ void progress::finish() {
     std::fflush(out_);
 }
 
+std::string human_latency_us(double us) {
+    static constexpr const char* units[] = {"ns", "us", "ms", "s"};
+    double v = us * 1e3; // from nanoseconds up
+    std::size_t u = 0;
+    // Step up while the figure, rounded to 4 significant digits, would reach 1000.
+    while (u + 1 < std::size(units) && std::abs(v) >= 999.95) {
+        v /= 1e3;
+        ++u;
+    }
+    return fmt::format("{:.4g} {}", v, units[u]);
+}
+
 std::string headline(const instance_record& r) {
     const auto& a = r.aggregate;
     std::string s;
@@ -106,8 +121,8 @@ std::string headline(const instance_record& r) {
         add(fmt::format("{} tx/s", human_number(m->value)));
     if (const auto* m = a.find(metric::throughput_bps); m && !rr)
         add(fmt::format("{}bit/s", human_number(m->value)));
-    if (const auto* m = a.find(metric::latency_p50)) add(fmt::format("p50 {} us", human_number(m->value)));
-    if (const auto* m = a.find(metric::latency_p99)) add(fmt::format("p99 {} us", human_number(m->value)));
+    if (const auto* m = a.find(metric::latency_p50)) add("p50 " + human_latency_us(m->value));
+    if (const auto* m = a.find(metric::latency_p99)) add("p99 " + human_latency_us(m->value));
     if (const auto* m = a.find(metric::loss_ratio)) add(fmt::format("loss {:.3g}%", m->value * 100));
     return s.empty() ? "-" : s;
 }
