@@ -2,8 +2,9 @@
 // each step: connect (connect() to writable), the whole transaction (`latency`, from the
 // scheduled start in open loop) and close (`close_latency`: the response in to the socket
 // gone, which with close: server includes waiting for the server's FIN). How a connection
-// ends is the job's `close` (engine/core/job.hpp): reset (SO_LINGER 0, the default, as neper),
-// client (our FIN, not waited for) or server (the server's FIN once its response is written).
+// ends is the job's `close` (engine/core/job.hpp): server (the default, as netperf: the
+// server's FIN once its response is written), reset (SO_LINGER 0, as neper) or client (our FIN,
+// not waited for).
 // Only `server` waits for the peer, and then inside close_latency: nothing of a cycle falls
 // outside the figures but the loop's own work. The server accepts throughout the run from a
 // listener every worker shares (EPOLLEXCLUSIVE) and checks each connection's hello, so stray

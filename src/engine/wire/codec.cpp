@@ -24,7 +24,7 @@ constexpr wire::enum_name<direction> direction_names[] = {
 constexpr wire::enum_name<arrival> arrival_names[] = {{arrival::constant, "constant"},
                                                       {arrival::poisson, "poisson"}};
 constexpr wire::enum_name<crr_close> crr_close_names[] = {
-    {crr_close::reset, "reset"}, {crr_close::client, "client"}, {crr_close::server, "server"}};
+    {crr_close::server, "server"}, {crr_close::reset, "reset"}, {crr_close::client, "client"}};
 constexpr wire::enum_name<tls_mode> tls_mode_names[] = {{tls_mode::none, "none"},
                                                         {tls_mode::openssl, "openssl"},
                                                         {tls_mode::ktls, "ktls"},

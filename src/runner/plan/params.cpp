@@ -91,7 +91,7 @@ constexpr std::array<param_info, param_count> table = {{
      "bytes per response"},
     {"in_flight", param_kind::count, pipelined, 1, 65536, "requests pipelined per flow"},
     {"close", param_kind::crr_close, crr, 0, 0,
-     "how each connection ends: reset (client RST, no TIME_WAIT), client (client FIN) or server"},
+     "how each connection ends: server (server's FIN, as netperf), reset (client's RST) or client"},
     {"rate", param_kind::rate, all_traffic, 0, 0, "open-loop pacing for the whole job, or unlimited"},
     {"arrival", param_kind::arrival, all_traffic, 0, 0, "arrival process when paced: constant or poisson"},
     {"timeout", param_kind::duration, lossy_replies, 0, 0, timeout_text.view()},
