@@ -102,7 +102,7 @@ void start_transaction(worker& w, conn& c, crr_client_state& s, std::int64_t now
     s.sent = s.received = 0;
     // Plain TCP waits edge-triggered for both directions from the start: no epoll_ctl per step.
     // TLS switches between them as its handshake needs (level-triggered).
-    c.interest = ctx.tls == nullptr ? (EPOLLIN | EPOLLOUT | EPOLLET) : EPOLLOUT;
+    c.interest = ctx.tls == nullptr ? (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) : EPOLLOUT;
     epoll_event e{c.interest, {.u64 = worker::tag_of(worker::tag::conn, c.index)}};
     if (epoll_ctl(w.epoll_fd(), EPOLL_CTL_ADD, fd, &e) != 0) {
         ++c.c.err_connect;
@@ -248,6 +248,8 @@ void event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t now) noe
         set(EPOLLIN); // close: server: its FIN often comes with the response, so read on
     }
     if (s.stage == crr_stage::closing) {
+        // Plain TCP: the response is all in, so a FIN that came with it (EPOLLRDHUP) needs no read.
+        if (edge && (events & EPOLLRDHUP) != 0) return finish_connection(w, c, s);
         for (;;) {
             auto r = crr_read(fd, s.io.get(), scratch);
             if (r.status == io_status::ok) continue;

@@ -172,7 +172,7 @@ TEST_CASE("tcp_crr over veth: the default close keeps the rate far above a TIME_
     if (std::getenv("KP_CRR_ALL_MODES") != nullptr) { // measurement aid: the other modes too
         for (crr_close m : {crr_close::reset, crr_close::client}) {
             job.close = m;
-            MESSAGE("veth, close ", m == crr_close::reset ? "reset" : "client", ": ",
+            MESSAGE("veth, close ", std::string(m == crr_close::reset ? "reset" : "client"), ": ",
                     double(run_over_veth(v, job)) / 2.0, " connections/s");
         }
     }
