@@ -15,6 +15,12 @@ enum class traffic : std::uint8_t { tcp_stream, tcp_rr, tcp_crr, udp_stream, udp
 enum class direction : std::uint8_t { forward, reverse, bidir };
 /// Open-loop arrival process when a rate is set.
 enum class arrival : std::uint8_t { constant, poisson };
+/// How a tcp_crr connection ends once its response is in (docs/engine.md, "tcp_crr").
+/// server: the server closes once its response is written (as netperf): the TIME_WAIT is the
+/// server's, which no source-port search walks.
+/// reset: the client closes with SO_LINGER 0 (an RST, as neper): no TIME_WAIT on either side.
+/// client: the client closes first (a FIN) and leaves a TIME_WAIT per connection on its side.
+enum class crr_close : std::uint8_t { server, reset, client };
 
 /// Where a worker is pinned, relative to the CPU that serves its flows' Rx (SO_INCOMING_CPU).
 struct placement_rule {
@@ -63,7 +69,8 @@ struct job_spec {
     std::uint32_t read_size = 64 * 1024;
     std::uint32_t request_size = 64; ///< rr / crr
     std::uint32_t response_size = 64;
-    std::uint32_t in_flight = 1; ///< requests pipelined per flow (rr)
+    std::uint32_t in_flight = 1;         ///< requests pipelined per flow (rr)
+    crr_close close = crr_close::server; ///< tcp_crr: who ends each connection, and how
 
     double rate = 0; ///< messages/s for the whole job (transactions, connections or datagrams); 0 = unlimited
     arrival arrivals = arrival::constant;

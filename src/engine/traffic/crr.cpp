@@ -1,8 +1,14 @@
 // tcp_crr: every transaction is connect, hello + request, response, close. The client times
 // each step: connect (connect() to writable), the whole transaction (`latency`, from the
-// scheduled start in open loop) and close (our FIN to the server's FIN). The server accepts
-// throughout the run from a listener every worker shares (EPOLLEXCLUSIVE) and checks each
-// connection's hello, so stray connections are counted as rejected and never measured.
+// scheduled start in open loop) and close (`close_latency`: the response in to the socket
+// gone, which with close: server includes waiting for the server's FIN). How a connection
+// ends is the job's `close` (engine/core/job.hpp): server (the default, as netperf: the
+// server's FIN once its response is written), reset (SO_LINGER 0, as neper) or client (our FIN,
+// not waited for).
+// Only `server` waits for the peer, and then inside close_latency: nothing of a cycle falls
+// outside the figures but the loop's own work. The server accepts throughout the run from a
+// listener every worker shares (EPOLLEXCLUSIVE) and checks each connection's hello, so stray
+// connections are counted as rejected and never measured.
 #include <algorithm>
 #include <cerrno>
 
@@ -50,6 +56,12 @@ io_result crr_write(int fd, stream_io* io, std::span<const std::byte> from) noex
     return {io_status::error, 0};
 }
 
+/// Makes the next close of `fd` an RST (SO_LINGER 0): the connection leaves no TIME_WAIT.
+void set_reset_on_close(int fd) noexcept {
+    linger l{.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
 void close_transaction(conn& c, crr_client_state& s) noexcept {
     s.hs.reset(); // the fd stays ours until a handshake finishes
     if (s.io)
@@ -88,12 +100,24 @@ void start_transaction(worker& w, conn& c, crr_client_state& s, std::int64_t now
     s.fd = fd;
     s.stage = crr_stage::connecting;
     s.sent = s.received = 0;
-    c.interest = EPOLLOUT;
-    epoll_event e{EPOLLOUT, {.u64 = worker::tag_of(worker::tag::conn, c.index)}};
+    // Plain TCP waits edge-triggered for both directions from the start: no epoll_ctl per step.
+    // TLS switches between them as its handshake needs (level-triggered).
+    c.interest = ctx.tls == nullptr ? (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) : EPOLLOUT;
+    epoll_event e{c.interest, {.u64 = worker::tag_of(worker::tag::conn, c.index)}};
     if (epoll_ctl(w.epoll_fd(), EPOLL_CTL_ADD, fd, &e) != 0) {
         ++c.c.err_connect;
         close_transaction(c, s);
     }
+}
+
+/// The connection is done: close it (an RST if so set), time the close step from the response
+/// in, count it and, closed loop, start the next one.
+void finish_connection(worker& w, conn& c, crr_client_state& s) noexcept {
+    close_transaction(c, s);
+    const std::int64_t now = mono_ns();
+    if (c.hist != nullptr && w.in_window()) w.close_latency.record(std::uint64_t(now - s.t_close));
+    ++c.c.connections;
+    if (c.mean_gap_ns <= 0) start_transaction(w, c, s, now);
 }
 
 } // namespace
@@ -138,8 +162,9 @@ void event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t now) noe
     const job_spec& job = w.job();
     const tls::context* tls_ctx = w.context().tls;
     const auto scratch = w.scratch();
+    const bool edge = tls_ctx == nullptr; // plain TCP: edge-triggered on both directions
     auto set = [&](std::uint32_t ev) {
-        if (c.interest == ev) return;
+        if (edge || c.interest == ev) return;
         epoll_event e{ev, {.u64 = worker::tag_of(worker::tag::conn, c.index)}};
         if (epoll_ctl(w.epoll_fd(), EPOLL_CTL_MOD, fd, &e) == 0) c.interest = ev;
     };
@@ -150,10 +175,12 @@ void event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t now) noe
     };
     const std::size_t hello_len = hello_fixed_size + job.token.size();
     if (s.stage == crr_stage::connecting) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) return broken(&counters::err_connect);
+        if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
+            int err = 0;
+            socklen_t len = sizeof err;
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            return broken(&counters::err_connect);
+        }
         if ((events & EPOLLOUT) == 0) return;
         if (c.hist != nullptr && w.in_window()) w.connect_latency.record(std::uint64_t(now - s.t_connect));
         s.stage = crr_stage::exchanging;
@@ -194,6 +221,9 @@ void event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t now) noe
             w.moved(r.bytes);
         }
         set(s.sent < s.request.size() ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
+        // Edge-triggered, the response cannot be in yet unless this event says so: its arrival
+        // brings another event, so the read that would only see EAGAIN is saved.
+        if (edge && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) == 0) return;
         const std::uint64_t resp = job.response_size;
         while (s.received < resp) {
             auto want = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), resp - s.received));
@@ -212,12 +242,17 @@ void event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t now) noe
         w.record(c, now - s.t_sched);
         ++c.c.transactions;
         w.transacted(1);
-        ::shutdown(fd, SHUT_WR);
         s.t_close = now;
         s.stage = crr_stage::closing;
-        set(EPOLLIN);
+        if (job.close != crr_close::server) { // we end it, and need not wait for the server
+            if (job.close == crr_close::reset) set_reset_on_close(fd);
+            return finish_connection(w, c, s);
+        }
+        set(EPOLLIN); // close: server: its FIN often comes with the response, so read on
     }
     if (s.stage == crr_stage::closing) {
+        // Plain TCP: the response is all in, so a FIN that came with it (EPOLLRDHUP) needs no read.
+        if (edge && (events & EPOLLRDHUP) != 0) return finish_connection(w, c, s);
         for (;;) {
             auto r = crr_read(fd, s.io.get(), scratch);
             if (r.status == io_status::ok) continue;
@@ -227,11 +262,7 @@ void event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t now) noe
             if (r.status == io_status::error && !s.io) return broken(&counters::err_read);
             break;
         }
-        now = mono_ns();
-        if (c.hist != nullptr && w.in_window()) w.close_latency.record(std::uint64_t(now - s.t_close));
-        ++c.c.connections;
-        close_transaction(c, s);
-        if (c.mean_gap_ns <= 0) start_transaction(w, c, s, now);
+        finish_connection(w, c, s);
     }
 }
 
@@ -278,6 +309,7 @@ void server_accept(worker& w, crr_server& s) noexcept {
         slot.have = 0;
         slot.got = 0;
         slot.owed = 0;
+        slot.writing = false;
         slot.stage = crr_server_stage::hello;
         epoll_event e{EPOLLIN, {.u64 = worker::tag_of(worker::tag::crr_slot, k)}};
         if (epoll_ctl(w.epoll_fd(), EPOLL_CTL_ADD, fd, &e) != 0) {
@@ -381,7 +413,10 @@ void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
         while (slot.owed > 0) {
             auto r =
                 crr_write(slot.fd, slot.io.get(), w.payload().at(job.response_size - slot.owed, slot.owed));
-            if (r.status == io_status::retry) return want(EPOLLIN | EPOLLOUT);
+            if (r.status == io_status::retry) {
+                slot.writing = true;
+                return want(EPOLLIN | EPOLLOUT);
+            }
             if (r.status != io_status::ok) {
                 ++fc.err_write;
                 return server_close(w, s, k);
@@ -392,16 +427,25 @@ void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
         }
         ++fc.transactions;
         w.transacted(1);
+        if (job.close == crr_close::server) { // ours to end: the FIN follows the response
+            ++fc.connections;
+            return server_close(w, s, k);
+        }
         slot.stage = crr_server_stage::drain;
-        want(EPOLLIN);
+        // The client's end comes only after it has read the response: wait for it rather
+        // than read now (level-triggered, so nothing is missed).
+        if (slot.writing) want(EPOLLIN);
+        slot.writing = false;
+        return;
     }
     if (slot.stage == crr_server_stage::drain) {
         for (;;) {
             auto r = crr_read(slot.fd, slot.io.get(), scratch);
             if (r.status == io_status::ok) continue;
             if (r.status == io_status::retry) return;
-            // The client's FIN; over TLS it may read as an error (no close_notify).
-            if (r.status == io_status::closed || slot.io)
+            // The client's FIN, or its RST with close: reset; over TLS a FIN may read as an
+            // error (no close_notify).
+            if (r.status == io_status::closed || slot.io || job.close == crr_close::reset)
                 ++fc.connections;
             else
                 ++fc.err_read;

@@ -38,6 +38,7 @@ struct crr_server_slot {
     std::uint64_t got = 0;  ///< request bytes read
     std::uint64_t owed = 0; ///< response bytes to write
     crr_server_stage stage = crr_server_stage::hello;
+    bool writing = false;             ///< waiting for EPOLLOUT too (a response larger than the send buffer)
     std::byte hello_buf[272]{};       ///< hello_fixed_size + hello_max_token
     std::unique_ptr<tls::pending> hs; ///< TLS: the handshake in progress
     std::unique_ptr<stream_io> io;    ///< TLS: the session (owns fd)

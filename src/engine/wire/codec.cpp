@@ -23,6 +23,8 @@ constexpr wire::enum_name<direction> direction_names[] = {
     {direction::forward, "forward"}, {direction::reverse, "reverse"}, {direction::bidir, "bidir"}};
 constexpr wire::enum_name<arrival> arrival_names[] = {{arrival::constant, "constant"},
                                                       {arrival::poisson, "poisson"}};
+constexpr wire::enum_name<crr_close> crr_close_names[] = {
+    {crr_close::server, "server"}, {crr_close::reset, "reset"}, {crr_close::client, "client"}};
 constexpr wire::enum_name<tls_mode> tls_mode_names[] = {{tls_mode::none, "none"},
                                                         {tls_mode::openssl, "openssl"},
                                                         {tls_mode::ktls, "ktls"},
@@ -50,6 +52,9 @@ std::span<const wire::enum_name<direction>> wire_names(direction) {
 }
 std::span<const wire::enum_name<arrival>> wire_names(arrival) {
     return arrival_names;
+}
+std::span<const wire::enum_name<crr_close>> wire_names(crr_close) {
+    return crr_close_names;
 }
 std::span<const wire::enum_name<tls_mode>> wire_names(tls_mode) {
     return tls_mode_names;
@@ -103,6 +108,7 @@ template <class V> void fields(job_spec& x, V&& v) {
     v("request_size", x.request_size);
     v("response_size", x.response_size);
     v("in_flight", x.in_flight);
+    v("close", x.close);
     v("rate", x.rate);
     v("arrivals", x.arrivals);
     v("timeout_ns", x.timeout);

@@ -34,6 +34,7 @@ result<histogram> decode_histogram(const nlohmann::json& j);
 std::span<const wire::enum_name<traffic>> wire_names(traffic);
 std::span<const wire::enum_name<direction>> wire_names(direction);
 std::span<const wire::enum_name<arrival>> wire_names(arrival);
+std::span<const wire::enum_name<crr_close>> wire_names(crr_close);     ///< "server" "reset" "client"
 std::span<const wire::enum_name<tls_mode>> wire_names(tls_mode);       ///< "none" "openssl" "ktls" "auto"
 std::span<const wire::enum_name<tls_version>> wire_names(tls_version); ///< "1.2" "1.3"
 /// "aes-128-gcm" "aes-256-gcm" "chacha20-poly1305": the spelling a plan accepts.

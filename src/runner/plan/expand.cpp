@@ -43,6 +43,8 @@ param_value builtin_default(param p, traffic kind, const plan& pl) {
         return std::uint64_t{d.response_size};
     case param::in_flight:
         return std::uint64_t{d.in_flight};
+    case param::close:
+        return d.close;
     case param::rate:
         return rate{};
     case param::arrival:
@@ -204,6 +206,7 @@ class expander {
         j.request_size = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::request_size, kind));
         j.response_size = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::response_size, kind));
         j.in_flight = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::in_flight, kind));
+        j.close = get<engine::crr_close>(r, param::close, kind);
         j.arrivals = get<engine::arrival>(r, param::arrival, kind);
         j.timeout = get<std::chrono::nanoseconds>(r, param::timeout, kind);
         j.duration = get<std::chrono::nanoseconds>(r, param::duration, kind);

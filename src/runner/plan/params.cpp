@@ -19,6 +19,7 @@ using engine::traffic_info;
 constexpr traffic_mask directional = traffic_where([](const traffic_info& k) { return k.directional; });
 constexpr traffic_mask stream = traffic_where([](const traffic_info& k) { return k.stream(); });
 constexpr traffic_mask pipelined = traffic_where([](const traffic_info& k) { return k.pipelined; });
+constexpr traffic_mask crr = traffic_where([](const traffic_info& k) { return k.crr(); });
 constexpr traffic_mask tcp = traffic_where([](const traffic_info& k) { return k.tcp(); });
 constexpr traffic_mask lossy_replies =
     traffic_where([](const traffic_info& k) { return k.udp() && !k.stream(); });
@@ -89,6 +90,8 @@ constexpr std::array<param_info, param_count> table = {{
     {"response_size", param_kind::size, using_size(engine::uses_response_size), 1, 64 * mib,
      "bytes per response"},
     {"in_flight", param_kind::count, pipelined, 1, 65536, "requests pipelined per flow"},
+    {"close", param_kind::crr_close, crr, 0, 0,
+     "how each connection ends: server (server's FIN, as netperf), reset (client's RST) or client"},
     {"rate", param_kind::rate, all_traffic, 0, 0, "open-loop pacing for the whole job, or unlimited"},
     {"arrival", param_kind::arrival, all_traffic, 0, 0, "arrival process when paced: constant or poisson"},
     {"timeout", param_kind::duration, lossy_replies, 0, 0, timeout_text.view()},
@@ -133,6 +136,7 @@ constexpr auto traffic_names = [] {
 template <class E> using wire_list = std::span<const engine::wire::enum_name<E>>;
 const wire_list<engine::direction> direction_names = engine::wire_names(engine::direction{});
 const wire_list<engine::arrival> arrival_names = engine::wire_names(engine::arrival{});
+const wire_list<engine::crr_close> close_names = engine::wire_names(engine::crr_close{});
 const wire_list<engine::tls_mode> tls_names = engine::wire_names(engine::tls_mode{});
 const wire_list<engine::tls_version> version_names = engine::wire_names(engine::tls_version{});
 const wire_list<engine::tls_cipher> cipher_names = engine::wire_names(engine::tls_cipher{});
@@ -236,6 +240,8 @@ parsed<param_value> parse_param(param p, std::string_view text) {
         return lift(parse_enum(text, direction_names));
     case param_kind::arrival:
         return lift(parse_enum(text, arrival_names));
+    case param_kind::crr_close:
+        return lift(parse_enum(text, close_names));
     case param_kind::tls: {
         auto m = parse_enum(text, tls_names);
         if (!m) return std::unexpected(m.error());
@@ -265,6 +271,7 @@ std::string format_param(param p, const param_value& v) {
         std::string operator()(traffic t) const { return std::string(name_of(t)); }
         std::string operator()(engine::direction d) const { return std::string(name_of(d)); }
         std::string operator()(engine::arrival a) const { return std::string(name_of(a)); }
+        std::string operator()(engine::crr_close c) const { return std::string(name_of(c)); }
         std::string operator()(const tls_setting& t) const {
             if (t.mode != engine::tls_mode::ktls || (t.tx && t.rx)) return std::string(name_of(t.mode));
             return fmt::format("ktls(tx={},rx={})", t.tx, t.rx);
@@ -284,6 +291,9 @@ std::string_view name_of(engine::direction d) {
 }
 std::string_view name_of(engine::arrival a) {
     return name_in(a, arrival_names);
+}
+std::string_view name_of(engine::crr_close c) {
+    return name_in(c, close_names);
 }
 std::string_view name_of(engine::tls_mode m) {
     return name_in(m, tls_names);

@@ -39,6 +39,7 @@ enum class param : std::uint8_t {
     request_size,
     response_size,
     in_flight,
+    close,
     rate,
     arrival,
     timeout,
@@ -73,6 +74,7 @@ enum class param_kind : std::uint8_t {
     traffic,
     direction,
     arrival,
+    crr_close,
     tls,
     tls_version,
     cipher,
@@ -81,8 +83,8 @@ enum class param_kind : std::uint8_t {
 
 /// A parsed value. Sizes and counts are uint64; bit rates are double bits/s.
 using param_value = std::variant<std::uint64_t, double, std::chrono::nanoseconds, rate, bool, std::string,
-                                 engine::traffic, engine::direction, engine::arrival, tls_setting,
-                                 engine::tls_version, engine::tls_cipher, on_error>;
+                                 engine::traffic, engine::direction, engine::arrival, engine::crr_close,
+                                 tls_setting, engine::tls_version, engine::tls_cipher, on_error>;
 
 /// Bit mask of traffic kinds, bit i = engine::traffic(i).
 using traffic_mask = std::uint8_t;
@@ -125,6 +127,7 @@ struct param_info {
 [[nodiscard]] std::string_view name_of(engine::traffic t);
 [[nodiscard]] std::string_view name_of(engine::direction d);
 [[nodiscard]] std::string_view name_of(engine::arrival a);
+[[nodiscard]] std::string_view name_of(engine::crr_close c);
 [[nodiscard]] std::string_view name_of(engine::tls_mode m);
 [[nodiscard]] std::string_view name_of(engine::tls_version v);
 [[nodiscard]] std::string_view name_of(engine::tls_cipher c);

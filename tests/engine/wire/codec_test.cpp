@@ -21,6 +21,7 @@ job_spec full_job() {
     j.request_size = 3;
     j.response_size = 4;
     j.in_flight = 5;
+    j.close = crr_close::client;
     j.rate = 12345.5;
     j.arrivals = arrival::poisson;
     j.timeout = 7ms;
