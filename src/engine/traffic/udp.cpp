@@ -151,6 +151,23 @@ class rx_batch {
 };
 
 /// Accounts one received datagram: sequence tracking, loss, reorder and duplicates.
+/// Takes what is in, in recvmmsg batches of `rx`, up to burst_max datagrams before the worker
+/// looks at other flows, handing each datagram to `take`. A short batch means the socket is
+/// drained, so no read ends in EAGAIN; any other read error counts.
+template <class Take> void drain(conn& c, rx_batch& rx, Take&& take) noexcept {
+    for (unsigned got = 0; got < burst_max;) {
+        const int m = rx.receive(c.udp.get());
+        if (m < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) ++c.c.err_read;
+            return;
+        }
+        got += static_cast<unsigned>(m);
+        for (int j = 0; j < m; ++j)
+            take(rx.datagram(j));
+        if (rx.drained(m)) return;
+    }
+}
+
 void take_datagram(worker& w, conn& c, udp_recv_state& s, bool verify,
                    std::span<const std::byte> d) noexcept {
     header h;
@@ -194,17 +211,7 @@ void recv_burst(worker& w, conn& c) noexcept {
     auto& s = state_of<udp_recv_state>(c);
     const bool verify = w.job().verify;
     rx_batch rx(w.scratch(), datagram_size(w.job().write_size), batch_max);
-    for (unsigned got = 0; got < burst_max;) {
-        const int m = rx.receive(c.udp.get());
-        if (m < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) ++c.c.err_read;
-            return;
-        }
-        got += static_cast<unsigned>(m);
-        for (int j = 0; j < m; ++j)
-            take_datagram(w, c, s, verify, rx.datagram(j));
-        if (rx.drained(m)) return;
-    }
+    drain(c, rx, [&](std::span<const std::byte> d) { take_datagram(w, c, s, verify, d); });
 }
 
 /// The receiver's control connection: the sender's end note, then the end of the connection.
@@ -396,42 +403,32 @@ void rr_client_event(worker& w, conn& c, std::uint32_t, bool control, std::int64
     // no read that ends in EAGAIN.
     // One slot more than can be in flight, so that a full flight still comes back as a short count.
     rx_batch rx(w.scratch(), datagram_size(w.job().response_size), depth + 1);
-    for (unsigned got = 0; got < burst_max;) {
-        const int m = rx.receive(c.udp.get());
-        if (m < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) ++c.c.err_read;
-            break;
+    drain(c, rx, [&](std::span<const std::byte> d) {
+        header h;
+        if (!get_header(d.data(), d.size(), h)) {
+            ++c.c.err_read;
+            return;
         }
-        got += static_cast<unsigned>(m);
-        for (int j = 0; j < m; ++j) {
-            const auto d = rx.datagram(j);
-            header h;
-            if (!get_header(d.data(), d.size(), h)) {
-                ++c.c.err_read;
-                continue;
-            }
-            if (h.aux >= depth || s.stamps[h.aux] == 0 || s.slot_seq[h.aux] != h.seq)
-                continue; // late: already lost
-            now = mono_ns();
-            if (now - s.stamps[h.aux] > w.job().timeout.count()) { // late, before the timer saw it
-                s.stamps[h.aux] = 0;
-                --s.outstanding;
-                ++c.c.lost;
-                ++c.c.err_timeout;
-                continue;
-            }
-            w.record(c, now - s.stamps[h.aux]);
+        if (h.aux >= depth || s.stamps[h.aux] == 0 || s.slot_seq[h.aux] != h.seq)
+            return; // late: already lost
+        now = mono_ns();
+        if (now - s.stamps[h.aux] > w.job().timeout.count()) { // late, before the timer saw it
             s.stamps[h.aux] = 0;
             --s.outstanding;
-            ++c.c.transactions;
-            w.transacted(1);
-            ++c.c.datagrams_received;
-            c.c.bytes_received += d.size();
-            w.moved(d.size());
-            if (w.job().verify && !verified(w, h, d)) ++c.c.err_verify;
+            ++c.c.lost;
+            ++c.c.err_timeout;
+            return;
         }
-        if (rx.drained(m)) break;
-    }
+        w.record(c, now - s.stamps[h.aux]);
+        s.stamps[h.aux] = 0;
+        --s.outstanding;
+        ++c.c.transactions;
+        w.transacted(1);
+        ++c.c.datagrams_received;
+        c.c.bytes_received += d.size();
+        w.moved(d.size());
+        if (w.job().verify && !verified(w, h, d)) ++c.c.err_verify;
+    });
     rr_send(w, c, now);
 }
 
@@ -440,37 +437,27 @@ void rr_server_event(worker& w, conn& c, std::uint32_t, bool control, std::int64
     const std::size_t size = datagram_size(w.job().response_size);
     const unsigned depth = std::max(1u, w.job().in_flight);
     rx_batch rx(w.scratch(), datagram_size(w.job().request_size), depth + 1); // as the client's
-    for (unsigned got = 0; got < burst_max;) {
-        const int m = rx.receive(c.udp.get());
-        if (m < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) ++c.c.err_read;
+    drain(c, rx, [&](std::span<const std::byte> d) {
+        header h;
+        if (!get_header(d.data(), d.size(), h)) {
+            ++c.c.err_read;
             return;
         }
-        got += static_cast<unsigned>(m);
-        for (int j = 0; j < m; ++j) {
-            const auto d = rx.datagram(j);
-            header h;
-            if (!get_header(d.data(), d.size(), h)) {
-                ++c.c.err_read;
-                continue;
-            }
-            ++c.c.datagrams_received;
-            c.c.bytes_received += d.size();
-            w.moved(d.size());
-            if (w.job().verify && !verified(w, h, d)) ++c.c.err_verify;
-            ssize_t n = send_datagram(c.udp.get(), h, w.payload().at(h.seq, size - header_size));
-            if (n < 0) {
-                ++c.c.err_write; // the client will count it as lost
-                continue;
-            }
-            ++c.c.transactions;
-            w.transacted(1);
-            ++c.c.datagrams_sent;
-            c.c.bytes_sent += static_cast<std::size_t>(n);
-            w.moved(static_cast<std::size_t>(n));
+        ++c.c.datagrams_received;
+        c.c.bytes_received += d.size();
+        w.moved(d.size());
+        if (w.job().verify && !verified(w, h, d)) ++c.c.err_verify;
+        ssize_t n = send_datagram(c.udp.get(), h, w.payload().at(h.seq, size - header_size));
+        if (n < 0) {
+            ++c.c.err_write; // the client will count it as lost
+            return;
         }
-        if (rx.drained(m)) return;
-    }
+        ++c.c.transactions;
+        w.transacted(1);
+        ++c.c.datagrams_sent;
+        c.c.bytes_sent += static_cast<std::size_t>(n);
+        w.moved(static_cast<std::size_t>(n));
+    });
 }
 
 std::int64_t rr_client_timer(worker& w, conn& c, std::int64_t now) noexcept {
