@@ -15,6 +15,8 @@ namespace {
 
 // Read-first passes per event (each: read, then send), so one busy flow cannot starve others.
 constexpr int max_passes = 4;
+// Pipelined clients read one response a pass: as many passes as the responses of a few rounds.
+constexpr int max_pipelined_passes = 64;
 // After a read-first that found nothing, this many sends go straight back to epoll.
 constexpr std::uint32_t read_ahead_backoff = 64;
 
@@ -118,10 +120,17 @@ void client_event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t n
     if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) == 0) return;
     const std::uint64_t resp = w.job().response_size;
     const auto depth = static_cast<std::uint32_t>(s.stamps.size());
-    const auto scratch = w.scratch();
-    for (int pass = 0; pass < max_passes; ++pass) {
+    // Pipelined: one response per read, and its place goes out before the next read. Reading
+    // all that arrived and sending as many requests in one write would lock the flow into
+    // bursts of in_flight that the two ends take in turns, idle while the other works.
+    const bool pipelined = depth > 1;
+    const auto scratch =
+        pipelined ? w.scratch().first(std::min<std::size_t>(w.scratch().size(), resp)) : w.scratch();
+    const int passes = pipelined ? max_pipelined_passes : max_passes;
+    const int reads = pipelined ? 1 : 16;
+    for (int pass = 0; pass < passes; ++pass) {
         bool got = false;
-        for (int i = 0; i < 16; ++i) {
+        for (int i = 0; i < reads; ++i) {
             auto r = c.io->read(scratch);
             if (r.status == io_status::retry) break;
             if (!take(w, c, s, r)) return;
