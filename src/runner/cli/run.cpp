@@ -96,14 +96,20 @@ struct report_files {
     bool csv_repeats = false;
     jsonl_writer jsonl;
     progress* prog = nullptr;
+    results_json_text json_text; ///< each instance serialized once, as it finishes
 
     void warn(const result<void>& r) const {
         if (!r && prog) prog->log("kperf-plan: warning: " + r.error().message);
     }
+    /// Appends a finished instance to results.jsonl and rewrites results.json and results.csv.
+    void finished(const run_record& run, const instance_record& rec) {
+        const nlohmann::json j = instance_json(rec);
+        warn(jsonl.append(j));
+        json_text.add(j);
+        rewrite(run);
+    }
     void rewrite(const run_record& run) const {
-        warn(write_file_atomic(dir + "/results.json",
-                               run_json(run).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-                                   "\n"));
+        warn(write_file_atomic(dir + "/results.json", json_text.text(run) + "\n"));
         warn(write_file_atomic(dir + "/results.csv",
                                csv_text(run, csv_repeats ? csv_rows::repeats : csv_rows::aggregate)));
     }
@@ -192,10 +198,8 @@ int run_plan(const plan& p, const run_options& options) {
 
     files.warn(files.jsonl.append(run_header_json(run)));
     files.rewrite(run);
-    run_instances(p, instances, pool, prog, run, [&](const instance_record& rec) {
-        files.warn(files.jsonl.append(instance_json(rec)));
-        files.rewrite(run);
-    });
+    run_instances(p, instances, pool, prog, run,
+                  [&](const instance_record& rec) { files.finished(run, rec); });
     pool.shutdown();
     prog.finish();
 
