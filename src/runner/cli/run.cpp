@@ -1,5 +1,6 @@
 #include "runner/cli/run.hpp"
 
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -103,13 +104,18 @@ struct report_files {
     }
     /// Appends a finished instance to results.jsonl and rewrites results.json and results.csv.
     void finished(const run_record& run, const instance_record& rec) {
-        const nlohmann::json j = instance_json(rec);
-        warn(jsonl.append(j));
-        json_text.add(j);
+        // The agents' replies were parsed and freed on other threads' malloc arenas; give that
+        // back before the instance's own JSON is built (matters with flow_detail on many flows).
+        ::malloc_trim(0);
+        {
+            const nlohmann::json j = instance_json(rec); // freed before the rewrite
+            warn(jsonl.append(j));
+            json_text.add(j);
+        }
         rewrite(run);
     }
     void rewrite(const run_record& run) const {
-        warn(write_file_atomic(dir + "/results.json", json_text.text(run) + "\n"));
+        warn(write_file_atomic(dir + "/results.json", json_text.text(run)));
         warn(write_file_atomic(dir + "/results.csv",
                                csv_text(run, csv_repeats ? csv_rows::repeats : csv_rows::aggregate)));
     }

@@ -280,7 +280,12 @@ void results_json_text::add(const json& instance) {
 std::string results_json_text::text(const run_record& run) const {
     // As nlohmann's dump with indent 2: the frame's keys in order, the instances spliced in.
     const json frame = run_json_frame(run);
-    std::string out = "{";
+    std::size_t size = 4096;
+    for (const auto& t : instances_)
+        size += t.size() + 8;
+    std::string out;
+    out.reserve(size);
+    out += "{";
     bool first = true;
     for (const auto& [key, value] : frame.items()) {
         out += first ? "\n  " : ",\n  ";
@@ -301,7 +306,7 @@ std::string results_json_text::text(const run_record& run) const {
             out += "\n  ]";
         }
     }
-    out += "\n}";
+    out += "\n}\n";
     return out;
 }
 

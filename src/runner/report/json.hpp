@@ -25,8 +25,8 @@ inline constexpr int results_schema_version = 1;
 /// results.json as text, built as the run goes: each finished instance is serialized once, when
 /// it ends, and the document is its header, those texts and the summary, so rewriting it after
 /// every instance costs no new JSON tree of all instances. text() equals
-/// run_json(run).dump(2) (invalid UTF-8 replaced); instances of `run` past the ones add()ed (the
-/// skipped ones) are serialized by text() itself.
+/// run_json(run).dump(2) (invalid UTF-8 replaced) plus a line break; instances of `run` past the ones add()ed
+/// (the skipped ones) are serialized by text() itself.
 class results_json_text {
   public:
     /// Keeps the text of the next instance of the run (its instance_json), in run order.

@@ -10,7 +10,7 @@ using namespace kp::runner;
 namespace {
 
 std::string reference(const run_record& run) {
-    return run_json(run).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    return run_json(run).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 instance_record instance(const std::string& id, instance_status status) {
