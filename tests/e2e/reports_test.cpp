@@ -209,4 +209,59 @@ scenarios:
     CHECK_FALSE(fs::exists(s / "results" / "e2e-placement"));
 }
 
+TEST_CASE("e2e: past 32 flows results.json holds the 8 lowest and highest flows, flow_detail all of them") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-fold
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 300ms, warmup: 100ms}
+scenarios:
+  - name: rr
+    traffic: tcp_rr
+    flows: 64
+    workers: 2
+    request_size: 64
+    response_size: 64
+    matrix: {flow_detail: [false, true]}
+)");
+    auto r = run_kperf({plan.string(), "-o", (s / "out").string()}, s / "log", 60s);
+    INFO(r.log);
+    REQUIRE(r.code == 0);
+    CHECK(schema_errors(s / "out") == "");
+    auto doc = load_json(s / "out" / "results.json");
+    REQUIRE(doc["instances"].size() == 2);
+    for (const auto& inst : doc["instances"]) {
+        const bool detail = inst["client_job"]["flow_detail"].get<bool>();
+        CAPTURE(detail);
+        for (const char* side : {"client", "server"}) {
+            CAPTURE(side);
+            const auto& x = inst["repeats"][0][side];
+            CHECK(x["flows"].size() == (detail ? 64u : 16u));
+            CHECK(x["flows_omitted"] == (detail ? 0 : 48));
+            CHECK(x["flow_totals"]["flows"] == 64);
+            std::uint64_t workers_flows = 0, workers_tx = 0, kept_tx = 0;
+            for (const auto& w : x["workers"]) {
+                workers_flows += w["totals"]["flows"].get<std::uint64_t>();
+                workers_tx += w["totals"]["transactions"].get<std::uint64_t>();
+            }
+            CHECK(workers_flows == 64);
+            CHECK(workers_tx == x["flow_totals"]["transactions"].get<std::uint64_t>());
+            for (const auto& f : x["flows"])
+                kept_tx += f["transactions"].get<std::uint64_t>();
+            if (detail) CHECK(kept_tx == x["flow_totals"]["transactions"].get<std::uint64_t>());
+            CHECK(x["flow_spread"]["min"].get<double>() <= x["flow_spread"]["max"].get<double>());
+            if (!detail) {
+                // Ascending by headline (transactions): the kept lowest and highest.
+                CHECK(x["flows"][0]["transactions"].get<double>() == x["flow_spread"]["min"].get<double>());
+                CHECK(x["flows"][15]["transactions"].get<double>() == x["flow_spread"]["max"].get<double>());
+            }
+        }
+        // The metrics come from the totals over all 64 flows.
+        const double tps = inst["aggregate"]["metrics"]["transactions_per_s"]["value"].get<double>();
+        const auto& c = inst["repeats"][0]["client"];
+        CHECK(tps ==
+              doctest::Approx(c["flow_totals"]["transactions"].get<double>() / c["seconds"].get<double>()));
+    }
+}
+
 TEST_SUITE_END();

@@ -84,6 +84,8 @@ struct job_spec {
     bool distinct_rx = false;
     bool verify = false;    ///< check the payload pattern on receive
     bool histograms = true; ///< record latency histograms
+    bool flow_detail =
+        false; ///< report every flow in full; otherwise many flows are folded (engine/stats/fold.hpp)
 
     tls_spec tls;
     socket_options sockopts;

@@ -7,6 +7,7 @@
 
 #include "engine/core/clock.hpp"
 #include "engine/core/hello.hpp"
+#include "engine/stats/fold.hpp"
 #include "engine/stats/tcp_stats.hpp"
 #include "engine/tls/tls.hpp"
 #include "engine/traffic/traffic.hpp"
@@ -29,6 +30,31 @@ std::chrono::steady_clock::time_point at(std::int64_t mono) {
 // After the window, each worker stops as soon as what it owes is drained (the peer's FIN, the
 // sender's end note, the tcp_crr client's flows finished); this bounds only a silent peer.
 constexpr std::int64_t linger_ns = std::chrono::nanoseconds(silent_peer_timeout).count();
+
+/// The per-flow figure of the kind's headline, which flows are ranked and folded by.
+flow_figure headline_figure(headline h) {
+    switch (h) {
+    case headline::transactions:
+        return [](const flow_result& f) { return f.transactions; };
+    case headline::connections:
+        return [](const flow_result& f) { return f.connections; };
+    case headline::throughput:
+        break;
+    }
+    return [](const flow_result& f) { return f.bytes_received + f.bytes_sent; };
+}
+
+void add_counters(flow_totals& t, const counters& d) {
+    t.bytes_sent += d.bytes_sent;
+    t.bytes_received += d.bytes_received;
+    t.transactions += d.transactions;
+    t.connections += d.connections;
+    t.datagrams_sent += d.datagrams_sent;
+    t.datagrams_received += d.datagrams_received;
+    t.lost += d.lost;
+    t.reordered += d.reordered;
+    t.duplicated += d.duplicated;
+}
 
 } // namespace
 
@@ -168,8 +194,11 @@ result<void> session_core::start() {
         if (plan.members[k].empty() && !(crr && server_)) continue;
         auto w = std::make_unique<worker>(ctx_, static_cast<int>(k), plan.cpus[k]);
         if (!(crr && server_))
-            for (std::size_t i : plan.members[k])
+            for (std::size_t i : plan.members[k]) {
                 w->add(conns_[i].get());
+                conn_worker_[conns_[i].get()] = workers_.size();
+            }
+        worker_index_.push_back(static_cast<int>(k));
         if (auto r = w->prepare(); !r) return fail(r.error().context(fmt::format("worker {}", k)));
         workers_.push_back(std::move(w));
     }
@@ -286,6 +315,10 @@ side_result session_core::collect() {
         f.reordered += d.reordered;
         f.duplicated += d.duplicated;
     };
+    // Per worker: what it counted, the flows it carried and whose tcp_info it supplied.
+    r.workers.resize(workers_.size());
+    std::vector<std::pair<std::size_t, std::uint32_t>> carried; // (worker, flow)
+    std::vector<std::size_t> tcp_worker(job_.flows, workers_.size());
     for (auto& cp : conns_) {
         conn& c = *cp;
         flow_result& f = r.flows[c.flow];
@@ -293,6 +326,11 @@ side_result session_core::collect() {
         counters d = h.figures(c);
         add_traffic(f, d);
         add_errors(d);
+        auto cw = conn_worker_.find(&c);
+        if (cw != conn_worker_.end()) {
+            add_counters(r.workers[cw->second].totals, d);
+            carried.emplace_back(cw->second, c.flow);
+        }
         if (c.slot == 0 && !crr) {
             f.rx_cpu_start = c.rx_cpu_start;
             f.rx_cpu_end = c.rx_cpu_end;
@@ -307,12 +345,21 @@ side_result session_core::collect() {
         if (c.has_tcp_info && (!has_tcp[c.flow] || h.sender)) {
             f.tcp = tcp_delta(c.ti_begin, c.ti_end);
             has_tcp[c.flow] = true;
+            if (cw != conn_worker_.end()) tcp_worker[c.flow] = cw->second;
         }
         if (c.own_hist) f.latency.merge(*c.own_hist);
     }
     for (auto& f : r.flows)
         r.latency.merge(f.latency);
-    for (auto& w : workers_) {
+    for (std::size_t wi = 0; wi < workers_.size(); ++wi) {
+        auto& w = workers_[wi];
+        r.workers[wi].index = worker_index_[wi];
+        r.workers[wi].cpu = w->cpu();
+        r.workers[wi].app_cpu = w->app_cpu();
+        for (std::size_t f = 0; f < w->crr_flows.size(); ++f) {
+            add_counters(r.workers[wi].totals, w->crr_flows[f]);
+            if (w->crr_flows[f].connections != 0) carried.emplace_back(wi, static_cast<std::uint32_t>(f));
+        }
         r.latency.merge(w->latency); // flows beyond the per-flow histogram limit
         r.connect_latency.merge(w->connect_latency);
         r.close_latency.merge(w->close_latency);
@@ -344,6 +391,14 @@ side_result session_core::collect() {
         r.cpu_total = w.total;
         r.cpus = std::move(w.cpus);
     }
+    std::sort(carried.begin(), carried.end());
+    carried.erase(std::unique(carried.begin(), carried.end()), carried.end());
+    for (const auto& [wi, f] : carried)
+        ++r.workers[wi].totals.flows;
+    for (std::uint32_t f = 0; f < job_.flows; ++f)
+        if (tcp_worker[f] < r.workers.size())
+            r.workers[tcp_worker[f]].totals.total_retrans += r.flows[f].tcp.total_retrans;
+    fold_flows(r, headline_figure(info(job_.kind).head), job_.flow_detail);
     r.placement_note = placement_note_;
     r.ktls_available = tls::ktls_available();
     if (!tls_stat_end_.empty()) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/session/session.hpp"
@@ -64,6 +65,8 @@ class session_core : public session {
     void clock_body();
 
     std::vector<std::unique_ptr<worker>> workers_;
+    std::vector<int> worker_index_; ///< per worker: its index in the placement plan
+    std::unordered_map<const conn*, std::size_t> conn_worker_; ///< position in workers_ of each conn
     std::unique_ptr<std::latch> ready_, go_;
     std::thread clock_;
     std::mutex mu_;

@@ -57,6 +57,32 @@ struct flow_result {
     friend bool operator==(const flow_result&, const flow_result&) = default;
 };
 
+/// Sums over every flow of one side (or of one worker's share), whether or not `flows` was folded.
+struct flow_totals {
+    std::uint64_t flows = 0;
+    std::uint64_t bytes_sent = 0, bytes_received = 0;
+    std::uint64_t transactions = 0, connections = 0;
+    std::uint64_t datagrams_sent = 0, datagrams_received = 0, lost = 0, reordered = 0, duplicated = 0;
+    std::uint64_t total_retrans = 0; ///< tcp_info deltas of the flows' sending connections
+    friend bool operator==(const flow_totals&, const flow_totals&) = default;
+};
+
+/// The spread of the per-flow headline figure (bytes, transactions or connections) over every flow.
+struct flow_spread {
+    double min = 0, median = 0, max = 0;
+    double fairness = 0; ///< Jain's index (sum x)^2 / (n sum x^2), 1: all equal; 1 when all are zero
+    friend bool operator==(const flow_spread&, const flow_spread&) = default;
+};
+
+/// What one worker thread carried: its flows' traffic as it counted it.
+struct worker_summary {
+    int index = -1;     ///< the worker's index in its side's placement
+    int cpu = -1;       ///< the CPU it is pinned to, -1: not pinned
+    int app_cpu = -1;   ///< the CPU it actually ran on
+    flow_totals totals; ///< flows: how many flows it carried traffic for
+    friend bool operator==(const worker_summary&, const worker_summary&) = default;
+};
+
 /// Error counters; errors are counted, never swallowed.
 struct error_counts {
     std::uint64_t connect = 0, read = 0, write = 0, timeout = 0, rejected_hello = 0, verify = 0;
@@ -91,7 +117,13 @@ struct relay_stats {
 struct side_result {
     std::int64_t window_start_ns = 0, window_end_ns = 0; ///< CLOCK_REALTIME of the measurement window
     double seconds = 0;                                  ///< window length
+    /// Per flow; folded (engine/stats/fold.hpp) to the lowest and highest flows by headline when
+    /// there are many and the job did not ask for flow_detail.
     std::vector<flow_result> flows;
+    std::uint64_t flows_omitted = 0; ///< flows left out of `flows` by folding
+    flow_totals totals;              ///< over every flow, folded or not
+    flow_spread spread;              ///< of the per-flow headline figure, over every flow
+    std::vector<worker_summary> workers;
     histogram latency;                             ///< merged over flows
     histogram connect_latency, close_latency;      ///< tcp_crr steps
     histogram handshake_latency;                   ///< tcp_crr with TLS: the TLS handshake step

@@ -118,6 +118,7 @@ template <class V> void fields(job_spec& x, V&& v) {
     v("distinct_rx", x.distinct_rx);
     v("verify", x.verify);
     v("histograms", x.histograms);
+    v("flow_detail", x.flow_detail);
     v("tls", x.tls);
     v("sockopts", x.sockopts);
     v("token", x.token);
@@ -176,6 +177,34 @@ template <class V> void fields(flow_result& x, V&& v) {
     v("tls", x.tls);
 }
 
+template <class V> void fields(flow_totals& x, V&& v) {
+    v("flows", x.flows);
+    v("bytes_sent", x.bytes_sent);
+    v("bytes_received", x.bytes_received);
+    v("transactions", x.transactions);
+    v("connections", x.connections);
+    v("datagrams_sent", x.datagrams_sent);
+    v("datagrams_received", x.datagrams_received);
+    v("lost", x.lost);
+    v("reordered", x.reordered);
+    v("duplicated", x.duplicated);
+    v("total_retrans", x.total_retrans);
+}
+
+template <class V> void fields(flow_spread& x, V&& v) {
+    v("min", x.min);
+    v("median", x.median);
+    v("max", x.max);
+    v("fairness", x.fairness);
+}
+
+template <class V> void fields(worker_summary& x, V&& v) {
+    v("index", x.index);
+    v("cpu", x.cpu);
+    v("app_cpu", x.app_cpu);
+    v("totals", x.totals);
+}
+
 template <class V> void fields(error_counts& x, V&& v) {
     v("connect", x.connect);
     v("read", x.read);
@@ -211,6 +240,10 @@ template <class V> void fields(side_result& x, V&& v) {
     v("window_end_ns", x.window_end_ns);
     v("seconds", x.seconds);
     v("flows", x.flows);
+    v("flows_omitted", x.flows_omitted);
+    v("flow_totals", x.totals);
+    v("flow_spread", x.spread);
+    v("workers", x.workers);
     v("latency", x.latency);
     v("connect_latency", x.connect_latency);
     v("close_latency", x.close_latency);
@@ -351,6 +384,9 @@ KP_JSON_HOOKS(cpu_time)
 KP_JSON_HOOKS(tcp_stats)
 KP_JSON_HOOKS(tls_report)
 KP_JSON_HOOKS(flow_result)
+KP_JSON_HOOKS(flow_totals)
+KP_JSON_HOOKS(flow_spread)
+KP_JSON_HOOKS(worker_summary)
 KP_JSON_HOOKS(error_counts)
 KP_JSON_HOOKS(sample)
 KP_JSON_HOOKS(side_result)

@@ -1,5 +1,6 @@
 #include "runner/cli/run.hpp"
 
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -96,14 +97,25 @@ struct report_files {
     bool csv_repeats = false;
     jsonl_writer jsonl;
     progress* prog = nullptr;
+    results_json_text json_text; ///< each instance serialized once, as it finishes
 
     void warn(const result<void>& r) const {
         if (!r && prog) prog->log("kperf-plan: warning: " + r.error().message);
     }
+    /// Appends a finished instance to results.jsonl and rewrites results.json and results.csv.
+    void finished(const run_record& run, const instance_record& rec) {
+        // The agents' replies were parsed and freed on other threads' malloc arenas; give that
+        // back before the instance's own JSON is built (matters with flow_detail on many flows).
+        ::malloc_trim(0);
+        {
+            const nlohmann::json j = instance_json(rec); // freed before the rewrite
+            warn(jsonl.append(j));
+            json_text.add(j);
+        }
+        rewrite(run);
+    }
     void rewrite(const run_record& run) const {
-        warn(write_file_atomic(dir + "/results.json",
-                               run_json(run).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-                                   "\n"));
+        warn(write_file_atomic(dir + "/results.json", json_text.text(run)));
         warn(write_file_atomic(dir + "/results.csv",
                                csv_text(run, csv_repeats ? csv_rows::repeats : csv_rows::aggregate)));
     }
@@ -192,10 +204,8 @@ int run_plan(const plan& p, const run_options& options) {
 
     files.warn(files.jsonl.append(run_header_json(run)));
     files.rewrite(run);
-    run_instances(p, instances, pool, prog, run, [&](const instance_record& rec) {
-        files.warn(files.jsonl.append(instance_json(rec)));
-        files.rewrite(run);
-    });
+    run_instances(p, instances, pool, prog, run,
+                  [&](const instance_record& rec) { files.finished(run, rec); });
     pool.shutdown();
     prog.finish();
 

@@ -67,6 +67,8 @@ param_value builtin_default(param p, traffic kind, const plan& pl) {
         return d.verify;
     case param::histograms:
         return d.histograms;
+    case param::flow_detail:
+        return d.flow_detail;
     case param::sndbuf:
         return static_cast<std::uint64_t>(d.sockopts.sndbuf);
     case param::rcvbuf:
@@ -223,6 +225,7 @@ class expander {
         j.tls.cipher = get<engine::tls_cipher>(r, param::cipher, kind);
         j.verify = get<bool>(r, param::verify, kind);
         j.histograms = get<bool>(r, param::histograms, kind);
+        j.flow_detail = get<bool>(r, param::flow_detail, kind);
         j.sockopts.sndbuf = static_cast<int>(get<std::uint64_t>(r, param::sndbuf, kind));
         j.sockopts.rcvbuf = static_cast<int>(get<std::uint64_t>(r, param::rcvbuf, kind));
         j.sockopts.nodelay = get<bool>(r, param::nodelay, kind);

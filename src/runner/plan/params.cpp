@@ -103,6 +103,8 @@ constexpr std::array<param_info, param_count> table = {{
     {"cipher", param_kind::cipher, tcp, 0, 0, "aes-128-gcm, aes-256-gcm or chacha20-poly1305"},
     {"verify", param_kind::boolean, all_traffic, 0, 0, "check the payload pattern on receive"},
     {"histograms", param_kind::boolean, all_traffic, 0, 0, "record latency histograms"},
+    {"flow_detail", param_kind::boolean, all_traffic, 0, 0,
+     "report every flow in full; otherwise past 32 flows only the 8 lowest and 8 highest"},
     {"sndbuf", param_kind::size, all_traffic, 0, 1024 * mib, "SO_SNDBUF; 0 = kernel default"},
     {"rcvbuf", param_kind::size, all_traffic, 0, 1024 * mib, "SO_RCVBUF; 0 = kernel default"},
     {"nodelay", param_kind::boolean, tcp, 0, 0, "TCP_NODELAY"},

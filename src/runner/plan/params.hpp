@@ -51,6 +51,7 @@ enum class param : std::uint8_t {
     cipher,
     verify,
     histograms,
+    flow_detail,
     sndbuf,
     rcvbuf,
     nodelay,

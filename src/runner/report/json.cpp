@@ -229,16 +229,16 @@ json run_header_json(const run_record& r) {
     };
 }
 
-json run_json(const run_record& r) {
+namespace {
+
+/// Everything of the document but the instances: `"instances": []`.
+json run_json_frame(const run_record& r) {
     json doc = run_header_json(r);
     doc["type"] = "results";
     doc["finished_at"] = r.finished_at.empty() ? json(nullptr) : json(r.finished_at);
     doc["status"] = to_string(r.status);
     doc["exit_code"] = r.exit_code;
-    json instances = json::array();
-    for (const auto& i : r.instances)
-        instances.push_back(instance_json(i));
-    doc["instances"] = instances;
+    doc["instances"] = json::array();
     json summary = {{"instances", r.instances.size()}};
     for (instance_status s : all_instance_statuses)
         summary[to_string(s)] = static_cast<std::size_t>(std::count_if(
@@ -246,6 +246,68 @@ json run_json(const run_record& r) {
     doc["summary"] = summary;
     doc["baseline"] = r.baseline ? comparison_json(*r.baseline) : json(nullptr);
     return doc;
+}
+
+std::string dump_text(const json& j) {
+    return j.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
+/// `text` (a dump with indent 2) moved `depth` spaces to the right after each line break.
+std::string indented(const std::string& text, std::size_t depth) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 16);
+    for (char c : text) {
+        out += c;
+        if (c == '\n') out.append(depth, ' ');
+    }
+    return out;
+}
+
+} // namespace
+
+json run_json(const run_record& r) {
+    json doc = run_json_frame(r);
+    json& instances = doc["instances"];
+    for (const auto& i : r.instances)
+        instances.push_back(instance_json(i));
+    return doc;
+}
+
+void results_json_text::add(const json& instance) {
+    instances_.push_back(indented(dump_text(instance), 4));
+}
+
+std::string results_json_text::text(const run_record& run) const {
+    // As nlohmann's dump with indent 2: the frame's keys in order, the instances spliced in.
+    const json frame = run_json_frame(run);
+    std::size_t size = 4096;
+    for (const auto& t : instances_)
+        size += t.size() + 8;
+    std::string out;
+    out.reserve(size);
+    out += "{";
+    bool first = true;
+    for (const auto& [key, value] : frame.items()) {
+        out += first ? "\n  " : ",\n  ";
+        first = false;
+        out += dump_text(json(key)) + ": ";
+        if (key != "instances") {
+            out += indented(dump_text(value), 2);
+        } else if (run.instances.empty()) {
+            out += "[]";
+        } else {
+            out += "[";
+            for (std::size_t i = 0; i < run.instances.size(); ++i) {
+                out += i ? ",\n    " : "\n    ";
+                // Instances never add()ed (skipped ones are not persisted) are serialized here.
+                out += i < instances_.size() ? instances_[i]
+                                             : indented(dump_text(instance_json(run.instances[i])), 4);
+            }
+            out += "\n  ]";
+        }
+    }
+    out += "\n}\n";
+    return out;
 }
 
 } // namespace kp::runner

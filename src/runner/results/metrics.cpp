@@ -19,17 +19,17 @@ struct side_sums {
     double lost = 0, datagrams_received = 0, retrans = 0;
 };
 
+/// From the side's totals over every flow: `flows` may be folded (engine/stats/fold.hpp).
 side_sums sums_of(const engine::side_result& s) {
+    const engine::flow_totals& f = s.totals;
     side_sums t;
-    for (const auto& f : s.flows) {
-        t.received_bytes += static_cast<double>(f.bytes_received);
-        t.moved_bytes += static_cast<double>(f.bytes_received + f.bytes_sent);
-        t.transactions += static_cast<double>(f.transactions);
-        t.connections += static_cast<double>(f.connections);
-        t.lost += static_cast<double>(f.lost);
-        t.datagrams_received += static_cast<double>(f.datagrams_received);
-        t.retrans += static_cast<double>(f.tcp.total_retrans);
-    }
+    t.received_bytes = static_cast<double>(f.bytes_received);
+    t.moved_bytes = static_cast<double>(f.bytes_received + f.bytes_sent);
+    t.transactions = static_cast<double>(f.transactions);
+    t.connections = static_cast<double>(f.connections);
+    t.lost = static_cast<double>(f.lost);
+    t.datagrams_received = static_cast<double>(f.datagrams_received);
+    t.retrans = static_cast<double>(f.total_retrans);
     return t;
 }
 

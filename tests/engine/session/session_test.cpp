@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "engine/stats/cpu_stats.hpp"
+#include "engine/stats/fold.hpp"
 #include "session_fixture.hpp"
 
 using namespace kp::engine;
@@ -188,6 +189,61 @@ TEST_CASE("session: smoke run of every kind for one second") {
             CHECK(side->errors.read == 0);
             CHECK(side->errors.write == 0);
             CHECK(side->errors.rejected_hello == 0);
+        }
+    }
+}
+
+TEST_CASE("session: totals and per-worker summaries cover every flow; many flows are folded") {
+    for (auto kind :
+         {traffic::tcp_stream, traffic::tcp_rr, traffic::tcp_crr, traffic::udp_stream, traffic::udp_rr}) {
+        for (bool detail : {true, false}) {
+            CAPTURE(static_cast<int>(kind));
+            CAPTURE(detail);
+            auto job = short_job(kind, std::chrono::milliseconds(200));
+            job.flows = 40;
+            job.workers = 2;
+            job.flow_detail = detail;
+            if (kind == traffic::udp_stream) {
+                job.rate = 20000;
+                job.write_size = 1400;
+            }
+            auto r = run_pair(job);
+            for (const auto* side : {&r.client, &r.server}) {
+                CHECK(side->totals.flows == 40);
+                CHECK(side->flows.size() == (detail ? 40u : 2 * fold_keep));
+                CHECK(side->flows_omitted == (detail ? 0u : 40 - 2 * fold_keep));
+                if (detail) {
+                    flow_totals sum = totals_of(side->flows);
+                    CHECK(sum == side->totals);
+                }
+                REQUIRE(side->workers.size() == 2);
+                flow_totals w;
+                for (const auto& x : side->workers) {
+                    CHECK(x.index >= 0);
+                    w.flows += x.totals.flows;
+                    w.bytes_sent += x.totals.bytes_sent;
+                    w.bytes_received += x.totals.bytes_received;
+                    w.transactions += x.totals.transactions;
+                    w.connections += x.totals.connections;
+                    w.datagrams_sent += x.totals.datagrams_sent;
+                    w.datagrams_received += x.totals.datagrams_received;
+                    w.lost += x.totals.lost;
+                    w.reordered += x.totals.reordered;
+                    w.duplicated += x.totals.duplicated;
+                    w.total_retrans += x.totals.total_retrans;
+                }
+                // A tcp_crr server's workers share the listener: a flow's connections land on
+                // either, so each worker counts it among the flows it carried.
+                if (kind == traffic::tcp_crr && side == &r.server) {
+                    CHECK(w.flows >= 40);
+                    w.flows = 40;
+                }
+                CHECK(w == side->totals);
+                CHECK(side->spread.min <= side->spread.median);
+                CHECK(side->spread.median <= side->spread.max);
+                CHECK(side->spread.fairness > 0);
+                CHECK(side->spread.fairness <= 1.0);
+            }
         }
     }
 }

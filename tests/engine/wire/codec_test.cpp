@@ -31,6 +31,7 @@ job_spec full_job() {
     j.distinct_rx = true;
     j.verify = true;
     j.histograms = false;
+    j.flow_detail = true;
     j.tls = {tls_mode::automatic, tls_version::v1_2, tls_cipher::chacha20_poly1305, false, false, "ab:cd"};
     j.sockopts = {1 << 20, 2 << 20, true, "bbr", 125'000'000, true};
     j.token = "tok";
@@ -72,6 +73,10 @@ side_result full_side() {
     f.tcp = {11, 12, 13, 14, 15, 16, 17};
     f.tls = {tls_path::kernel, tls_path::user, "TLSv1.3", "TLS_AES_128_GCM_SHA256", 0.0021, "rx fell back"};
     s.flows = {f, flow_result{}};
+    s.flows_omitted = 9998;
+    s.totals = {10'000, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    s.spread = {1.5, 2.5, 3.5, 0.75};
+    s.workers = {{0, 2, 3, {5'000, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}}, {1, -1, 0, {}}};
     s.latency = some_histogram(2);
     s.connect_latency = some_histogram(3);
     s.close_latency = some_histogram(4);
@@ -219,6 +224,10 @@ TEST_CASE("codec: the round-trip values differ from the defaults in every field"
     CHECK(same_as_default(side.cpu_total) == std::vector<std::string>{});
     CHECK(same_as_default(side.errors) == std::vector<std::string>{});
     CHECK(same_as_default(side.samples[0]) == std::vector<std::string>{});
+    CHECK(same_as_default(side.totals) == std::vector<std::string>{});
+    CHECK(same_as_default(side.spread) == std::vector<std::string>{});
+    CHECK(same_as_default(side.workers[0]) == std::vector<std::string>{});
+    CHECK(same_as_default(side.workers[0].totals) == std::vector<std::string>{});
     // relay is left out when empty, so a default side_result has no key to compare it with.
     REQUIRE(side.relay);
     CHECK(json(side).contains("relay"));
@@ -241,6 +250,12 @@ TEST_CASE("codec: side_result round-trips every field by value") {
     CHECK(out->close_latency == in.close_latency);
     CHECK(out->cpus[1].system == 1.25);
     CHECK(out->window_start_ns == in.window_start_ns);
+    CHECK(out->flows_omitted == 9998);
+    CHECK(out->totals == in.totals);
+    CHECK(out->spread == in.spread);
+    CHECK(out->workers == in.workers);
+    CHECK(j["flow_totals"]["total_retrans"] == 10);
+    CHECK(j["workers"][0]["totals"]["flows"] == 5000);
 
     json broken = j;
     broken["flows"][1]["latency"]["count"] = 1;

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "engine/stats/fold.hpp"
 #include "engine/traffic/traffic.hpp"
 #include "runner/results/aggregate.hpp"
 
@@ -56,6 +57,12 @@ engine::side_result side(double seconds) {
     s.flows.resize(1);
     return s;
 }
+/// As the engine does when it builds a side: totals over the flows (the runner reads those).
+metric_values derive(engine::traffic kind, engine::side_result client, engine::side_result server) {
+    client.totals = engine::totals_of(client.flows);
+    server.totals = engine::totals_of(server.flows);
+    return derive_metrics(kind, client, server);
+}
 } // namespace
 
 TEST_CASE("aggregate: latency percentiles come from the merged histogram, not averaged") {
@@ -85,7 +92,7 @@ TEST_CASE("aggregate: metrics of a forward stream come from the receiving side")
     server.flows[0].tcp.total_retrans = 3;
     client.cpu_total.system = 2.0;
     server.cpu_total.softirq = 1.5;
-    auto v = derive_metrics(engine::traffic::tcp_stream, client, server);
+    auto v = derive(engine::traffic::tcp_stream, client, server);
     CHECK(*v[static_cast<std::size_t>(metric::throughput_bps)] == doctest::Approx(1e9));
     CHECK_FALSE(v[static_cast<std::size_t>(metric::transactions_per_s)]);
     CHECK_FALSE(v[static_cast<std::size_t>(metric::latency_p50)]);
@@ -105,7 +112,7 @@ TEST_CASE("aggregate: rr metrics: transactions/s, latency and CPU per transactio
     for (int i = 0; i < 100; ++i)
         client.latency.record(50'000);
     client.cpu_total.user = 0.2;
-    auto v = derive_metrics(engine::traffic::tcp_rr, client, server);
+    auto v = derive(engine::traffic::tcp_rr, client, server);
     CHECK(*v[static_cast<std::size_t>(metric::transactions_per_s)] == doctest::Approx(10'000));
     CHECK(*v[static_cast<std::size_t>(metric::latency_p50)] == doctest::Approx(50).epsilon(0.01));
     CHECK(*v[static_cast<std::size_t>(metric::client_service_demand)] == doctest::Approx(10)); // 0.2 s / 20k
@@ -116,7 +123,7 @@ TEST_CASE("aggregate: udp loss ratio counts lost over expected") {
     auto client = side(1), server = side(1);
     server.flows[0].datagrams_received = 990;
     server.flows[0].lost = 10;
-    auto v = derive_metrics(engine::traffic::udp_stream, client, server);
+    auto v = derive(engine::traffic::udp_stream, client, server);
     CHECK(*v[static_cast<std::size_t>(metric::loss_ratio)] == doctest::Approx(0.01));
     CHECK_FALSE(v[static_cast<std::size_t>(metric::retransmits)]);
 }
@@ -132,7 +139,7 @@ TEST_CASE("aggregate: udp_rr loss ratio is the share of transactions the client 
     server.flows[0].datagrams_received = 900;
     server.flows[0].datagrams_sent = 900;
     server.flows[0].transactions = 900;
-    auto v = derive_metrics(engine::traffic::udp_rr, client, server);
+    auto v = derive(engine::traffic::udp_rr, client, server);
     CHECK(*v[static_cast<std::size_t>(metric::loss_ratio)] == doctest::Approx(0.10));
 }
 
@@ -163,4 +170,49 @@ TEST_CASE("aggregate: the headline metric follows the descriptor row") {
     CHECK(headline_metric(engine::traffic::udp_stream) == metric::throughput_bps);
     CHECK(headline_metric(engine::traffic::tcp_rr) == metric::transactions_per_s);
     CHECK(headline_metric(engine::traffic::udp_rr) == metric::transactions_per_s);
+}
+
+TEST_CASE("aggregate: a folded side gives exactly the metrics of the unfolded one") {
+    for (const auto& row : engine::traffic_table) {
+        CAPTURE(row.name);
+        engine::side_result client, server;
+        client.seconds = server.seconds = 3;
+        for (std::uint32_t i = 0; i < 1000; ++i) {
+            engine::flow_result f;
+            f.id = i;
+            f.bytes_sent = 1'000'003ull * (i % 17) + i;
+            f.bytes_received = 999'983ull * (i % 13) + 7 * i;
+            f.transactions = 1000 + (i * 7919) % 4099;
+            f.connections = 10 + (i * 104729) % 97;
+            f.datagrams_sent = 500 + i % 31;
+            f.datagrams_received = 490 + i % 29;
+            f.lost = i % 5;
+            f.tcp.total_retrans = i % 3;
+            client.flows.push_back(f);
+            f.bytes_sent += 11;
+            server.flows.push_back(f);
+        }
+        client.cpu_total.user = server.cpu_total.system = 0.5;
+        // What sums over `flows` gave before the totals existed.
+        double moved = 0;
+        for (const auto& f : server.flows)
+            moved += static_cast<double>(f.bytes_received + f.bytes_sent);
+        auto full_c = client, full_s = server;
+        auto fold_c = client, fold_s = server;
+        auto figure = [](const engine::flow_result& f) { return f.transactions; };
+        engine::fold_flows(full_c, figure, true);
+        engine::fold_flows(full_s, figure, true);
+        engine::fold_flows(fold_c, figure, false);
+        engine::fold_flows(fold_s, figure, false);
+        REQUIRE(fold_c.flows.size() == 2 * engine::fold_keep);
+        REQUIRE(full_c.flows.size() == 1000);
+        auto full = derive_metrics(row.kind, full_c, full_s);
+        auto folded = derive_metrics(row.kind, fold_c, fold_s);
+        for (metric m : all_metrics()) {
+            CAPTURE(info(m).name);
+            CHECK(full[static_cast<std::size_t>(m)] == folded[static_cast<std::size_t>(m)]);
+        }
+        if (row.stream() && !row.udp())
+            CHECK(*full[static_cast<std::size_t>(metric::server_service_demand)] == 0.5 / (moved / 1e9));
+    }
 }

@@ -1,0 +1,58 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "runner/report/json.hpp"
+
+using namespace kp;
+using namespace kp::runner;
+
+namespace {
+
+std::string reference(const run_record& run) {
+    return run_json(run).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+instance_record instance(const std::string& id, instance_status status) {
+    instance_record r;
+    r.id = id;
+    r.scenario = "rr \"quoted\"\n\xff"; // escapes, a line break and invalid UTF-8 in a string
+    r.kind = engine::traffic::tcp_rr;
+    r.parameters = {{"flows", "64"}};
+    r.status = status;
+    repeat_record rep;
+    rep.metrics[static_cast<std::size_t>(metric::transactions_per_s)] = 1234.5;
+    rep.client.flows.resize(3);
+    rep.client.workers.resize(2);
+    rep.client.latency.record(50'000);
+    rep.server.flows_omitted = 7;
+    r.repeats.push_back(rep);
+    r.checks.push_back(
+        {"latency_p99", comparison::lt, 800, "< 800us", std::optional<double>(85.2), std::nullopt, true});
+    return r;
+}
+
+} // namespace
+
+TEST_CASE("report json: the text built instance by instance is run_json's dump") {
+    run_record run;
+    run.plan_name = "p";
+    run.plan_text = "version: 1\n";
+    run.plan = nlohmann::json{{"hosts", nlohmann::json::array()}, {"instances", nlohmann::json::array()}};
+    run.started_at = "2026-12-02T00:00:00Z";
+    run.hosts.push_back({.name = "a", .transport = "local"});
+    results_json_text text;
+    CHECK(text.text(run) == reference(run)); // no instance yet: "instances": []
+    for (int i = 0; i < 3; ++i) {
+        run.instances.push_back(instance("rr/" + std::to_string(i), instance_status::ok));
+        text.add(instance_json(run.instances.back()));
+        CHECK(text.text(run) == reference(run));
+    }
+    // Skipped instances are never add()ed; the text serializes them itself.
+    run.instances.push_back(instance("rr/3", instance_status::skipped));
+    run.status = run_status::aborted;
+    run.finished_at = "2026-12-02T00:00:09Z";
+    run.exit_code = 3;
+    CHECK(text.text(run) == reference(run));
+    CHECK(nlohmann::json::parse(text.text(run))["instances"].size() == 4);
+}
