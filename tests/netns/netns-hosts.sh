@@ -11,7 +11,8 @@
 # Addresses stay inside 198.18.0.0/15 (reserved for benchmarking).
 #
 # DIR receives: id_ed25519{,.pub} (the client key every sshd authorizes, also for root),
-# known_hosts (every host's key), hosts (lines "name namespace address"), state (for down),
+# known_hosts (every host's key), hosts (lines "name namespace address"), hosts6 (lines "name
+# 2001:2:0:<B>::<i>", the hosts' IPv6 addresses where the kernel has IPv6), state (for down),
 # host<i>/ (sshd config, host key, pid file, log). Example by hand:
 #   sudo tests/netns/netns-hosts.sh up 2 /tmp/kp
 #   ssh -i /tmp/kp/id_ed25519 -o UserKnownHostsFile=/tmp/kp/known_hosts root@198.18.B.1 uname -a
@@ -92,6 +93,7 @@ cmd_up() {
   cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
   : >"$dir/known_hosts"
   : >"$dir/hosts"
+  : >"$dir/hosts6"
 
   for i in $(seq "$n"); do
     ns="kp-$byte-$i" addr="198.18.$byte.$i" h="$dir/host$i"
@@ -100,6 +102,10 @@ cmd_up() {
     ip -n "$ns" link set lo up
     ip -n "$ns" link add eth0 type veth peer name "p$i" netns "kp-$byte-br"
     ip -n "$ns" addr add "$addr/24" dev eth0
+    # IPv6 too, where the kernel has it: 2001:2:0:<B>::<i>/64 (benchmarking prefix 2001:2::/48),
+    # nodad so that it is usable at once; listed in DIR/hosts6 ("name address").
+    ip -n "$ns" addr add "2001:2:0:$byte::$i/64" dev eth0 nodad 2>/dev/null &&
+      echo "host$i 2001:2:0:$byte::$i" >>"$dir/hosts6"
     ip -n "$ns" link set eth0 up
     ip -n "kp-$byte-br" link set "p$i" master br0 up
     rm -f "$h/ssh_host_ed25519_key" "$h/ssh_host_ed25519_key.pub"

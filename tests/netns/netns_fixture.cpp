@@ -60,6 +60,10 @@ netns_hosts::netns_hosts(int n) {
     host h;
     while (hosts >> h.name >> h.ns >> h.address)
         hosts_.push_back(h);
+    std::ifstream hosts6(dir_ + "/hosts6");
+    for (std::string name, a6; hosts6 >> name >> a6;)
+        for (auto& x : hosts_)
+            if (x.name == name) x.address6 = a6;
 }
 
 netns_hosts::~netns_hosts() {

@@ -17,6 +17,8 @@ class netns_hosts {
         std::string name;    ///< "host1"
         std::string ns;      ///< "kp-42-1"
         std::string address; ///< "198.18.42.1"
+        /// "2001:2:0:42::1", on the same eth0; empty where the kernel has no IPv6.
+        std::string address6;
     };
 
     /// Empty when the fixture can run here, else why not ("needs root", "no /usr/sbin/sshd").

@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "engine/worker/placement.hpp"
+#include "runner/plan/address.hpp"
 #include "runner/plan/expand.hpp"
 #include "runner/plan/plan.hpp"
 #include "runner/plan/text.hpp"
@@ -200,7 +201,10 @@ class loader {
                 else
                     d_.error(loc_or(v, kl), fmt::format("ssh: expected user@host[:port], got '{}'", *s));
             } else if (key == "address") {
-                h.address = *s;
+                if (auto a = parse_data_address(*s))
+                    h.address = *a;
+                else
+                    d_.error(loc_or(v, kl), fmt::format("address: {}", a.error()));
             } else if (key == "identity") {
                 h.identity = *s;
             } else if (key == "known_hosts") {
