@@ -149,6 +149,8 @@ nlohmann::json probe_environment() {
     env["allowed_cpus"] = c.allowed_cpus;
     env["ktls"] = c.ktls;
     env["ktls_reason"] = c.ktls_reason;
+    std::error_code ec;
+    env["executable"] = fs::read_symlink("/proc/self/exe", ec).string(); // where the agent runs from
     std::array<char, 256> host{};
     if (gethostname(host.data(), host.size() - 1) == 0) env["hostname"] = host.data();
 

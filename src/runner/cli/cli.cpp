@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "remote/agent.hpp"
+#include "runner/cli/check.hpp"
 #include "runner/cli/dry_run.hpp"
 #include "runner/cli/run.hpp"
 #include "runner/plan/plan.hpp"
@@ -15,7 +16,7 @@
 namespace kp::runner {
 namespace {
 
-constexpr std::string_view subcommands[] = {"run", "validate", "agent", "compare"};
+constexpr std::string_view subcommands[] = {"run", "validate", "check", "agent", "compare"};
 
 int validate_plans(const std::vector<std::string>& files) {
     int rc = exit_ok;
@@ -42,6 +43,15 @@ int run_command(const std::string& file, bool dry_run, run_options options) {
         return exit_ok;
     }
     return run_plan(*p, options);
+}
+
+int check_command(const std::string& file, const run_options& options) {
+    auto p = load_plan_file(file);
+    if (!p) {
+        fmt::print(stderr, "{}", p.error().text);
+        return exit_usage;
+    }
+    return check_plan(*p, options);
 }
 
 } // namespace
@@ -81,6 +91,15 @@ int run_cli(int argc, char** argv) {
     run->add_flag("--accept-new-host-keys", options.accept_new_host_keys,
                   "Accept and record host keys not yet known (a changed key is never accepted)");
 
+    std::string check_file;
+    run_options check_options;
+    auto* check = app.add_subcommand(
+        "check", "Preflight: start every agent, print its facts, check placements, probe each pair");
+    check->add_option("plan", check_file, "Plan file")->required();
+    check->add_option("--known-hosts", check_options.known_hosts, "known_hosts file (overrides the plan's)");
+    check->add_flag("--accept-new-host-keys", check_options.accept_new_host_keys,
+                    "Accept and record host keys not yet known (a changed key is never accepted)");
+
     auto* agent =
         app.add_subcommand("agent", "Serve the control protocol on stdin/stdout (started by the runner)");
 
@@ -102,6 +121,7 @@ int run_cli(int argc, char** argv) {
         return rc == 0 ? exit_ok : exit_usage;
     }
     if (validate->parsed()) return validate_plans(plans);
+    if (check->parsed()) return check_command(check_file, check_options);
     if (agent->parsed()) return remote::agent_main();
     if (compare->parsed()) return compare_main(base, fresh, tolerances);
     options.argv.assign(argv, argv + argc);

@@ -1,5 +1,5 @@
 #pragma once
-/// The command line: parses arguments and dispatches to validate / run / compare / agent.
+/// The command line: parses arguments and dispatches to validate / run / check / compare / agent.
 #include "runner/results/exit_code.hpp"
 
 namespace kp::runner {

@@ -14,12 +14,13 @@
 #include "runner/results/stats.hpp"
 
 namespace kp::runner {
-namespace {
 
 std::string address_of(const plan& p, const std::string& host) {
     const auto* h = p.find_host(host);
     return h ? h->address : std::string("127.0.0.1");
 }
+
+namespace {
 
 /// Why `host` has no agent, as an instance failure.
 failure_reason host_unavailable(const agent_pool& pool, const std::string& host) {

@@ -19,7 +19,6 @@ using namespace std::chrono_literals;
 using remote::agent_client;
 
 constexpr agent_client::timeout setup_timeout = 15s;
-constexpr agent_client::timeout establish_timeout = 30s;
 constexpr agent_client::timeout start_timeout = 10s;
 constexpr auto wait_margin = 30s;
 constexpr auto poll = 100ms;
@@ -109,12 +108,14 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     if (interrupt_requested) return interrupted("connect");
 
     // Both ends complete the data connections together (accept on one side, connect on the other).
-    auto es = async([&] { return server.agent->establish(server.name, establish_timeout); });
-    auto ec = async([&] { return client.agent->establish(client.name, establish_timeout); });
+    auto es = async([&] { return server.agent->establish(server.name, ctx.establish_timeout); });
+    auto ec = async([&] { return client.agent->establish(client.name, ctx.establish_timeout); });
     auto es_r = es.get();
     auto ec_r = ec.get();
-    if (!es_r) return failed(server, "establish", es_r.error());
+    // When both failed, the client's error is the cause (it could not connect, or it aborted);
+    // the server only waited for connections that never came.
     if (!ec_r) return failed(client, "establish", ec_r.error());
+    if (!es_r) return failed(server, "establish", es_r.error());
     if (interrupt_requested) return interrupted("establish");
 
     // Start both as close together as possible; the runner's clock around each start request

@@ -2,6 +2,7 @@
 /// One run (repeat) of one instance between a client agent and a server agent:
 /// listen -> connect -> establish (both) -> start (both, together) -> wait (both) -> release.
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <expected>
 #include <functional>
@@ -29,6 +30,8 @@ struct repeat_context {
     /// first. Empty: the client connects to the server directly.
     std::vector<remote::agent_client*> via;
     std::vector<std::string> via_addresses;
+    /// How long both ends may take to open their data connections (`check` probes: shorter).
+    std::chrono::milliseconds establish_timeout{std::chrono::seconds(30)};
 };
 
 /// Runs one repeat. On failure: which host, which step, which error. When interrupted, traffic
