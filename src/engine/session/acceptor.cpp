@@ -56,6 +56,16 @@ void acceptor::stop() noexcept {
     }
 }
 
+void acceptor::abort(std::string why) {
+    {
+        std::lock_guard lock(mu_);
+        if (aborted_) return;
+        aborted_ = true;
+        failure_ = std::move(why);
+    }
+    cv_.notify_all();
+}
+
 result<std::vector<accepted_conn>> acceptor::wait_all(std::int64_t deadline_ns) {
     std::unique_lock lock(mu_);
     const std::size_t want = taken_.size();

@@ -51,6 +51,8 @@ class acceptor {
     /// Waits until every flow's connections are kept, the client aborts, or the deadline
     /// (monotonic ns); hands over the kept connections ordered by (flow, slot).
     result<std::vector<accepted_conn>> wait_all(std::int64_t deadline_ns);
+    /// Ends a wait_all() in progress (or the next one) at once with `why`, as a client abort would.
+    void abort(std::string why);
     /// Connections refused for a bad, late or missing hello so far.
     [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_.load(); }
 

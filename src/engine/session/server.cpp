@@ -40,6 +40,12 @@ class server_session final : public session_core {
         return acceptor_->start();
     }
 
+    /// Also ends an establish() that waits for connections (the client failed: none will come).
+    void stop() override {
+        if (acceptor_) acceptor_->abort("stopped while establishing"); // no effect once established
+        session_core::stop();
+    }
+
     [[nodiscard]] std::uint16_t port() const override { return port_; }
     [[nodiscard]] std::string tls_fingerprint() const override { return identity_.fingerprint; }
 

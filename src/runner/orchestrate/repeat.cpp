@@ -110,8 +110,11 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     // Both ends complete the data connections together (accept on one side, connect on the other).
     auto es = async([&] { return server.agent->establish(server.name, ctx.establish_timeout); });
     auto ec = async([&] { return client.agent->establish(client.name, ctx.establish_timeout); });
-    auto es_r = es.get();
     auto ec_r = ec.get();
+    // A client that could not connect leaves the server waiting for connections that never come:
+    // stop its establish now rather than at the timeout.
+    if (!ec_r) (void)server.agent->stop(server.name, 5s);
+    auto es_r = es.get();
     // When both failed, the client's error is the cause (it could not connect, or it aborted);
     // the server only waited for connections that never came.
     if (!ec_r) return failed(client, "establish", ec_r.error());

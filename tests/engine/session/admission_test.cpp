@@ -190,3 +190,20 @@ TEST_CASE("admission: a connection that never completes its hello is refused aft
     CHECK(r.server.errors.rejected_hello == 1);
     CHECK(r.client.flows[0].transactions > 100);
 }
+
+TEST_CASE("server: stop ends an establish that waits for connections, at once") {
+    auto job = short_job(traffic::tcp_rr);
+    job.token = "t";
+    auto srv = listen(job, {"127.0.0.1", 0});
+    REQUIRE(srv.has_value());
+    const auto began = std::chrono::steady_clock::now();
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(100ms);
+        (*srv)->stop();
+    });
+    auto est = (*srv)->establish(began + 10s); // no client ever connects
+    stopper.join();
+    REQUIRE_FALSE(est.has_value());
+    CHECK(est.error().message.find("stopped while establishing") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - began < 5s);
+}
