@@ -102,11 +102,14 @@ TEST_CASE("cli: exit codes for usage, version and help") {
     CHECK(kperf_plan("validate").status == 2);
     CHECK(kperf_plan("run --no-such-flag x.yaml").status == 2);
     CHECK(kperf_plan("/nonexistent/plan.yaml").status == 2);
+    CHECK(kperf_plan("check").status == 2);
+    CHECK(kperf_plan("check /nonexistent/plan.yaml").status == 2);
     auto v = kperf_plan("--version");
     CHECK(v.status == 0);
     CHECK(v.out == "kperf-plan 0.1.0\n");
     auto h = kperf_plan("--help");
     CHECK(h.status == 0);
     CHECK(h.out.find("validate") != std::string::npos);
+    CHECK(h.out.find("check") != std::string::npos);
     CHECK(h.out.find("Exit codes") != std::string::npos);
 }
