@@ -77,8 +77,12 @@ result<shell_output> run_request(local_transport& t, const std::string& label, c
                                  const std::string& script, std::string_view input) {
     std::string req = fmt::format("{}\n{}\n{}\n", input.size(), script, token);
     req.append(input);
-    if (auto w = t.write_all(std::as_bytes(std::span(req))); !w)
-        return fail(w.error().context(label + ": exec"));
+    // A command that failed at once (no such pod, namespace or container) closes its stdin.
+    auto ended = [&] {
+        return fail(fmt::format("{}: exec: the command ended ({}) before answering; its stderr is in the log",
+                                label, t.exit_status()));
+    };
+    if (auto w = t.write_all(std::as_bytes(std::span(req))); !w) return ended();
     std::string got, marker = "\n" + token + " ";
     auto deadline = clock::now() + command_timeout;
     std::byte buf[4096];
@@ -100,10 +104,7 @@ result<shell_output> run_request(local_transport& t, const std::string& label, c
         auto n = t.read_some(buf, milliseconds(200));
         if (!n && n.error().kind == error_kind::timeout) continue;
         if (!n) return fail(n.error().context(label + ": exec"));
-        if (*n == 0)
-            return fail(
-                fmt::format("{}: exec: the command ended ({}) before answering; its stderr is in the log",
-                            label, t.exit_status()));
+        if (*n == 0) return ended();
         got.append(reinterpret_cast<const char*>(buf), *n);
     }
 }

@@ -192,3 +192,23 @@ TEST_CASE("ssh: a server without an SFTP subsystem deploys over an exec channel"
     CHECK(rep.uploaded);
     CHECK(hello_from(std::move(*t), f, 0, bin.sha));
 }
+
+TEST_CASE("exec: a command that fails at once, or is not in PATH, is a message naming it") {
+    if (skip_without_netns()) return;
+    std::vector<std::string> lines;
+    kp::remote::exec_options o;
+    o.host_name = "h";
+    o.command = {"ip", "netns", "exec", "kp-no-such-namespace"};
+    o.sink = [&lines](const std::string& l) { lines.push_back(l); };
+    auto r = kp::remote::open_exec_agent(o, std::getenv("KPERF_PLAN_BIN"));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message ==
+          "host h: exec: the command ended (exit code 255) before answering; its stderr is in the log");
+    CHECK(std::find(lines.begin(), lines.end(),
+                    "h: Cannot open network namespace \"kp-no-such-namespace\": No such file or directory") !=
+          lines.end());
+    o.command = {"kp-no-such-command"};
+    auto missing = kp::remote::open_exec_agent(o, "/nonexistent/kperf-plan");
+    REQUIRE_FALSE(missing.has_value());
+    CHECK(missing.error().message == "host h: exec: 'kp-no-such-command' not found in PATH");
+}
