@@ -174,7 +174,8 @@ class loader {
             if (!is_word(name))
                 d_.error(nl, fmt::format("host name '{}': expected letters, digits, '_', '-' or '.'", name));
             if (!hv.IsNull() && map(fmt::format("host '{}'", name), nl, hv)) host_body(hv, h);
-            if (h.address.empty() && !h.address_auto && !h.exec.empty()) h.address_auto = ""; // no name to take it from
+            if (h.address.empty() && !h.address_auto && !h.exec.empty())
+                h.address_auto = ""; // no name to take it from
             if (h.address_auto) h.address = h.address_auto->empty() ? "auto" : "auto:" + *h.address_auto;
             if (h.address.empty()) h.address = h.ssh ? h.ssh->host : "127.0.0.1";
             p_.hosts.push_back(std::move(h));
