@@ -1,35 +1,63 @@
-// Self-deployment over SFTP: hash, architecture check, upload to a temporary name, atomic rename.
+// Self-deployment over SSH: the checks and the rename run on exec channels (stream_deploy); the
+// bytes go over SFTP when the server has the subsystem, else through `cat > tmp`.
 #include "remote/ssh/deploy.hpp"
 
 #include <fcntl.h>
+
 #include <fstream>
-#include <map>
-#include <mutex>
-#include <random>
-#include <sys/utsname.h>
 #include <vector>
 
 #include <fmt/format.h>
 #include <libssh/sftp.h>
-#include <openssl/evp.h>
 
 namespace kp::remote {
 
 namespace {
 
-constexpr auto command_timeout = std::chrono::seconds(10);
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 
-/// Splits "a\nb\nc\n" into lines.
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        auto nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
-        out.push_back(text.substr(pos, nl - pos));
-        pos = nl + 1;
+constexpr milliseconds command_timeout{60000};
+
+/// Runs `script` on an exec channel with `input` on its stdin (then EOF); collects stdout.
+result<shell_output> run_with_input(ssh_connection& conn, const std::string& script, std::string_view input) {
+    ssh_session s = conn.raw();
+    auto what = [&](std::string_view msg) {
+        return fail(fmt::format("{}: deploying: running a shell command: {}", conn.label(), msg));
+    };
+    ssh_channel ch = ssh_channel_new(s);
+    if (ch == nullptr) return what(ssh_get_error(s));
+    std::unique_ptr<ssh_channel_struct, void (*)(ssh_channel)> guard(ch, [](ssh_channel c) {
+        ssh_channel_close(c);
+        ssh_channel_free(c);
+    });
+    if (ssh_channel_open_session(ch) != SSH_OK || ssh_channel_request_exec(ch, script.c_str()) != SSH_OK)
+        return what(ssh_get_error(s));
+    shell_output res;
+    char buf[4096];
+    auto deadline = clock::now() + command_timeout;
+    std::size_t sent = 0;
+    bool eof_sent = false;
+    while (ssh_channel_is_eof(ch) == 0) {
+        if (clock::now() > deadline) return what("no answer within 60s");
+        if (sent < input.size()) {
+            std::size_t n = std::min<std::size_t>(input.size() - sent, 32 * 1024);
+            int w = ssh_channel_write(ch, input.data() + sent, static_cast<std::uint32_t>(n));
+            if (w == SSH_ERROR) return what(ssh_get_error(s));
+            sent += static_cast<std::size_t>(w);
+        } else if (!eof_sent) {
+            ssh_channel_send_eof(ch);
+            eof_sent = true;
+        }
+        int n = ssh_channel_read_timeout(ch, buf, sizeof buf, 0, sent < input.size() ? 0 : 100);
+        if (n == SSH_ERROR) return what(ssh_get_error(s));
+        if (n > 0) res.out.append(buf, static_cast<std::size_t>(n));
+        int m = ssh_channel_read_nonblocking(ch, buf, sizeof buf, 1);
+        if (m == SSH_ERROR) return what(ssh_get_error(s));
+        if (m > 0) res.out.append(buf, static_cast<std::size_t>(m));
     }
-    return out;
+    res.exit_status = ssh_channel_get_exit_status(ch);
+    return res;
 }
 
 /// Frees an SFTP session on scope exit.
@@ -38,21 +66,18 @@ struct sftp_guard {
     ~sftp_guard() { sftp_free(s); }
 };
 
-result<void> upload(ssh_connection& conn, const std::string& local, const std::string& dir,
-                    const std::string& final_path) {
+/// Uploads to `tmp` over SFTP; false when the server has no SFTP subsystem.
+result<bool> sftp_upload(ssh_connection& conn, const std::string& local, const std::string& tmp) {
     auto what = [&](std::string_view step, std::string_view detail) {
-        return fail(
-            fmt::format("{}: uploading {} to {}: {}: {}", conn.label(), local, final_path, step, detail));
+        return fail(fmt::format("{}: uploading {} to {}: {}: {}", conn.label(), local, tmp, step, detail));
     };
     sftp_session sftp = sftp_new(conn.raw());
-    if (sftp == nullptr) return what("starting SFTP", ssh_get_error(conn.raw()));
+    if (sftp == nullptr) return false; // the subsystem request was refused
     sftp_guard guard{sftp};
-    if (sftp_init(sftp) != SSH_OK)
-        return what("starting SFTP (is the sftp subsystem enabled in sshd?)", ssh_get_error(conn.raw()));
+    if (sftp_init(sftp) != SSH_OK) return false;
 
     std::ifstream in(local, std::ios::binary);
     if (!in) return what("reading the local binary", "cannot open it");
-    std::string tmp = fmt::format("{}/.kperf-plan.tmp-{:08x}", dir, std::random_device{}());
     sftp_file f = sftp_open(sftp, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0700);
     if (f == nullptr) return what(fmt::format("creating {}", tmp), ssh_get_error(conn.raw()));
     // 32 KiB is the write size every SFTP server must take (OpenSSH takes more, others may not).
@@ -64,97 +89,24 @@ result<void> upload(ssh_connection& conn, const std::string& local, const std::s
         if (n > 0 && sftp_write(f, buf.data(), n) != static_cast<ssize_t>(n)) ok = false;
     }
     if (sftp_close(f) != SSH_NO_ERROR) ok = false;
-    if (!ok || in.bad()) {
-        std::string detail = ssh_get_error(conn.raw());
-        sftp_unlink(sftp, tmp.c_str());
-        return what(fmt::format("writing {}", tmp), detail);
-    }
-    if (sftp_chmod(sftp, tmp.c_str(), 0755) != SSH_OK) {
-        std::string detail = ssh_get_error(conn.raw());
-        sftp_unlink(sftp, tmp.c_str());
-        return what(fmt::format("chmod 755 {}", tmp), detail);
-    }
-    // The rename is what makes the binary appear, whole, under its final name. Another runner may
-    // have won the race (plain SFTP rename refuses to overwrite): its copy is identical, keep it.
-    if (sftp_rename(sftp, tmp.c_str(), final_path.c_str()) != SSH_OK) {
-        std::string detail = ssh_get_error(conn.raw());
-        sftp_attributes st = sftp_stat(sftp, final_path.c_str());
-        sftp_unlink(sftp, tmp.c_str());
-        if (st == nullptr) return what(fmt::format("renaming {}", tmp), detail);
-        sftp_attributes_free(st);
-    }
-    return {};
+    if (!ok || in.bad()) return what(fmt::format("writing {}", tmp), ssh_get_error(conn.raw()));
+    return true;
 }
 
 } // namespace
 
-result<std::string> sha256_file(const std::string& path) {
-    static std::mutex mu;
-    static std::map<std::string, std::string> cache;
-    std::lock_guard lock(mu);
-    if (auto it = cache.find(path); it != cache.end()) return it->second;
-
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(fmt::format("hashing {}: cannot open it", path));
-    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
-        return fail(fmt::format("hashing {}: OpenSSL cannot start SHA-256", path));
-    std::vector<char> buf(1 << 16);
-    while (in) {
-        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-        if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(in.gcount()));
-    }
-    if (in.bad()) return fail(fmt::format("hashing {}: read error", path));
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx.get(), md, &len);
-    std::string hex;
-    for (unsigned int i = 0; i < len; ++i)
-        hex += fmt::format("{:02x}", md[i]);
-    cache[path] = hex;
-    return hex;
-}
-
-std::string local_machine() {
-    utsname u{};
-    if (uname(&u) != 0) return "unknown";
-    return u.machine;
-}
-
 result<deploy_report> deploy_binary(ssh_connection& conn, const std::string& local_binary) {
-    auto sha = sha256_file(local_binary);
-    if (!sha) return fail(sha.error().context(conn.label()));
-    // One round trip answers all three questions: architecture, home, and whether we are there.
-    std::string rel = fmt::format(".cache/kperf-plan/{}", *sha);
-    auto probe =
-        conn.run(fmt::format("uname -m; printf '%s\\n' \"$HOME\"; "
-                             "if test -x \"$HOME/{}/kperf-plan\"; then echo present; else echo absent; fi",
-                             rel),
-                 command_timeout);
-    if (!probe) return fail(probe.error());
-    auto lines = lines_of(probe->out);
-    if (lines.size() != 3 || lines[1].empty())
-        return fail(fmt::format("{}: probing for the agent binary: unexpected answer '{}' (stderr: '{}')",
-                                conn.label(), probe->out, probe->err));
-    std::string local_arch = local_machine();
-    if (lines[0] != local_arch)
-        return fail(
-            fmt::format("{}: architecture mismatch: the host is {} but this kperf-plan is built for {}; "
-                        "install a {} build there and set agent_path",
-                        conn.label(), lines[0], local_arch, lines[0]));
+    host_shell shell = [&conn](const std::string& script, std::string_view input) {
+        return run_with_input(conn, script, input);
+    };
+    uploader sftp = [&](const std::string& tmp) { return sftp_upload(conn, local_binary, tmp); };
+    auto d = deploy_over_shell(shell, conn.label(), local_binary, sftp);
+    if (!d) return fail(d.error());
     deploy_report report;
-    report.sha256 = *sha;
-    std::string dir = fmt::format("{}/{}", lines[1], rel);
-    report.remote_path = dir + "/kperf-plan";
-    if (lines[2] == "present") return report;
-
-    auto mk = conn.run(fmt::format("mkdir -p {}", shell_quote(dir)), command_timeout);
-    if (!mk) return fail(mk.error());
-    if (mk->exit_status != 0)
-        return fail(
-            fmt::format("{}: mkdir -p {}: {}", conn.label(), dir, mk->err.empty() ? "failed" : mk->err));
-    if (auto up = upload(conn, local_binary, dir, report.remote_path); !up) return fail(up.error());
-    report.uploaded = true;
+    report.sha256 = *sha256_file(local_binary);
+    report.remote_path = d->remote_path;
+    report.uploaded = d->uploaded;
+    report.method = !d->uploaded ? "cached" : d->through_shell ? "exec" : "sftp";
     return report;
 }
 

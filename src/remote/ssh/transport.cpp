@@ -289,6 +289,7 @@ result<std::unique_ptr<transport>> open_ssh_agent(const ssh_options& options, co
     deploy_report rep;
     if (!options.agent_path.empty()) {
         rep.remote_path = options.agent_path;
+        rep.method = "agent_path";
     } else {
         auto deployed = deploy_binary(**conn, local_binary);
         if (!deployed) return fail(deployed.error());

@@ -47,6 +47,7 @@ struct deploy_report {
     bool uploaded = false;   ///< false when the binary was already there (or agent_path was used)
     std::string remote_path; ///< the binary that runs as the agent
     std::string sha256;      ///< hex digest of the local binary; empty with agent_path
+    std::string method;      ///< "sftp", "exec" (uploaded that way), "cached" or "agent_path"
 };
 
 /// Connects, verifies the host key, authenticates, deploys `local_binary` if the host lacks it,

@@ -33,14 +33,14 @@ class no_sigpipe {
     struct sigaction old_ {};
 };
 
-std::string probe_line(const plan& p, const probe_route& r, const probe_result& res,
+std::string probe_line(const plan& p, const agent_pool& pool, const probe_route& r, const probe_result& res,
                        const probe_timing& timing) {
     const auto name = engine::info(res.kind).name;
     if (res.failure)
-        return fmt::format("pair {}: {} FAILED: host {}: {}: {}\n", describe_route(p, r), name,
+        return fmt::format("pair {}: {} FAILED: host {}: {}: {}\n", describe_route(p, r, &pool), name,
                            res.failure->host, res.failure->step, res.failure->error);
-    return fmt::format("pair {}: {} ok, {} transactions in {} ms, p50 {:.1f} us\n", describe_route(p, r),
-                       name, res.transactions,
+    return fmt::format("pair {}: {} ok, {} transactions in {} ms, p50 {:.1f} us\n",
+                       describe_route(p, r, &pool), name, res.transactions,
                        std::chrono::duration_cast<std::chrono::milliseconds>(timing.window).count(),
                        res.p50_us);
 }
@@ -66,7 +66,7 @@ int check_plan(const plan& p, const run_options& options) {
                                   [](const std::string& l) { fmt::print(stderr, "{}\n", l); });
     bool host_failed = false;
     for (const auto& h : pool.hosts) {
-        fmt::print("\n{}", format_host_facts(h, address_of(p, h.name)));
+        fmt::print("\n{}", format_host_facts(h, address_of(p, pool, h.name)));
         host_failed = host_failed || h.failure.has_value();
     }
 
@@ -86,7 +86,7 @@ int check_plan(const plan& p, const run_options& options) {
         for (auto kind : kinds) {
             auto res = run_probe(p, r, kind, pool, timing);
             ok = ok && !res.failure;
-            fmt::print("{}", probe_line(p, r, res, timing));
+            fmt::print("{}", probe_line(p, pool, r, res, timing));
             std::fflush(stdout);
         }
         failed_pairs += ok ? 0 : 1;

@@ -11,6 +11,8 @@ namespace {
 
 std::string describe_host(const host& h) {
     if (h.local()) return fmt::format("{} (this machine, address {})", h.name, h.address);
+    if (!h.exec.empty())
+        return fmt::format("{} (exec {}, address {})", h.name, fmt::join(h.exec, " "), h.address);
     const auto& t = *h.ssh;
     bool v6 = t.host.find(':') != std::string::npos;
     return fmt::format("{} (ssh {}{}{}:{}, address {})", h.name, t.user.empty() ? "" : t.user + "@",

@@ -73,9 +73,11 @@ std::string sha256_hex(const std::string& text) {
 
 nlohmann::json plan_model(const plan& p, const std::vector<instance>& instances) {
     nlohmann::json hosts = nlohmann::json::object();
-    for (const auto& h : p.hosts)
+    for (const auto& h : p.hosts) {
         hosts[h.name] = {{"ssh", h.ssh ? nlohmann::json(h.ssh->str()) : nlohmann::json(nullptr)},
                          {"address", h.address}};
+        if (!h.exec.empty()) hosts[h.name]["exec"] = h.exec;
+    }
     nlohmann::json list = nlohmann::json::array();
     for (const auto& i : instances) {
         nlohmann::json params = nlohmann::json::object();

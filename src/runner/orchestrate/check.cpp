@@ -93,7 +93,10 @@ std::vector<probe_route> probe_routes(const std::vector<instance>& instances) {
     return out;
 }
 
-std::string describe_route(const plan& p, const probe_route& r) {
+std::string describe_route(const plan& p, const probe_route& r, const agent_pool* pool) {
+    auto address_of = [&](const plan& p, const std::string& h) {
+        return pool ? runner::address_of(p, *pool, h) : runner::address_of(p, h);
+    };
     if (r.via.empty()) return fmt::format("{} -> {} ({})", r.client, r.server, address_of(p, r.server));
     std::vector<std::string> hops;
     for (const auto& h : r.via)
@@ -117,14 +120,14 @@ probe_result run_probe(const plan& p, const probe_route& route, engine::traffic 
     ctx.inst = &inst;
     ctx.client = pool.find(route.client);
     ctx.server = pool.find(route.server);
-    ctx.server_address = address_of(p, route.server);
+    ctx.server_address = address_of(p, pool, route.server);
     ctx.establish_timeout = timing.establish;
     if (!ctx.client) out.failure = unavailable(route.client);
     if (!out.failure && !ctx.server) out.failure = unavailable(route.server);
     for (const auto& h : route.via) {
         if (out.failure) break;
         ctx.via.push_back(pool.find(h));
-        ctx.via_addresses.push_back(address_of(p, h));
+        ctx.via_addresses.push_back(address_of(p, pool, h));
         if (!ctx.via.back()) out.failure = unavailable(h);
     }
     if (out.failure) return out;

@@ -29,7 +29,8 @@ struct probe_route {
 
 /// "a -> b (2001:2::2)" or "a -> b via p (p 198.18.0.3, b 198.18.0.2)": the pair and the addresses
 /// its data connections go to.
-[[nodiscard]] std::string describe_route(const plan& p, const probe_route& r);
+[[nodiscard]] std::string describe_route(const plan& p, const probe_route& r,
+                                         const agent_pool* pool = nullptr);
 
 /// What one probe found.
 struct probe_result {

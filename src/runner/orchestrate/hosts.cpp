@@ -1,9 +1,12 @@
 #include "runner/orchestrate/hosts.hpp"
 
+#include <cctype>
 #include <future>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "remote/exec_transport.hpp"
 #include "remote/local_transport.hpp"
 #include "remote/ssh/transport.hpp"
 
@@ -14,6 +17,43 @@ using namespace std::chrono_literals;
 
 constexpr auto hello_timeout = std::chrono::milliseconds(15000);
 constexpr auto environment_timeout = std::chrono::milliseconds(15000);
+
+/// A global unicast address: not loopback, not link-local (IPv4 169.254/16, IPv6 fe80::/10).
+bool is_global(const std::string& a) {
+    if (a.find(':') != std::string::npos) {
+        std::string l;
+        for (char c : a)
+            l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return l != "::1" && !l.starts_with("fe8") && !l.starts_with("fe9") && !l.starts_with("fea") &&
+               !l.starts_with("feb") && l.find('%') == std::string::npos;
+    }
+    return !a.starts_with("127.") && !a.starts_with("169.254.") && a != "0.0.0.0";
+}
+
+/// `address: auto`: the first global address of the agent's interfaces (or of `name`'s).
+result<std::string> auto_address(const remote::capabilities& caps, const std::string& name) {
+    std::vector<std::string> seen;
+    for (const auto& i : caps.interfaces) {
+        seen.push_back(i.name);
+        if (!name.empty() && i.name != name) continue;
+        for (const auto& a : i.addresses)
+            if (is_global(a)) return a;
+        if (!name.empty())
+            return fail(fmt::format(
+                "address: {{auto: {}}}: interface {} has no global address (it has: {})", name, name,
+                i.addresses.empty() ? "none" : fmt::format("{}", fmt::join(i.addresses, ", "))));
+    }
+    if (!name.empty())
+        return fail(fmt::format("address: {{auto: {}}}: the host has no interface {} (it has: {})", name,
+                                name, fmt::join(seen, ", ")));
+    return fail(
+        fmt::format("address: auto: the host has no global address on any interface ({}); set address",
+                    fmt::join(seen, ", ")));
+}
+
+deploy_record record_of(const remote::deploy_report& r) {
+    return {r.method, r.uploaded, r.remote_path, r.sha256};
+}
 
 struct opened {
     std::unique_ptr<remote::agent_client> agent;
@@ -40,6 +80,16 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
         else
             link = fail(t.error());
         o.record.transport = "local";
+    } else if (!h.exec.empty()) {
+        remote::exec_options eo;
+        eo.host_name = h.name;
+        eo.command = h.exec;
+        eo.agent_path = h.agent_path;
+        eo.sink = sink;
+        remote::deploy_report rep;
+        link = remote::open_exec_agent(eo, executable, &rep);
+        if (link) o.record.deploy = record_of(rep);
+        o.record.transport = remote::describe_exec(h.exec);
     } else {
         remote::ssh_options so;
         so.target = remote::ssh_target{h.ssh->user, h.ssh->host, h.ssh->port};
@@ -51,13 +101,25 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
         so.connect_timeout = p.settings.connect_timeout;
         so.agent_path = h.agent_path;
         so.host_name = h.name;
-        link = remote::open_ssh_agent(so, executable, sink);
+        remote::deploy_report rep;
+        link = remote::open_ssh_agent(so, executable, sink, &rep);
+        if (link) o.record.deploy = record_of(rep);
         o.record.transport = "ssh " + h.ssh->str();
     }
     if (!link) return failed("start agent", link.error());
     auto agent = remote::agent_client::start(h.name, std::move(*link), hello_timeout);
     if (!agent) return failed("hello", agent.error());
     o.record.capabilities = (*agent)->caps();
+    if (h.address_auto) {
+        auto a = auto_address((*agent)->caps(), *h.address_auto);
+        if (!a) {
+            (*agent)->shutdown();
+            return failed("address", a.error());
+        }
+        o.record.address = *a;
+    } else {
+        o.record.address = h.address;
+    }
     auto env = (*agent)->environment(environment_timeout);
     if (!env) return failed("environment", env.error());
     o.record.environment = std::move(*env);

@@ -15,9 +15,15 @@
 
 namespace kp::runner {
 
+/// The data-plane address of `host`: as the pool resolved it (`address: auto`), else the plan's.
 std::string address_of(const plan& p, const std::string& host) {
     const auto* h = p.find_host(host);
     return h ? h->address : std::string("127.0.0.1");
+}
+
+std::string address_of(const plan& p, const agent_pool& pool, const std::string& host) {
+    if (const auto* r = pool.record(host); r && !r->address.empty()) return r->address;
+    return address_of(p, host);
 }
 
 namespace {
@@ -83,7 +89,7 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
     std::vector<std::string> via_addresses;
     for (const auto& h : inst.via) {
         via.push_back(pool.find(h));
-        via_addresses.push_back(address_of(p, h));
+        via_addresses.push_back(address_of(p, pool, h));
         if (!via.back()) {
             rec.status = instance_status::failed;
             rec.failure = host_unavailable(pool, h);
@@ -101,8 +107,8 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
     metric watched = headline_metric(inst.job.kind);
     // A search runs probes instead of repeats; its peak's run is the one repeat it records.
     if (inst.search)
-        run_search({&inst, client, server, address_of(p, inst.server), 0, [&prog] { prog.tick(); }}, prog,
-                   rec);
+        run_search({&inst, client, server, address_of(p, pool, inst.server), 0, [&prog] { prog.tick(); }},
+                   prog, rec);
     for (std::size_t r = 0; !inst.search; ++r) {
         bool more = inst.until ? needs_another_repeat(rule, headline_values) : r < inst.repeat;
         if (!more) break;
@@ -112,7 +118,7 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
         }
         prog.repeat(r, shown);
         repeat_context ctx{
-            &inst, client,       server, address_of(p, inst.server), r, [&prog] { prog.tick(); },
+            &inst, client,       server, address_of(p, pool, inst.server), r, [&prog] { prog.tick(); },
             via,   via_addresses};
         auto rep = run_repeat(ctx);
         if (!rep) {

@@ -29,8 +29,11 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
 [[nodiscard]] std::string check_placements(const plan& p, const std::vector<instance>& instances,
                                            const agent_pool& pool);
 
-/// The data-plane address of plan host `host`: what its agents listen on and connect to.
+/// The data-plane address of plan host `host` as the plan gives it (`auto` unresolved: empty).
 [[nodiscard]] std::string address_of(const plan& p, const std::string& host);
+/// The data-plane address of plan host `host`: what its agents listen on and connect to, as the
+/// pool resolved it (`address: auto`), else as the plan gives it.
+[[nodiscard]] std::string address_of(const plan& p, const agent_pool& pool, const std::string& host);
 
 /// A fresh record of `inst` (ids, hosts, jobs) before anything ran.
 [[nodiscard]] instance_record record_of(const instance& inst);

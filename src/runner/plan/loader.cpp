@@ -18,7 +18,7 @@ namespace kp::runner {
 namespace {
 
 constexpr std::string_view top_keys[] = {"version", "name", "hosts", "defaults", "scenarios", "settings"};
-constexpr std::string_view host_keys[] = {"ssh", "address", "identity", "known_hosts", "agent_path"};
+constexpr std::string_view host_keys[] = {"ssh", "address", "identity", "known_hosts", "agent_path", "exec"};
 constexpr std::string_view settings_keys[] = {"known_hosts", "connect_timeout", "on_error"};
 constexpr std::string_view structured_keys[] = {"name",   "matrix", "placement", "until",
                                                 "expect", "search", "via",       "compare_direct"};
@@ -175,6 +175,9 @@ class loader {
             if (!is_word(name))
                 d_.error(nl, fmt::format("host name '{}': expected letters, digits, '_', '-' or '.'", name));
             if (!hv.IsNull() && map(fmt::format("host '{}'", name), nl, hv)) host_body(hv, h);
+            if (h.address.empty() && !h.address_auto && !h.exec.empty())
+                h.address_auto = ""; // no name to take it from
+            if (h.address_auto) h.address = h.address_auto->empty() ? "auto" : "auto:" + *h.address_auto;
             if (h.address.empty()) h.address = h.ssh ? h.ssh->host : "127.0.0.1";
             p_.hosts.push_back(std::move(h));
         });
@@ -188,6 +191,8 @@ class loader {
             }
             if (std::find(std::begin(host_keys), std::end(host_keys), key) == std::end(host_keys))
                 return unknown(key, kl, host_keys);
+            if (key == "exec") return exec_command(kl, v, h);
+            if (key == "address" && v.IsMap()) return auto_address(kl, v, h);
             auto s = scalar(key, kl, v);
             if (!s) return;
             if (s->empty() || s->find_first_of(" \t") != std::string::npos) {
@@ -201,7 +206,9 @@ class loader {
                 else
                     d_.error(loc_or(v, kl), fmt::format("ssh: expected user@host[:port], got '{}'", *s));
             } else if (key == "address") {
-                if (auto a = parse_data_address(*s))
+                if (*s == "auto")
+                    h.address_auto = "";
+                else if (auto a = parse_data_address(*s))
                     h.address = *a;
                 else
                     d_.error(loc_or(v, kl), fmt::format("address: {}", a.error()));
@@ -213,10 +220,52 @@ class loader {
                 h.agent_path = *s;
             }
         });
+        if (h.ssh && m["exec"])
+            d_.error(loc_or(m["exec"], loc_of(m)),
+                     fmt::format("host '{}' has both 'ssh' and 'exec': it is reached one way, choose one",
+                                 h.name));
         for (std::string_view key : {"identity", "known_hosts"})
             if (!h.ssh && m[std::string(key)])
-                d_.error(loc_of(m), fmt::format("host '{}' has '{}' but no 'ssh': it is the local machine",
-                                                h.name, key));
+                d_.error(
+                    loc_of(m),
+                    h.exec.empty()
+                        ? fmt::format("host '{}' has '{}' but no 'ssh': it is the local machine", h.name, key)
+                        : fmt::format("host '{}' has '{}' but no 'ssh': it is reached through 'exec'", h.name,
+                                      key));
+    }
+
+    /// `exec: [kubectl, exec, -i, pod, --]`: a non-empty list of non-empty strings.
+    void exec_command(source_loc kl, const YAML::Node& v, host& h) {
+        constexpr std::string_view example = "such as [kubectl, exec, -i, -n, perf, pod-a, --]";
+        if (!v.IsSequence() || v.size() == 0) {
+            d_.error(loc_or(v, kl), fmt::format("exec: expected a non-empty list of strings {}, got {}",
+                                                example, v.IsSequence() ? std::string("[]") : kind_of(v)));
+            return;
+        }
+        std::vector<std::string> argv;
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            const YAML::Node item = v[i];
+            if (!item.IsScalar() || item.Scalar().empty()) {
+                d_.error(loc_or(item, kl),
+                         fmt::format("exec: item {}: expected a non-empty string, got {}", i + 1,
+                                     item.IsScalar() ? std::string("''") : kind_of(item)));
+                return;
+            }
+            argv.push_back(item.Scalar());
+        }
+        h.exec = std::move(argv);
+    }
+
+    /// `address: {auto: eth0}`: the address of that interface.
+    void auto_address(source_loc kl, const YAML::Node& v, host& h) {
+        const YAML::Node name = v["auto"];
+        if (v.size() != 1 || !name || !name.IsScalar() || name.Scalar().empty() ||
+            name.Scalar().find_first_of(" \t") != std::string::npos) {
+            d_.error(loc_or(v, kl),
+                     "address: expected an address, 'auto', or {auto: INTERFACE} such as {auto: eth0}");
+            return;
+        }
+        h.address_auto = name.Scalar();
     }
 
     static std::optional<ssh_address> parse_ssh(std::string_view s) {

@@ -39,11 +39,15 @@ struct host {
     std::string name;
     source_loc loc;
     std::optional<ssh_address> ssh;
-    std::string address;     ///< data-plane address; default: the ssh host, or 127.0.0.1 locally
-    std::string identity;    ///< private key file; empty: ssh-agent and default keys
-    std::string known_hosts; ///< empty: the plan's settings, then ~/.ssh/known_hosts
-    std::string agent_path;  ///< preinstalled agent binary; empty: deploy this binary
-    [[nodiscard]] bool local() const { return !ssh; }
+    std::string address;           ///< data-plane address; default: the ssh host, or 127.0.0.1 locally
+    std::string identity;          ///< private key file; empty: ssh-agent and default keys
+    std::string known_hosts;       ///< empty: the plan's settings, then ~/.ssh/known_hosts
+    std::string agent_path;        ///< preinstalled agent binary; empty: deploy this binary
+    std::vector<std::string> exec; ///< `exec: [cmd, arg...]`: reached through this command's stdio
+    /// `address: auto` (empty: the first global address) or `address: {auto: eth0}`: taken from
+    /// the agent's interfaces after its hello; `address` then holds "auto" or "auto:eth0".
+    std::optional<std::string> address_auto;
+    [[nodiscard]] bool local() const { return !ssh && exec.empty(); }
 };
 
 /// `settings:`: plan-wide options that are not scenario parameters.

@@ -202,8 +202,16 @@ json instance_json(const instance_record& r) {
 }
 
 json host_json(const host_record& h) {
+    json deploy = nullptr;
+    if (h.deploy)
+        deploy = {{"method", h.deploy->method},
+                  {"uploaded", h.deploy->uploaded},
+                  {"path", h.deploy->path},
+                  {"sha256", h.deploy->sha256}};
     return {{"name", h.name},
             {"transport", h.transport},
+            {"deploy", deploy},
+            {"address", h.address},
             {"capabilities", h.capabilities.is_null() ? json::object() : h.capabilities},
             {"environment", h.environment.is_null() ? json::object() : h.environment},
             {"failure", failure_json(h.failure)}};

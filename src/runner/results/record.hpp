@@ -86,12 +86,22 @@ struct instance_record {
     std::optional<search_record> search; ///< `search:` instances: every probe and the peak
 };
 
+/// How the agent binary came to be on a host.
+struct deploy_record {
+    std::string method; ///< "sftp" or "exec" (uploaded that way), "cached" (verified copy) or "agent_path"
+    bool uploaded = false;
+    std::string path;   ///< the binary that runs as the agent
+    std::string sha256; ///< empty with agent_path
+};
+
 /// One host of the plan as the run found it.
 struct host_record {
     std::string name;
-    std::string transport;       ///< "local" or "ssh root@198.18.0.2:22"
-    nlohmann::json capabilities; ///< the agent's hello
-    nlohmann::json environment;  ///< the environment manifest
+    std::string transport;               ///< "local", "ssh root@198.18.0.2:22" or "exec ip netns exec ns1"
+    std::optional<deploy_record> deploy; ///< empty for local hosts and hosts that failed before it
+    std::string address;                 ///< the data-plane address (`address: auto` resolved)
+    nlohmann::json capabilities;         ///< the agent's hello
+    nlohmann::json environment;          ///< the environment manifest
     std::optional<failure_reason> failure;
 };
 
