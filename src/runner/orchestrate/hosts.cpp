@@ -42,7 +42,13 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
         o.record.transport = "local";
     } else {
         remote::ssh_options so;
-        so.target = remote::ssh_target{h.ssh->user, h.ssh->host, h.ssh->port};
+        auto target = [](const ssh_address& a) {
+            return remote::ssh_target{a.user, a.host, a.port_given ? a.port : std::uint16_t{0}};
+        };
+        so.target = target(*h.ssh);
+        for (const auto& j : h.jump)
+            so.jump.push_back(target(j));
+        so.ssh_config = p.settings.ssh_config;
         so.identity = h.identity;
         so.known_hosts = !options.known_hosts.empty() ? options.known_hosts
                          : !h.known_hosts.empty()     ? h.known_hosts
@@ -52,7 +58,8 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
         so.agent_path = h.agent_path;
         so.host_name = h.name;
         link = remote::open_ssh_agent(so, executable, sink);
-        o.record.transport = "ssh " + h.ssh->str();
+        // As reached (ssh_config applied, jump hosts named), else as written.
+        o.record.transport = link ? (*link)->describe() : "ssh " + h.ssh->str();
     }
     if (!link) return failed("start agent", link.error());
     auto agent = remote::agent_client::start(h.name, std::move(*link), hello_timeout);
