@@ -89,6 +89,10 @@ result<std::unique_ptr<ssh_connection>> ssh_connection::open_at(const ssh_option
     resolved.known_hosts = cfg->known_hosts;
     conn->target_ = cfg->target.str();
 
+    // A jump host relays the next session's round trips (SFTP writes one 32 KiB block per round
+    // trip): Nagle's delay on its socket would add to each.
+    if (int nodelay = 1; depth > 0 && ssh_options_set(s, SSH_OPTIONS_NODELAY, &nodelay) != SSH_OK)
+        return fail(fmt::format("{}: libssh options: {}", label, ssh_get_error(s)));
     long timeout_s = static_cast<long>(o.connect_timeout.count() / 1000);
     long timeout_us = static_cast<long>((o.connect_timeout.count() % 1000) * 1000);
     if (ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s) != SSH_OK ||
