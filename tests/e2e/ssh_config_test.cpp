@@ -70,4 +70,41 @@ scenarios:
     }
 }
 
+TEST_CASE("e2e: SIGKILL of the runner leaves no agent on a host reached through a jump host") {
+    if (skip_without_netns()) return;
+    if (!kp::test::have_nft()) return kp::test::skip("needs nft (apt-get install nftables)");
+    netns_hosts f(2);
+    kp::test::sshd_only_from(f, 1, 0);
+    const auto& h1 = f.hosts()[0].address;
+    const auto& h2 = f.hosts()[1].address;
+    scratch s;
+    auto plan = s.write("plan.yaml", fmt::format(R"(version: 1
+name: e2e-sshcfg-kill
+settings: {{ssh_config: none}}
+hosts:
+  a: {{ssh: "root@{0}", identity: "{2}"}}
+  b: {{ssh: "root@{1}", jump: "root@{0}", identity: "{2}"}}
+scenarios:
+  - {{name: long, traffic: tcp_stream, client: a, server: b, duration: 5s, warmup: 0s}}
+)",
+                                                 h1, h2, f.key()));
+    auto agents_in = [&f](std::size_t i) {
+        std::vector<pid_t> out;
+        for (pid_t p : f.pids(i))
+            if (is_live_agent(p)) out.push_back(p);
+        return out;
+    };
+    runner_process run({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()},
+                       s / "log");
+    REQUIRE_MESSAGE(!run.await(std::regex(R"(\[1/1\] long)"), 30s).empty(), run.log());
+    REQUIRE(agents_in(1).size() == 1);
+    run.signal(SIGKILL);
+    CHECK(run.wait(5s) == 128 + SIGKILL);
+    auto end = clock_type::now() + 3s;
+    while ((!agents_in(0).empty() || !agents_in(1).empty()) && clock_type::now() < end)
+        std::this_thread::sleep_for(50ms);
+    CHECK(agents_in(0).empty());
+    CHECK(agents_in(1).empty());
+}
+
 TEST_SUITE_END();
