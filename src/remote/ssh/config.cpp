@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -463,6 +464,17 @@ result<resolved_target> apply_ssh_config(ssh_session s, const ssh_options& o, co
     r.identities = scan.out.identity_files;
     r.identity_agent = scan.out.identity_agent;
     return r;
+}
+
+result<resolved_target> resolve_ssh_target(const ssh_options& o, const log_sink& warn) {
+    ssh_session s = ssh_new();
+    if (s == nullptr) return fail("libssh: cannot allocate a session");
+    std::unique_ptr<ssh_session_struct, void (*)(ssh_session)> guard(s, ssh_free);
+    bool process_config = false;
+    if (ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &process_config) != SSH_OK ||
+        ssh_options_set(s, SSH_OPTIONS_HOST, o.target.host.c_str()) != SSH_OK)
+        return fail(fmt::format("libssh options: {}", ssh_get_error(s)));
+    return apply_ssh_config(s, o, warn);
 }
 
 } // namespace kp::remote

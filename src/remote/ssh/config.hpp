@@ -58,6 +58,11 @@ struct resolved_target {
 [[nodiscard]] result<resolved_target> apply_ssh_config(ssh_session session, const ssh_options& options,
                                                        const log_sink& warn);
 
+/// What apply_ssh_config makes of options.target, without connecting: e.g. the HostName of an
+/// alias, for a data-plane address the plan did not give.
+[[nodiscard]] result<resolved_target> resolve_ssh_target(const ssh_options& options,
+                                                         const log_sink& warn = {});
+
 /// "~/x" with $HOME.
 [[nodiscard]] std::string expand_tilde(const std::string& path);
 

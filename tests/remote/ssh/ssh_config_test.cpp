@@ -151,6 +151,21 @@ TEST_CASE("ssh_config apply: libssh's parser gives HostName, User, Port; the pla
     CHECK(w->jump[0].host == "198.18.0.8");
 }
 
+TEST_CASE("ssh_config resolve: an alias's HostName, User and Port without connecting") {
+    temp_file cfg("Host lab1\n  HostName 198.18.0.7\n  User bench\n  Port 2222\n");
+    ssh_options o;
+    o.target = {"", "lab1", 0};
+    o.ssh_config = cfg.path;
+    auto r = resolve_ssh_target(o);
+    REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
+    CHECK(r->target.str() == "bench@198.18.0.7:2222");
+    o.ssh_config = "none";
+    auto plain = resolve_ssh_target(o);
+    REQUIRE(plain.has_value());
+    CHECK(plain->target.host == "lab1");
+    CHECK(plain->target.port == 22);
+}
+
 TEST_CASE(
     "ssh_config apply: no User anywhere takes the local user; fatal keywords and missing files refuse") {
     temp_file cfg("Host x\n  HostName 198.18.0.5\nHost y\n  CertificateFile /c\n");
