@@ -1,7 +1,5 @@
 // Parsing and printing of SSH targets: user@host[:port], user@[v6]:port.
 #include <charconv>
-#include <pwd.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -17,16 +15,13 @@ error usage_error(std::string_view text, std::string_view what) {
     return e;
 }
 
-std::string local_user() {
-    if (const passwd* pw = getpwuid(geteuid()); pw != nullptr && pw->pw_name != nullptr) return pw->pw_name;
-    return "root";
-}
-
 } // namespace
 
 std::string ssh_target::str() const {
-    if (host.find(':') != std::string::npos) return fmt::format("{}@[{}]:{}", user, host, port);
-    return fmt::format("{}@{}:{}", user, host, port);
+    std::string out = user.empty() ? "" : user + "@";
+    out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    if (port != 0) out += fmt::format(":{}", port);
+    return out;
 }
 
 result<ssh_target> parse_ssh_target(std::string_view text) {
@@ -41,9 +36,7 @@ result<ssh_target> parse_ssh_target(std::string_view text) {
             return std::unexpected(usage_error(text, fmt::format("empty user before '@', {}", expected)));
         t.user = std::string(rest.substr(0, at));
         rest.remove_prefix(at + 1);
-    } else {
-        t.user = local_user(); // like ssh: the local user name when none is given
-    }
+    } // else: ssh_config's User, or the local user name (remote/ssh/config.cpp)
     std::string_view port;
     if (rest.starts_with('[')) {
         auto close = rest.find(']');
@@ -61,8 +54,9 @@ result<ssh_target> parse_ssh_target(std::string_view text) {
     } else {
         auto colon = rest.find(':');
         if (colon != std::string_view::npos && rest.find(':', colon + 1) != std::string_view::npos)
-            return std::unexpected(usage_error(
-                text, fmt::format("write an IPv6 address in brackets, as {}@[{}]:22", t.user, rest)));
+            return std::unexpected(
+                usage_error(text, fmt::format("write an IPv6 address in brackets, as {}@[{}]:22",
+                                              t.user.empty() ? "user" : t.user, rest)));
         t.host = std::string(rest.substr(0, colon));
         if (colon != std::string_view::npos) {
             port = rest.substr(colon + 1);

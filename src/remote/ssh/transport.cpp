@@ -45,7 +45,7 @@ int signal_number(const char* name) {
 class ssh_transport final : public transport {
   public:
     ssh_transport(std::unique_ptr<ssh_connection> conn, ssh_channel ch, log_sink sink)
-        : conn_(std::move(conn)), target_(conn_->target()), ch_(ch), sink_(std::move(sink)),
+        : conn_(std::move(conn)), target_(conn_->route()), ch_(ch), sink_(std::move(sink)),
           wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
         std::memset(&callbacks_, 0, sizeof callbacks_);
         callbacks_.userdata = this;
@@ -277,14 +277,14 @@ std::string agent_command(const std::string& path) {
 
 result<std::unique_ptr<transport>> open_ssh_command(const ssh_options& options, const std::string& command,
                                                     log_sink sink) {
-    auto conn = ssh_connection::open(options);
+    auto conn = ssh_connection::open(options, sink);
     if (!conn) return fail(conn.error());
     return start_channel(std::move(*conn), command, std::move(sink));
 }
 
 result<std::unique_ptr<transport>> open_ssh_agent(const ssh_options& options, const std::string& local_binary,
                                                   log_sink sink, deploy_report* report) {
-    auto conn = ssh_connection::open(options);
+    auto conn = ssh_connection::open(options, sink);
     if (!conn) return fail(conn.error());
     deploy_report rep;
     if (!options.agent_path.empty()) {

@@ -6,23 +6,25 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/core/error.hpp"
 #include "remote/transport.hpp"
 
 namespace kp::remote {
 
-/// Where to connect: `user@host[:port]`; an IPv6 host is written `user@[2001:db8::1]:22`.
+/// Where to connect: `[user@]host[:port]`; an IPv6 host is written `user@[2001:db8::1]:22`. The
+/// host may be an ssh_config alias; a missing user or port comes from ssh_config (remote/ssh/config.hpp).
 struct ssh_target {
-    std::string user;
+    std::string user; ///< empty: ssh_config's User, else the local user name
     std::string host;
-    std::uint16_t port = 22;
+    std::uint16_t port = 0; ///< 0: ssh_config's Port, else 22
 
-    /// "root@198.18.0.2:22" (IPv6 hosts in brackets), for messages.
+    /// "root@198.18.0.2:22" (IPv6 hosts in brackets; what is not known yet is left out), for messages.
     [[nodiscard]] std::string str() const;
 };
 
-/// Parses `user@host[:port]`; errors say what was expected (a usage error).
+/// Parses `[user@]host[:port]`; errors say what was expected (a usage error).
 [[nodiscard]] result<ssh_target> parse_ssh_target(std::string_view text);
 
 /// Everything needed to reach one host and start an agent there.
@@ -40,6 +42,12 @@ struct ssh_options {
     std::string agent_path;
     /// The plan's name for the host, used in messages and as the log prefix; empty: target.host.
     std::string host_name;
+    /// ssh_config file resolving the target (as ssh -F); empty: ~/.ssh/config then
+    /// /etc/ssh/ssh_config; "none": no file.
+    std::string ssh_config;
+    /// Jump hosts, in order (as ssh -J); empty: ProxyJump from ssh_config. Every hop's host key is
+    /// checked against the same known_hosts.
+    std::vector<ssh_target> jump;
 };
 
 /// What deployment did on one host.

@@ -13,10 +13,10 @@ std::string describe_host(const host& h) {
     if (h.local()) return fmt::format("{} (this machine, address {})", h.name, h.address);
     if (!h.exec.empty())
         return fmt::format("{} (exec {}, address {})", h.name, fmt::join(h.exec, " "), h.address);
-    const auto& t = *h.ssh;
-    bool v6 = t.host.find(':') != std::string::npos;
-    return fmt::format("{} (ssh {}{}{}:{}, address {})", h.name, t.user.empty() ? "" : t.user + "@",
-                       v6 ? "[" + t.host + "]" : t.host, "", t.port, h.address);
+    std::string via;
+    for (const auto& j : h.jump)
+        via += (via.empty() ? " via " : ", ") + j.str();
+    return fmt::format("{} (ssh {}{}, address {})", h.name, h.ssh->str(), via, h.address);
 }
 
 std::string describe_rule(const engine::placement_rule& r) {

@@ -8,6 +8,7 @@
 
 #include "remote/exec_transport.hpp"
 #include "remote/local_transport.hpp"
+#include "remote/ssh/config.hpp"
 #include "remote/ssh/transport.hpp"
 
 namespace kp::runner {
@@ -68,6 +69,7 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
         o.record.failure = failure_reason{h.name, std::move(step), e.message};
         return std::move(o);
     };
+    std::string resolved_address; ///< ssh: the HostName an alias stands for
     result<std::unique_ptr<remote::transport>> link = fail("no transport");
     if (h.local()) {
         remote::local_options lo;
@@ -92,7 +94,13 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
         o.record.transport = remote::describe_exec(h.exec);
     } else {
         remote::ssh_options so;
-        so.target = remote::ssh_target{h.ssh->user, h.ssh->host, h.ssh->port};
+        auto target = [](const ssh_address& a) {
+            return remote::ssh_target{a.user, a.host, a.port_given ? a.port : std::uint16_t{0}};
+        };
+        so.target = target(*h.ssh);
+        for (const auto& j : h.jump)
+            so.jump.push_back(target(j));
+        so.ssh_config = p.settings.ssh_config;
         so.identity = h.identity;
         so.known_hosts = !options.known_hosts.empty() ? options.known_hosts
                          : !h.known_hosts.empty()     ? h.known_hosts
@@ -104,7 +112,11 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
         remote::deploy_report rep;
         link = remote::open_ssh_agent(so, executable, sink, &rep);
         if (link) o.record.deploy = record_of(rep);
-        o.record.transport = "ssh " + h.ssh->str();
+        // As reached (ssh_config applied, jump hosts named), else as written.
+        o.record.transport = link ? (*link)->describe() : "ssh " + h.ssh->str();
+        // No address given: the data plane goes where ssh_config's HostName points, not to the alias.
+        if (link && h.address == h.ssh->host)
+            if (auto r = remote::resolve_ssh_target(so)) resolved_address = r->target.host;
     }
     if (!link) return failed("start agent", link.error());
     auto agent = remote::agent_client::start(h.name, std::move(*link), hello_timeout);
@@ -118,7 +130,7 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
         }
         o.record.address = *a;
     } else {
-        o.record.address = h.address;
+        o.record.address = resolved_address.empty() ? h.address : resolved_address;
     }
     auto env = (*agent)->environment(environment_timeout);
     if (!env) return failed("environment", env.error());

@@ -18,8 +18,9 @@ namespace kp::runner {
 namespace {
 
 constexpr std::string_view top_keys[] = {"version", "name", "hosts", "defaults", "scenarios", "settings"};
-constexpr std::string_view host_keys[] = {"ssh", "address", "identity", "known_hosts", "agent_path", "exec"};
-constexpr std::string_view settings_keys[] = {"known_hosts", "connect_timeout", "on_error"};
+constexpr std::string_view host_keys[] = {"ssh",        "address", "identity", "known_hosts",
+                                          "agent_path", "exec",    "jump"};
+constexpr std::string_view settings_keys[] = {"known_hosts", "connect_timeout", "on_error", "ssh_config"};
 constexpr std::string_view structured_keys[] = {"name",   "matrix", "placement", "until",
                                                 "expect", "search", "via",       "compare_direct"};
 constexpr std::string_view search_keys[] = {"rate",           "slo",     "precision", "max_probes",
@@ -204,7 +205,9 @@ class loader {
                 if (auto t = parse_ssh(*s))
                     h.ssh = *t;
                 else
-                    d_.error(loc_or(v, kl), fmt::format("ssh: expected user@host[:port], got '{}'", *s));
+                    d_.error(loc_or(v, kl), fmt::format("ssh: expected [user@]host[:port], got '{}'", *s));
+            } else if (key == "jump") {
+                jump(*s, loc_or(v, kl), h);
             } else if (key == "address") {
                 if (*s == "auto")
                     h.address_auto = "";
@@ -224,7 +227,7 @@ class loader {
             d_.error(loc_or(m["exec"], loc_of(m)),
                      fmt::format("host '{}' has both 'ssh' and 'exec': it is reached one way, choose one",
                                  h.name));
-        for (std::string_view key : {"identity", "known_hosts"})
+        for (std::string_view key : {"identity", "known_hosts", "jump"})
             if (!h.ssh && m[std::string(key)])
                 d_.error(
                     loc_of(m),
@@ -268,6 +271,23 @@ class loader {
         h.address_auto = name.Scalar();
     }
 
+    /// `jump: [user@]host[:port][,...]`, the hops in order, as ssh -J and ProxyJump write them.
+    void jump(std::string_view s, source_loc at, host& h) {
+        while (true) {
+            auto comma = s.find(',');
+            auto hop = parse_ssh(s.substr(0, comma));
+            if (!hop) {
+                d_.error(at, fmt::format("jump: expected [user@]host[:port] (several: a,b), got '{}'",
+                                         s.substr(0, comma)));
+                h.jump.clear();
+                return;
+            }
+            h.jump.push_back(*hop);
+            if (comma == std::string_view::npos) return;
+            s.remove_prefix(comma + 1);
+        }
+    }
+
     static std::optional<ssh_address> parse_ssh(std::string_view s) {
         ssh_address t;
         if (auto at = s.rfind('@'); at != std::string_view::npos) {
@@ -295,6 +315,7 @@ class loader {
             if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || v == 0 || v > 65535)
                 return std::nullopt;
             t.port = static_cast<std::uint16_t>(v);
+            t.port_given = true;
         }
         return t;
     }
@@ -309,6 +330,11 @@ class loader {
             if (!s) return;
             if (key == "known_hosts") {
                 p_.settings.known_hosts = *s;
+            } else if (key == "ssh_config") {
+                if (s->empty())
+                    d_.error(loc_or(x, k), "ssh_config: expected a file name (or none), got nothing");
+                else
+                    p_.settings.ssh_config = *s;
             } else if (key == "connect_timeout") {
                 auto d = parse_duration(*s);
                 if (d && d->count() > 0)
@@ -752,8 +778,11 @@ const setting* scenario::find(param p) const {
 }
 
 std::string ssh_address::str() const {
-    if (host.find(':') != std::string::npos) return fmt::format("{}@[{}]:{}", user, host, port);
-    return fmt::format("{}@{}:{}", user, host, port);
+    std::string who = user.empty() ? "" : user + "@";
+    std::string where = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    // A port not written may come from ssh_config: print what the plan says, not a guess.
+    if (!port_given && user.empty()) return who + where;
+    return fmt::format("{}{}:{}", who, where, port);
 }
 
 const host* plan::find_host(std::string_view n) const {

@@ -25,12 +25,14 @@ template <class T> struct located {
     source_loc loc;
 };
 
-/// `ssh: user@host[:port]` as written; orchestration turns it into a transport target.
+/// `ssh: [user@]host[:port]` as written; orchestration turns it into a transport target. A
+/// missing user or port comes from ssh_config (else the local user name and 22).
 struct ssh_address {
-    std::string user;
-    std::string host;
+    std::string user; ///< empty: not written
+    std::string host; ///< a name or an ssh_config alias
     std::uint16_t port = 22;
-    /// "root@198.18.0.2:22" (IPv6 hosts in brackets), for messages.
+    bool port_given = false;
+    /// "root@198.18.0.2:22" (IPv6 hosts in brackets); an alias written alone ("h1") stays alone.
     [[nodiscard]] std::string str() const;
 };
 
@@ -47,12 +49,14 @@ struct host {
     /// `address: auto` (empty: the first global address) or `address: {auto: eth0}`: taken from
     /// the agent's interfaces after its hello; `address` then holds "auto" or "auto:eth0".
     std::optional<std::string> address_auto;
+    std::vector<ssh_address> jump; ///< `jump:` hops, in order; empty: ProxyJump from ssh_config
     [[nodiscard]] bool local() const { return !ssh && exec.empty(); }
 };
 
 /// `settings:`: plan-wide options that are not scenario parameters.
 struct plan_settings {
     std::string known_hosts;
+    std::string ssh_config; ///< `ssh_config:` file; empty: ~/.ssh/config and /etc/ssh/ssh_config
     std::chrono::milliseconds connect_timeout{5000};
     on_error when_failed = on_error::continue_run;
 };

@@ -10,8 +10,8 @@ TEST_CASE("ssh target: parses user@host and user@host:port") {
     REQUIRE(t.has_value());
     CHECK(t->user == "root");
     CHECK(t->host == "198.18.0.2");
-    CHECK(t->port == 22);
-    CHECK(t->str() == "root@198.18.0.2:22");
+    CHECK(t->port == 0); // not written: ssh_config's Port, else 22
+    CHECK(t->str() == "root@198.18.0.2");
 
     auto p = parse_ssh_target("bench@host-b.example:2222");
     REQUIRE(p.has_value());
@@ -29,14 +29,19 @@ TEST_CASE("ssh target: parses bracketed IPv6 with and without port") {
     auto u = parse_ssh_target("root@[::1]");
     REQUIRE(u.has_value());
     CHECK(u->host == "::1");
-    CHECK(u->port == 22);
+    CHECK(u->port == 0);
 }
 
-TEST_CASE("ssh target: without user takes the local user") {
+TEST_CASE("ssh target: without user or port leaves them to ssh_config") {
     auto t = parse_ssh_target("198.18.0.2:22");
     REQUIRE(t.has_value());
-    CHECK_FALSE(t->user.empty());
+    CHECK(t->user.empty());
     CHECK(t->host == "198.18.0.2");
+    CHECK(t->str() == "198.18.0.2:22");
+    auto alias = parse_ssh_target("h1");
+    REQUIRE(alias.has_value());
+    CHECK(alias->port == 0);
+    CHECK(alias->str() == "h1");
 }
 
 TEST_CASE("ssh target: rejects malformed targets with what was expected") {
