@@ -51,6 +51,7 @@ struct crr_server {
     std::vector<crr_server_slot> slots;
     std::vector<std::uint32_t> free;   ///< slots not in use
     std::vector<counters> live, begin; ///< per flow: now, and at the window start
+    std::size_t identified = 0;        ///< slots past their hello: real flows' connections
 };
 
 namespace crr_kind {
