@@ -1,10 +1,13 @@
 // Converts a YAML document into the plan model, reporting every error with its position.
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fcntl.h>
 #include <fmt/format.h>
-#include <fstream>
 #include <sstream>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -895,20 +898,47 @@ std::expected<plan, load_failure> load_plan_file(const std::string& path) {
         f.text = format_diagnostics(path, "", f.diagnostics);
         return std::unexpected(std::move(f));
     };
+    // Only a regular file is a plan: a FIFO, a directory or a device is refused before it is
+    // opened (stat), and the open is non-blocking and checked again (fstat) so that a FIFO put
+    // in place between the two can never block.
+    auto not_regular = [](mode_t mode) -> std::string_view {
+        if (S_ISDIR(mode)) return "is a directory";
+        if (S_ISFIFO(mode)) return "is a FIFO";
+        if (S_ISSOCK(mode)) return "is a socket";
+        if (S_ISCHR(mode) || S_ISBLK(mode)) return "is a device";
+        return "is not a regular file";
+    };
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
         return fail_with(fmt::format("cannot read: {}", std::strerror(errno)));
-    if (S_ISDIR(st.st_mode)) return fail_with("cannot read: is a directory");
+    if (!S_ISREG(st.st_mode))
+        return fail_with(
+            fmt::format("cannot read: {}; a plan must be a regular file", not_regular(st.st_mode)));
     // Refuse before reading: a 50 MB file is a mistake, not a plan.
     if (static_cast<std::uint64_t>(st.st_size) > max_plan_bytes)
         return fail_with(fmt::format("file is {} bytes; a plan may be at most {} bytes (1 MiB)",
                                      static_cast<std::uint64_t>(st.st_size), max_plan_bytes));
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail_with(fmt::format("cannot read: {}", std::strerror(errno)));
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return fail_with(fmt::format("cannot read: {}", std::strerror(errno)));
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } close_fd{fd};
+    if (::fstat(fd, &st) != 0) return fail_with(fmt::format("cannot read: {}", std::strerror(errno)));
+    if (!S_ISREG(st.st_mode))
+        return fail_with(
+            fmt::format("cannot read: {}; a plan must be a regular file", not_regular(st.st_mode)));
     std::string text;
     text.resize(max_plan_bytes + 1);
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<std::size_t>(in.gcount()));
+    std::size_t got = 0;
+    while (got < text.size()) {
+        const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail_with(fmt::format("cannot read: {}", std::strerror(errno)));
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
     return load_plan(path, text);
 }
 

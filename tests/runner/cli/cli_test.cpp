@@ -2,9 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,4 +114,32 @@ TEST_CASE("cli: exit codes for usage, version and help") {
     CHECK(h.out.find("validate") != std::string::npos);
     CHECK(h.out.find("check") != std::string::npos);
     CHECK(h.out.find("Exit codes") != std::string::npos);
+}
+
+TEST_CASE("cli: a plan that is a FIFO or a directory is refused at once with exit 2") {
+    char tmpl[] = "/tmp/kperf-plan-fifo-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl));
+    const std::string dir = tmpl;
+    const std::string fifo = dir + "/plan.yaml";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    struct cleanup {
+        std::string dir, fifo;
+        ~cleanup() {
+            ::unlink(fifo.c_str());
+            ::rmdir(dir.c_str());
+        }
+    } clean{dir, fifo};
+    for (const std::string command : {"validate", "run", "run --dry-run", "check"}) {
+        CAPTURE(command);
+        // Before the fix this blocked for ever (bounded only by the suite's timeout).
+        const auto start = std::chrono::steady_clock::now();
+        auto r = kperf_plan(command + " '" + fifo + "'");
+        const auto took = std::chrono::steady_clock::now() - start;
+        CHECK(r.status == 2);
+        CHECK(r.out == fifo + ": cannot read: is a FIFO; a plan must be a regular file\n");
+        CHECK(took < std::chrono::seconds(5));
+        r = kperf_plan(command + " '" + dir + "'");
+        CHECK(r.status == 2);
+        CHECK(r.out == dir + ": cannot read: is a directory; a plan must be a regular file\n");
+    }
 }
