@@ -264,4 +264,41 @@ scenarios:
     }
 }
 
+TEST_CASE("e2e: a second run into the same -o is refused at once with exit 2, and so is a finished run's "
+          "directory") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-claim
+hosts: {me: {}}
+scenarios:
+  - {name: rr, traffic: tcp_rr, client: me, server: me, duration: 1s, warmup: 200ms}
+)");
+    const std::string out = (s / "out").string();
+    runner_process one({"run", plan.string(), "-o", out}, s / "log1");
+    REQUIRE_FALSE(one.await(std::regex("reports in "), 20s).empty());
+    auto two = run_kperf({"run", plan.string(), "-o", out}, s / "log2", 20s);
+    INFO(two.log);
+    CHECK(two.code == 2);
+    CHECK(two.log == "kperf-plan: output directory " + out + " is in use by another run (pid " +
+                         std::to_string(one.pid()) + "); choose another -o\n");
+    CHECK(two.seconds < 5);
+    CHECK(one.wait(30s) == 0);
+    INFO(one.log());
+    auto lines = jsonl(s / "out" / "results.jsonl");
+    REQUIRE(lines.size() == 2); // one header, one instance: nothing of the refused run
+    CHECK(lines[0]["type"] == "run");
+    CHECK(lines[1]["id"] == "rr");
+    CHECK(schema_errors(s / "out") == "");
+
+    // The finished run's results are not truncated by a later run into the same directory.
+    const std::string before = slurp(s / "out" / "results.jsonl");
+    auto three = run_kperf({"run", plan.string(), "-o", out}, s / "log3", 20s);
+    INFO(three.log);
+    CHECK(three.code == 2);
+    CHECK(three.log == "kperf-plan: output directory " + out +
+                           " already holds the results.jsonl of an earlier run; choose another -o (or "
+                           "remove that run's files)\n");
+    CHECK(slurp(s / "out" / "results.jsonl") == before);
+}
+
 TEST_SUITE_END();

@@ -154,6 +154,12 @@ int run_plan(const plan& p, const run_options& options) {
         fmt::print(stderr, "kperf-plan: {}\n", dir.error().message);
         return exit_usage;
     }
+    // Held to the end of the run: a second run into the same directory is refused at once.
+    auto claim = output_dir_claim::take(*dir);
+    if (!claim) {
+        fmt::print(stderr, "kperf-plan: {}\n", claim.error().message);
+        return exit_usage;
+    }
 
     run_record run;
     run.plan_name = p.name;
@@ -198,6 +204,7 @@ int run_plan(const plan& p, const run_options& options) {
         std::error_code ec;
         std::filesystem::remove(*dir + "/results.jsonl", ec);
         if (options.output_dir.empty()) {
+            claim->remove();
             std::filesystem::remove(*dir, ec);
             std::filesystem::remove(std::filesystem::path(*dir).parent_path(), ec); // only when empty
         }

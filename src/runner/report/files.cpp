@@ -1,6 +1,7 @@
 #include "runner/report/files.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -71,6 +72,46 @@ result<std::string> make_output_dir(const std::string& plan_name, const std::str
     }
     return fail(fmt::format("creating output directory {}: {}-2 .. {}-100 exist too", base.string(),
                             base.string(), base.string()));
+}
+
+result<output_dir_claim> output_dir_claim::take(const std::string& dir) {
+    const std::string path = dir + "/.kperf-plan.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return fail(errno_error("claiming output directory " + dir + ": creating " + path));
+    output_dir_claim claim(fd, path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK)
+            return fail(errno_error("claiming output directory " + dir + ": locking " + path));
+        // The holder writes its pid right after locking; an empty file names no pid.
+        char buf[32] = {};
+        const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+        std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+        while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
+            pid.pop_back();
+        return fail(fmt::format("output directory {} is in use by another run{}; choose another -o", dir,
+                                pid.empty() ? std::string() : fmt::format(" (pid {})", pid)));
+    }
+    std::error_code ec;
+    if (std::filesystem::exists(dir + "/results.jsonl", ec))
+        return fail(fmt::format("output directory {} already holds the results.jsonl of an earlier run; "
+                                "choose another -o (or remove that run's files)",
+                                dir));
+    const std::string pid = fmt::format("{}\n", ::getpid());
+    if (::ftruncate(fd, 0) != 0)
+        return fail(errno_error("claiming output directory " + dir + ": writing " + path));
+    if (auto w = write_fully(fd, pid, path); !w) return std::unexpected(w.error());
+    return claim;
+}
+
+output_dir_claim::~output_dir_claim() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void output_dir_claim::remove() {
+    if (fd_ < 0) return;
+    ::unlink(path_.c_str());
+    ::close(fd_);
+    fd_ = -1;
 }
 
 result<void> write_file_atomic(const std::string& path, const std::string& text) {

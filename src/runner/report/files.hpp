@@ -20,6 +20,27 @@ namespace kp::runner {
                                                   const std::string& explicit_dir,
                                                   std::chrono::system_clock::time_point now);
 
+/// One run's exclusive claim on its output directory: DIR/.kperf-plan.lock, flock'ed for as long
+/// as the claim lives and holding the run's pid. The kernel drops the lock when the process ends,
+/// so a crashed run leaves nothing held. A directory is refused when another run holds it, or when
+/// it already has a results.jsonl (an earlier run's, which would be truncated).
+class output_dir_claim {
+  public:
+    [[nodiscard]] static result<output_dir_claim> take(const std::string& dir);
+    output_dir_claim(output_dir_claim&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+    output_dir_claim& operator=(output_dir_claim&&) = delete;
+    output_dir_claim(const output_dir_claim&) = delete;
+    output_dir_claim& operator=(const output_dir_claim&) = delete;
+    ~output_dir_claim();
+    /// Removes the lock file and gives up the claim (for a run that leaves its directory empty).
+    void remove();
+
+  private:
+    output_dir_claim(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+    int fd_ = -1;
+    std::string path_;
+};
+
 /// Writes `text` to `path` atomically: `path.tmp`, fsync, rename, fsync of the directory.
 [[nodiscard]] result<void> write_file_atomic(const std::string& path, const std::string& text);
 
