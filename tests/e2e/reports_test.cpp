@@ -45,6 +45,7 @@ scenarios:
     CHECK(schema_errors(s / "out") == "");
     auto doc = load_json(s / "out" / "results.json");
     CHECK(doc["status"] == "complete");
+    CHECK(doc["exit_code"].is_number_integer());
     CHECK(doc["exit_code"] == 0);
     CHECK(doc["summary"]["ok"] == 3);
     CHECK(doc["hosts"]["me"]["transport"] == "local");

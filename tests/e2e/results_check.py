@@ -55,8 +55,12 @@ def consistency_errors(doc, lines):
         expected = 1
     else:
         expected = 0
-    if doc.get("status") != "running" and doc.get("exit_code") != expected:
+    if doc.get("status") == "running" and doc.get("exit_code") is not None:
+        errors.append(f"exit_code {doc.get('exit_code')} while the run is still running (null until it ends)")
+    if doc.get("exit_code") is not None and doc.get("exit_code") != expected:
         errors.append(f"exit_code {doc.get('exit_code')} but the statuses say {expected}")
+    if doc.get("finished_at") is not None and doc.get("exit_code") is None:
+        errors.append("finished_at without exit_code")
     if doc.get("status") != "running" and doc.get("finished_at") is None:
         errors.append(f"status {doc.get('status')} without finished_at")
     if lines:
@@ -105,7 +109,7 @@ def self_test(schema):
         "type": "results", "schema_version": 1, "tool": {"name": "kperf-plan", "version": "0.1"},
         "command_line": ["kperf-plan", "p.yaml"],
         "plan": {"name": "p", "file": "p.yaml", "sha256": "0" * 64, "text": "", "model": {}},
-        "started_at": "2026-01-01T00:00:00Z", "finished_at": None, "status": "running", "exit_code": 0,
+        "started_at": "2026-01-01T00:00:00Z", "finished_at": None, "status": "running", "exit_code": None,
         "hosts": {}, "instances": [], "baseline": None,
         "summary": {"instances": 0, "ok": 0, "expect_failed": 0, "failed": 0, "interrupted": 0, "skipped": 0},
     }

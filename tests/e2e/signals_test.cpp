@@ -62,6 +62,8 @@ TEST_CASE("e2e: SIGKILL of the runner in instance 2 of 3 keeps the finished inst
     // results.json is rewritten atomically: whatever it holds is a whole document.
     auto doc = load_json(s / "out" / "results.json");
     CHECK(doc["status"] == "running");
+    CHECK(doc["exit_code"].is_null()); // the run never ended: no exit code, not a false 0
+    CHECK(doc["finished_at"].is_null());
     CHECK(schema_errors(s / "out") == "");
 
     // compare reads a killed run's results.jsonl (a torn last line would be skipped).

@@ -231,14 +231,15 @@ int run_plan(const plan& p, const run_options& options) {
         comparison_text = format_comparison(report);
     }
     run.finished_at = utc_iso8601(std::chrono::system_clock::now());
-    run.exit_code = exit_code_of(run, regressed);
+    const int code = exit_code_of(run, regressed);
+    run.exit_code = code;
     files.rewrite(run);
     if (!options.junit.empty()) files.warn(write_file_atomic(options.junit, junit_xml(run)));
 
     fmt::print("\n{}", summary_table(run));
     if (!comparison_text.empty()) fmt::print("\nbaseline {}:\n{}", options.baseline, comparison_text);
     fmt::print("reports: {}\n", *dir);
-    return run.exit_code;
+    return code;
 }
 
 } // namespace kp::runner

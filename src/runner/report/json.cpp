@@ -245,7 +245,7 @@ json run_json_frame(const run_record& r) {
     doc["type"] = "results";
     doc["finished_at"] = r.finished_at.empty() ? json(nullptr) : json(r.finished_at);
     doc["status"] = to_string(r.status);
-    doc["exit_code"] = r.exit_code;
+    doc["exit_code"] = r.exit_code ? json(*r.exit_code) : json(nullptr);
     doc["instances"] = json::array();
     json summary = {{"instances", r.instances.size()}};
     for (instance_status s : all_instance_statuses)

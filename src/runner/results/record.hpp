@@ -119,7 +119,7 @@ struct run_record {
     std::vector<host_record> hosts;
     std::vector<instance_record> instances;
     std::optional<comparison_report> baseline; ///< the --baseline comparison, when asked
-    int exit_code = 0;
+    std::optional<int> exit_code;              ///< absent (null in results.json) until the run ends
 };
 
 /// Stable names of enums in reports.

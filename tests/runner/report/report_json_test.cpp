@@ -51,8 +51,10 @@ TEST_CASE("report json: the text built instance by instance is run_json's dump")
     // Skipped instances are never add()ed; the text serializes them itself.
     run.instances.push_back(instance("rr/3", instance_status::skipped));
     run.status = run_status::aborted;
+    CHECK(nlohmann::json::parse(text.text(run))["exit_code"].is_null()); // not ended yet
     run.finished_at = "2026-12-02T00:00:09Z";
     run.exit_code = 3;
     CHECK(text.text(run) == reference(run));
+    CHECK(nlohmann::json::parse(text.text(run))["exit_code"] == 3);
     CHECK(nlohmann::json::parse(text.text(run))["instances"].size() == 4);
 }
