@@ -393,7 +393,10 @@ class expander {
             in.server_placement = spec->server->value;
             in.server_placement_loc = spec->server->loc;
         }
-        if (spec->distinct_rx) in.job.distinct_rx = spec->distinct_rx->value;
+        if (spec->distinct_rx) {
+            in.job.distinct_rx = spec->distinct_rx->value;
+            in.distinct_rx_loc = spec->distinct_rx->loc;
+        }
     }
 
     const plan& p_;
