@@ -4,6 +4,7 @@
 #include "e2e_util.hpp"
 
 #include <fmt/format.h>
+#include <sched.h>
 
 #include "netns_fixture.hpp"
 
@@ -130,6 +131,42 @@ TEST_CASE("e2e: check reports a placement that cannot hold on its host, located 
                                               R"(\(allowed CPUs [0-9,-]+\): )")));
     CHECK(contains(r.log, "    placement: {server: \"63\"}\n" + std::string(24, ' ') + "^\n"));
     CHECK(contains(r.log, "check: FAILED: placement rules cannot hold on their hosts (exit 2)"));
+}
+
+TEST_CASE("e2e: distinct_rx with more flows than a host's CPUs is refused by check and run, located") {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+    const int cpus = CPU_COUNT(&set); // the local agent inherits this affinity
+    scratch s;
+    auto plan = s.write("plan.yaml", fmt::format(R"(version: 1
+hosts: {{me: {{}}}}
+scenarios:
+  - name: spread
+    traffic: tcp_rr
+    flows: {}
+    duration: 1s
+    placement: {{distinct_rx: true}}
+)",
+                                                 cpus + 1));
+    const std::string message =
+        fmt::format("plan.yaml:8:30: distinct_rx: {} flows need {} distinct receive CPUs, but host me has {} "
+                    "(allowed CPUs ",
+                    cpus + 1, cpus + 1, cpus);
+    auto c = run_kperf({"check", plan.string()}, s / "check.log", 60s, s.dir);
+    INFO(c.log);
+    CHECK(c.code == 2);
+    CHECK(contains(c.log, message));
+    CHECK(contains(c.log, fmt::format("); use at most {} flows or drop distinct_rx\n"
+                                      "    placement: {{distinct_rx: true}}\n"
+                                      "                             ^\n",
+                                      cpus)));
+    CHECK(contains(c.log, "check: FAILED: placement rules cannot hold on their hosts (exit 2)"));
+    auto r = run_kperf({"run", plan.string(), "-o", (s / "res").string()}, s / "run.log", 60s, s.dir);
+    INFO(r.log);
+    CHECK(r.code == 2);
+    CHECK(contains(r.log, message));
+    CHECK(r.seconds < 10); // refused before any traffic
 }
 
 TEST_CASE("e2e: check of a plan with errors prints them located and contacts nothing (exit 2)") {

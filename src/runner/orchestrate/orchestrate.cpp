@@ -192,6 +192,23 @@ std::string check_placements(const plan& p, const std::vector<instance>& instanc
                     loc, fmt::format("placement '{}' cannot hold on host {} (allowed CPUs {}): {}",
                                      engine::to_string(rule), host, engine::format_cpu_list(allowed), *why));
         }
+        // distinct_rx keeps only connections whose receive CPUs are all distinct: more flows than
+        // a side has CPUs can never all be kept (establishing gives up only after connecting).
+        if (!inst.job.distinct_rx) continue;
+        for (const auto& host : {inst.client, inst.server}) {
+            const auto* agent = pool.find(host);
+            if (!agent) continue;
+            const auto& allowed = agent->caps().allowed_cpus;
+            if (allowed.empty() || inst.job.flows <= allowed.size() ||
+                !seen.insert(fmt::format("{}\ndistinct_rx {}", host, inst.job.flows)).second)
+                continue;
+            out +=
+                p.diagnose(inst.distinct_rx_loc,
+                           fmt::format("distinct_rx: {} flows need {} distinct receive CPUs, but host {} has "
+                                       "{} (allowed CPUs {}); use at most {} flows or drop distinct_rx",
+                                       inst.job.flows, inst.job.flows, host, allowed.size(),
+                                       engine::format_cpu_list(allowed), allowed.size()));
+        }
     }
     return out;
 }

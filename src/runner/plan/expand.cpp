@@ -7,6 +7,7 @@
 
 #include "engine/traffic/job_defaults.hpp"
 #include "engine/traffic/traffic.hpp"
+#include "runner/plan/metric.hpp"
 
 namespace kp::runner {
 namespace {
@@ -268,6 +269,11 @@ class expander {
             std::erase_if(in.expect, [&](const expectation& d) { return d.metric == e.metric; });
             in.expect.push_back(e);
         }
+        for (const auto& e : in.expect)
+            measured("expect", e, kind, sc);
+        if (in.search)
+            for (const auto& e : in.search->slo)
+                measured("search.slo", e, kind, sc);
         for (std::size_t i = 0; i < param_count; ++i) {
             auto p = static_cast<param>(i);
             if (!(info(p).applies_to & mask_of(kind))) continue;
@@ -280,6 +286,31 @@ class expander {
             in.params.emplace_back(std::string(info(p).name), std::move(text));
         }
         return true;
+    }
+
+    /// An `expect:` or `search.slo` entry on a metric `kind` never measures can only fail at run
+    /// time ("not measured"): refused here, at the metric's key, with what the kind measures.
+    void measured(std::string_view what, const expectation& e, traffic kind, const scenario& sc) {
+        const auto m = metric_from_name(e.metric);
+        if (!m || measured_by(kind, *m)) return;
+        std::vector<std::string_view> names;
+        for (metric x : measured_metrics(kind))
+            names.push_back(info(x).name);
+        std::string hint = did_you_mean(e.metric, names);
+        // Not close in spelling, but what plays the same part for this kind.
+        if (hint.empty()) {
+            const engine::traffic_info& row = engine::info(kind);
+            std::optional<metric> twin;
+            if (*m == metric::loss_ratio) twin = metric::retransmits;
+            if (*m == metric::retransmits) twin = metric::loss_ratio;
+            if (*m == metric::transactions_per_s || *m == metric::connections_per_s)
+                twin = row.stream() ? metric::throughput_bps : metric::transactions_per_s;
+            if (twin && measured_by(kind, *twin))
+                hint = fmt::format(", did you mean '{}'?", info(*twin).name);
+        }
+        diags_.error(e.loc, fmt::format("{}: {} does not measure {} (scenario '{}'; {} measures {}){}", what,
+                                        name_of(kind), e.metric, sc.name, name_of(kind),
+                                        fmt::join(names, ", "), hint));
     }
 
     /// The search's rates in messages/s (bit rates over the message size); a rate from
@@ -362,7 +393,10 @@ class expander {
             in.server_placement = spec->server->value;
             in.server_placement_loc = spec->server->loc;
         }
-        if (spec->distinct_rx) in.job.distinct_rx = spec->distinct_rx->value;
+        if (spec->distinct_rx) {
+            in.job.distinct_rx = spec->distinct_rx->value;
+            in.distinct_rx_loc = spec->distinct_rx->loc;
+        }
     }
 
     const plan& p_;

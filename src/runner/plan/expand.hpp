@@ -30,6 +30,7 @@ struct instance {
     engine::job_spec job; ///< shared by both sides; job.placement is `any`, see for_side()
     engine::placement_rule client_placement, server_placement;
     source_loc client_placement_loc, server_placement_loc; ///< for check_placement errors
+    source_loc distinct_rx_loc; ///< `distinct_rx:` as written, for check_placements errors
     std::uint32_t repeat = 1;
     std::optional<until_rule> until; ///< min_repeat is max(2, repeat)
     std::vector<expectation> expect;

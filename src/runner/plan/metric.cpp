@@ -1,5 +1,7 @@
 #include "runner/plan/metric.hpp"
 
+#include "engine/traffic/traffic.hpp"
+
 namespace kp::runner {
 namespace {
 
@@ -42,6 +44,30 @@ std::array<metric, metric_count> all_metrics() {
     for (std::size_t i = 0; i < metric_count; ++i)
         all[i] = static_cast<metric>(i);
     return all;
+}
+
+bool measured_by(engine::traffic kind, metric m) {
+    const engine::traffic_info& row = engine::info(kind);
+    if (info(m).is_latency) return !row.stream();
+    switch (m) {
+    case metric::transactions_per_s:
+        return !row.stream();
+    case metric::connections_per_s:
+        return row.crr();
+    case metric::loss_ratio:
+        return row.udp();
+    case metric::retransmits:
+        return row.tcp();
+    default:
+        return true; // throughput and CPU figures: every kind
+    }
+}
+
+std::vector<metric> measured_metrics(engine::traffic kind) {
+    std::vector<metric> out;
+    for (metric m : all_metrics())
+        if (measured_by(kind, m)) out.push_back(m);
+    return out;
 }
 
 } // namespace kp::runner

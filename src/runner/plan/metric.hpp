@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
+
+#include "engine/core/job.hpp"
 
 namespace kp::runner {
 
@@ -50,6 +53,15 @@ struct metric_info {
 [[nodiscard]] std::optional<metric> metric_from_name(std::string_view name);
 /// All metrics in declaration order.
 [[nodiscard]] std::array<metric, metric_count> all_metrics();
+
+/// True when a run of `kind` measures `m`, from the kind's descriptor row
+/// (engine/traffic/traffic.hpp): rates and latency need transactions, connections_per_s needs
+/// tcp_crr, loss_ratio UDP, retransmits TCP. results/metrics.cpp derive_metrics sets exactly
+/// these (given non-zero counters; a test holds the two together). Plan checks use it to refuse
+/// `expect:` and `search.slo` entries that could never be verified.
+[[nodiscard]] bool measured_by(engine::traffic kind, metric m);
+/// The metrics `kind` measures, in declaration order.
+[[nodiscard]] std::vector<metric> measured_metrics(engine::traffic kind);
 
 /// One value per metric; absent where it does not apply (e.g. latency of a stream).
 using metric_values = std::array<std::optional<double>, metric_count>;

@@ -257,3 +257,35 @@ TEST_CASE("plan: caret keeps tabs so it lines up") {
     diagnostic d{{1, 3}, "m"};
     CHECK(format_diagnostic("f", "\tab\n", d) == "f:1:3: m\n\tab\n\t ^\n");
 }
+
+TEST_CASE("plan: an expectation on a metric the traffic kind never measures is refused at its key") {
+    CHECK(
+        errors_of(with_scenario("  - name: s\n    traffic: tcp_rr\n    expect: {loss_ratio: \"< 1%\"}\n")) ==
+        "x.yaml:7:14: expect: tcp_rr does not measure loss_ratio (scenario 's'; tcp_rr measures "
+        "throughput_bps, transactions_per_s, latency_p50, latency_p90, latency_p99, latency_p999, "
+        "latency_p9999, latency_min, latency_max, latency_mean, retransmits, client_cpu_s, server_cpu_s, "
+        "client_service_demand, server_service_demand), did you mean 'retransmits'?\n"
+        "    expect: {loss_ratio: \"< 1%\"}\n"
+        "             ^\n");
+    // A matrix over traffic checks every instance: udp_rr measures latency, udp_stream does not.
+    CHECK(errors_of(with_scenario("  - name: m\n    matrix: {traffic: [udp_rr, udp_stream]}\n"
+                                  "    expect: {latency_p99: \"< 1ms\"}\n")) ==
+          "x.yaml:7:14: expect: udp_stream does not measure latency_p99 (scenario 'm'; udp_stream measures "
+          "throughput_bps, loss_ratio, client_cpu_s, server_cpu_s, client_service_demand, "
+          "server_service_demand)\n"
+          "    expect: {latency_p99: \"< 1ms\"}\n"
+          "             ^\n");
+    // From `defaults:` too: the error is at the defaults key and names the scenario.
+    CHECK(errors_of("version: 1\nhosts:\n  me: {}\ndefaults:\n  expect: {connections_per_s: \"> 1\"}\n"
+                    "scenarios:\n  - name: s\n    traffic: tcp_rr\n  - name: c\n    traffic: tcp_crr\n")
+              .starts_with("x.yaml:5:12: expect: tcp_rr does not measure connections_per_s (scenario 's'; "));
+    // search.slo, with the `loss` spelling: a peak search on tcp_rr cannot see loss.
+    CHECK(errors_of(with_scenario("  - name: s\n    traffic: tcp_rr\n"
+                                  "    search: {rate: [1k/s, 10k/s], slo: {loss: \"< 1%\"}}\n"))
+              .starts_with("x.yaml:7:41: search.slo: tcp_rr does not measure loss_ratio (scenario 's'; "));
+    // What the kind measures loads.
+    CHECK(load_plan("x.yaml",
+                    with_scenario("  - name: s\n    traffic: udp_rr\n    expect: {loss_ratio: \"< 1%\", "
+                                  "latency_p99: \"< 1ms\"}\n"))
+              .has_value());
+}

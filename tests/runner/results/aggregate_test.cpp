@@ -216,3 +216,31 @@ TEST_CASE("aggregate: a folded side gives exactly the metrics of the unfolded on
             CHECK(*full[static_cast<std::size_t>(metric::server_service_demand)] == 0.5 / (moved / 1e9));
     }
 }
+
+TEST_CASE("metrics: measured_by says exactly which metrics derive_metrics sets, for every kind") {
+    // Non-zero counters everywhere, so a metric is absent only because the kind never sets it.
+    auto busy = [] {
+        engine::side_result s;
+        s.seconds = 2;
+        s.totals.bytes_sent = s.totals.bytes_received = 1'000'000;
+        s.totals.transactions = s.totals.connections = 1000;
+        s.totals.datagrams_sent = s.totals.datagrams_received = 1000;
+        s.totals.lost = 10;
+        s.totals.total_retrans = 3;
+        s.latency.record(50'000);
+        s.cpu_total.user = 0.25;
+        return s;
+    };
+    for (const auto& row : engine::traffic_table) {
+        const auto values = derive_metrics(row.kind, busy(), busy());
+        for (metric m : all_metrics()) {
+            CAPTURE(row.name);
+            CAPTURE(info(m).name);
+            CHECK(measured_by(row.kind, m) == values[static_cast<std::size_t>(m)].has_value());
+        }
+    }
+    CHECK(measured_metrics(engine::traffic::udp_stream) ==
+          std::vector<metric>{metric::throughput_bps, metric::loss_ratio, metric::client_cpu_s,
+                              metric::server_cpu_s, metric::client_service_demand,
+                              metric::server_service_demand});
+}
