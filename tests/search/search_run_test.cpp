@@ -56,6 +56,7 @@ struct run_output {
 
 /// Runs `kperf-plan run -o DIR/out EXTRA PLAN` and loads results.json.
 run_output run_plan(const std::string& dir, const std::string& plan_text, const std::string& extra = "") {
+    std::filesystem::remove_all(dir + "/out"); // a run never reuses an earlier run's directory
     std::ofstream(dir + "/plan.yaml") << plan_text;
     run_output r;
     r.text =
