@@ -5,12 +5,14 @@
 #include <cmath>
 #include <string>
 
+#include "plan/plan_errors.hpp"
 #include "runner/orchestrate/orchestrate.hpp"
 #include "runner/orchestrate/search.hpp"
 #include "runner/plan/expand.hpp"
 #include "runner/plan/plan.hpp"
 
 using namespace kp::runner;
+using kp::runner::test::errors_of;
 using namespace std::chrono_literals;
 
 namespace {
@@ -209,12 +211,6 @@ TEST_CASE("search: an unmeasured SLO metric fails the probe") {
 // --- the plan language ---
 
 namespace {
-
-std::string errors_of(std::string_view text) {
-    auto p = load_plan("x.yaml", text);
-    REQUIRE_FALSE(p.has_value());
-    return p.error().text;
-}
 
 std::string plan_with(std::string_view scenario) {
     return "version: 1\nhosts:\n  me: {}\nscenarios:\n" + std::string(scenario);

@@ -3,17 +3,13 @@
 
 #include <string>
 
+#include "plan/plan_errors.hpp"
 #include "runner/plan/plan.hpp"
 
 using namespace kp::runner;
+using kp::runner::test::errors_of;
 
 namespace {
-
-std::string errors_of(std::string_view text) {
-    auto p = load_plan("x.yaml", text);
-    REQUIRE_FALSE(p.has_value());
-    return p.error().text;
-}
 
 std::string with_host(std::string_view host) {
     return "version: 1\nhosts:\n  a: " + std::string(host) +

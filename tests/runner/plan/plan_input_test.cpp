@@ -6,17 +6,11 @@
 #include <string>
 #include <unistd.h>
 
+#include "plan/plan_errors.hpp"
 #include "runner/plan/plan.hpp"
 
 using namespace kp::runner;
-
-namespace {
-std::string errors_of(std::string_view text) {
-    auto p = load_plan("x.yaml", text);
-    REQUIRE_FALSE(p.has_value());
-    return p.error().text;
-}
-} // namespace
+using kp::runner::test::errors_of;
 
 TEST_CASE("plan input: empty file") {
     const std::string msg =

@@ -2,19 +2,15 @@
 
 #include <string>
 
+#include "plan/plan_errors.hpp"
 #include "runner/plan/plan.hpp"
 
 using namespace kp::runner;
+using kp::runner::test::errors_of;
 
 namespace {
 
 /// The formatted errors of a plan that must not load.
-std::string errors_of(std::string_view text, std::string_view file = "x.yaml") {
-    auto p = load_plan(file, text);
-    REQUIRE_FALSE(p.has_value());
-    return p.error().text;
-}
-
 constexpr std::string_view head = "version: 1\nhosts:\n  me: {}\nscenarios:\n";
 
 std::string with_scenario(std::string_view body) {
