@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "netns_fixture.hpp"
+#include "ssh_topology.hpp"
 
 using namespace kp::e2e;
 using kp::test::netns_hosts;
@@ -127,24 +128,7 @@ TEST_CASE("e2e: an sshd without a Subsystem sftp line deploys over exec and runs
     if (skip_without_netns()) return;
     netns_hosts f(1);
     const auto& h = f.hosts()[0];
-    // A second sshd in the namespace, on port 2222, whose config has no Subsystem line.
-    std::string cfg = f.dir() + "/host1/sshd_nosftp";
-    run_shell(fmt::format("sed -e '/^Subsystem/d' -e 's/^Port 22$/Port 2222/' -e '/^ListenAddress 127/d' "
-                          "-e 's#^PidFile .*#PidFile {0}/host1/nosftp.pid#' {0}/host1/sshd_config > {1}",
-                          f.dir(), cfg));
-    int rc = -1;
-    run_shell(fmt::format("ip netns exec {} /usr/sbin/sshd -f {} -E {}/host1/nosftp.log", h.ns, cfg, f.dir()),
-              &rc);
-    REQUIRE(rc == 0);
-    std::string known = f.dir() + "/known_hosts_2222";
-    run_shell(fmt::format("sed 's/^{0} /[{0}]:2222 /' {1} > {2}", h.address, f.known_hosts(), known));
-    for (int i = 0;
-         i < 50 && run_shell(fmt::format("timeout 1 bash -c 'exec 3<>/dev/tcp/{}/2222' 2>/dev/null "
-                                         "&& echo up",
-                                         h.address))
-                       .empty();
-         ++i)
-        std::this_thread::sleep_for(100ms);
+    second_sshd(f, 0, 2222, /*sftp=*/false); // a second sshd, on port 2222, without SFTP
     // A copy with a fresh hash, so the deploy must upload.
     scratch s;
     fs::path bin = s / "kperf-plan";
@@ -165,7 +149,8 @@ scenarios:
 )",
                                                  h.address, f.key()));
     ::setenv("KPERF_PLAN_BIN", bin.c_str(), 1); // run_kperf starts this copy
-    auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", known}, s / "log", 60s);
+    auto r = run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()},
+                       s / "log", 60s);
     ::setenv("KPERF_PLAN_BIN", tested.c_str(), 1);
     INFO(r.log);
     CHECK(r.code == 0);

@@ -37,15 +37,22 @@ inline void sshd_only_from(const netns_hosts& f, std::size_t target, std::size_t
     if (rc != 0) throw std::runtime_error("nft failed: " + out);
 }
 
-/// Starts a second sshd for host `i` on `port` (same keys and config) and records its key as
-/// "[addr]:port" in the fixture's known_hosts. The namespace's teardown stops it.
-inline void second_sshd(const netns_hosts& f, std::size_t i, int port) {
+/// Starts a second sshd for host `i` on `port` (same keys and config; with `sftp` false, a copy
+/// of the config without its Subsystem line) and records its key as "[addr]:port" in the
+/// fixture's known_hosts. The namespace's teardown stops it.
+inline void second_sshd(const netns_hosts& f, std::size_t i, int port, bool sftp = true) {
     std::string h = fmt::format("{}/host{}", f.dir(), i + 1);
     const auto& host = f.hosts().at(i);
+    std::string config = h + "/sshd_config";
     int rc = 0;
-    auto out = run_shell(fmt::format("ip netns exec {} /usr/sbin/sshd -f {}/sshd_config -o Port={} -o "
+    if (!sftp) {
+        config = fmt::format("{}/sshd_config_nosftp{}", h, port);
+        run_shell(fmt::format("sed '/^Subsystem/d' {}/sshd_config > {}", h, config), &rc);
+        if (rc != 0) throw std::runtime_error("second sshd: cannot write " + config);
+    }
+    auto out = run_shell(fmt::format("ip netns exec {} /usr/sbin/sshd -f {} -o Port={} -o "
                                      "PidFile={}/sshd{}.pid -E {}/sshd{}.log 2>&1",
-                                     host.ns, h, port, h, port, h, port),
+                                     host.ns, config, port, h, port, h, port),
                          &rc);
     if (rc != 0) throw std::runtime_error("second sshd: " + out);
     std::string pub = f.host_key_pub(i);

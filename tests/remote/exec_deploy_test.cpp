@@ -16,6 +16,7 @@
 #include "remote/ssh/deploy.hpp"
 #include "remote/stream_deploy.hpp"
 #include "ssh/ssh_test_util.hpp"
+#include "ssh_topology.hpp"
 
 using namespace kp::test;
 namespace fs = std::filesystem;
@@ -162,21 +163,10 @@ TEST_CASE("ssh: a server without an SFTP subsystem deploys over an exec channel"
     if (skip_without_netns()) return;
     netns_hosts f(1);
     fresh_binary bin(f);
-    const auto& h = f.hosts()[0];
-    // A second sshd in the namespace, on port 2222, whose config has no Subsystem line.
-    std::string cfg = f.dir() + "/host1/sshd_nosftp";
-    run_shell(fmt::format("sed -e '/^Subsystem/d' -e 's/^Port 22$/Port 2222/' -e '/^ListenAddress 127/d' "
-                          "-e 's#^PidFile .*#PidFile {0}/host1/nosftp.pid#' {0}/host1/sshd_config > {1}",
-                          f.dir(), cfg));
-    int rc = -1;
-    run_shell(fmt::format("ip netns exec {} /usr/sbin/sshd -f {} -E {}/host1/nosftp.log", h.ns, cfg, f.dir()),
-              &rc);
-    REQUIRE(rc == 0);
-    std::string known = f.dir() + "/known_hosts_2222";
-    run_shell(fmt::format("sed 's/^{0} /[{0}]:2222 /' {1} > {2}", h.address, f.known_hosts(), known));
+    second_sshd(f, 0, 2222, /*sftp=*/false); // a second sshd, on port 2222, without SFTP
     auto o = options_for(f, 0);
     o.target.port = 2222;
-    o.known_hosts = known;
+    o.known_hosts = f.known_hosts();
     kp::remote::deploy_report rep;
     std::optional<std::unique_ptr<kp::remote::transport>> t;
     for (int i = 0; i < 50; ++i) { // the new sshd accepts within 5 s
