@@ -36,13 +36,7 @@ failure_reason host_unavailable(const agent_pool& pool, const std::string& host)
 }
 
 void finish_aggregate(const instance& inst, instance_record& rec) {
-    std::vector<metric_values> values;
-    std::vector<engine::histogram> latencies;
-    for (const auto& r : rec.repeats) {
-        values.push_back(r.metrics);
-        latencies.push_back(r.client.latency);
-    }
-    rec.aggregate = aggregate_repeats(values, latencies);
+    rec.aggregate = aggregate_of(rec.repeats);
     if (rec.failure || rec.repeats.empty()) return;
     bool all_passed = true;
     for (const auto& e : inst.expect) {

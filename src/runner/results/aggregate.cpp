@@ -1,5 +1,7 @@
 #include "runner/results/aggregate.hpp"
 
+#include "runner/results/record.hpp"
+
 namespace kp::runner {
 
 const metric_aggregate* instance_aggregate::find(metric m) const {
@@ -26,6 +28,16 @@ instance_aggregate aggregate_repeats(std::span<const metric_values> values,
         out.metrics.push_back(std::move(a));
     }
     return out;
+}
+
+instance_aggregate aggregate_of(std::span<const repeat_record> repeats) {
+    std::vector<metric_values> values;
+    std::vector<engine::histogram> latencies;
+    for (const auto& r : repeats) {
+        values.push_back(r.metrics);
+        latencies.push_back(r.client.latency);
+    }
+    return aggregate_repeats(values, latencies);
 }
 
 } // namespace kp::runner

@@ -34,4 +34,8 @@ struct instance_aggregate {
 [[nodiscard]] instance_aggregate aggregate_repeats(std::span<const metric_values> values,
                                                    std::span<const engine::histogram> latencies);
 
+struct repeat_record; // runner/results/record.hpp
+/// aggregate_repeats over recorded repeats: their metrics and client latencies.
+[[nodiscard]] instance_aggregate aggregate_of(std::span<const repeat_record> repeats);
+
 } // namespace kp::runner

@@ -60,13 +60,7 @@ std::optional<double> value_of(const instance_aggregate& a, metric m) {
 
 void compare_direct(const instance_aggregate& chain, std::span<const hop_record> hops,
                     direct_record& direct) {
-    std::vector<metric_values> values;
-    std::vector<engine::histogram> latencies;
-    for (const auto& r : direct.repeats) {
-        values.push_back(r.metrics);
-        latencies.push_back(r.client.latency);
-    }
-    direct.aggregate = aggregate_repeats(values, latencies);
+    direct.aggregate = aggregate_of(direct.repeats);
     auto added = [&](metric m) -> std::optional<double> {
         auto c = value_of(chain, m), d = value_of(direct.aggregate, m);
         return c && d ? std::optional(*c - *d) : std::nullopt;
