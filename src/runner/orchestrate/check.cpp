@@ -110,11 +110,7 @@ probe_result run_probe(const plan& p, const probe_route& route, engine::traffic 
                        const probe_timing& timing) {
     probe_result out;
     out.kind = kind;
-    auto unavailable = [&](const std::string& host) {
-        const auto* rec = pool.record(host);
-        if (rec && rec->failure) return failure_reason{host, rec->failure->step, rec->failure->error};
-        return failure_reason{host, "start agent", "no agent for this host"};
-    };
+    auto unavailable = [&](const std::string& host) { return host_unavailable(pool, host); };
     const instance inst = probe_instance(route, kind, timing);
     repeat_context ctx;
     ctx.inst = &inst;

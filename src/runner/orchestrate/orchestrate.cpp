@@ -26,14 +26,13 @@ std::string address_of(const plan& p, const agent_pool& pool, const std::string&
     return address_of(p, host);
 }
 
-namespace {
-
-/// Why `host` has no agent, as an instance failure.
 failure_reason host_unavailable(const agent_pool& pool, const std::string& host) {
     if (const auto* r = pool.record(host); r && r->failure)
         return {host, r->failure->step, r->failure->error};
     return {host, "start agent", "no agent for this host"};
 }
+
+namespace {
 
 void finish_aggregate(const instance& inst, instance_record& rec) {
     rec.aggregate = aggregate_of(rec.repeats);

@@ -35,6 +35,9 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
 /// pool resolved it (`address: auto`), else as the plan gives it.
 [[nodiscard]] std::string address_of(const plan& p, const agent_pool& pool, const std::string& host);
 
+/// Why `host` has no agent, as an instance failure (its start failure, else "no agent").
+[[nodiscard]] failure_reason host_unavailable(const agent_pool& pool, const std::string& host);
+
 /// A fresh record of `inst` (ids, hosts, jobs) before anything ran.
 [[nodiscard]] instance_record record_of(const instance& inst);
 
