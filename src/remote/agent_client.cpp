@@ -262,8 +262,17 @@ result<void> agent_client::establish(const std::string& instance, timeout t) {
     return on_instance(*impl_, protocol::request_type::establish, instance, t);
 }
 
-result<void> agent_client::start(const std::string& instance, timeout t) {
-    return on_instance(*impl_, protocol::request_type::start, instance, t);
+result<void> agent_client::start(const std::string& instance, timeout t, std::int64_t at_ns) {
+    auto r = impl_->rpc<no_fields>("start " + instance, protocol::request_type::start,
+                                   start_args{instance, at_ns}, t);
+    if (!r) return fail(r.error());
+    return {};
+}
+
+result<std::int64_t> agent_client::clock(timeout t) {
+    auto r = impl_->rpc<clock_reply>("clock", protocol::request_type::clock, no_fields{}, t);
+    if (!r) return fail(r.error());
+    return r->realtime_ns;
 }
 
 result<engine::side_result> agent_client::wait(const std::string& instance, timeout t) {

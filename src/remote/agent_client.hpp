@@ -56,8 +56,12 @@ class agent_client {
                                  const engine::endpoint& bind, const engine::endpoint& next, timeout t);
     /// Completes the data connections of `instance` (both sides must be asked, concurrently).
     result<void> establish(const std::string& instance, timeout t);
-    /// Starts traffic; the engine runs warm-up then duration and stops on its own.
-    result<void> start(const std::string& instance, timeout t);
+    /// Starts traffic at `at_ns` (the agent host's CLOCK_REALTIME, ns; 0: now); the engine runs
+    /// warm-up then duration and stops on its own. Answered once the workers are ready, before
+    /// the instant; an instant more than 60 s ahead is a usage error.
+    result<void> start(const std::string& instance, timeout t, std::int64_t at_ns = 0);
+    /// The agent host's CLOCK_REALTIME in ns, read just before the reply (see remote/clock.hpp).
+    result<std::int64_t> clock(timeout t);
     /// Waits for `instance` to finish (at most `t`), then returns its collected figures.
     result<engine::side_result> wait(const std::string& instance, timeout t);
     /// Stops traffic of `instance` now; a pending wait() then returns.
