@@ -184,9 +184,9 @@ int run_plan(const plan& p, const run_options& options) {
         fmt::format("kperf-plan: plan {}: {} instance(s); reports in {}", p.name, instances.size(), *dir));
 
     std::set<std::string> needed;
-    for (const auto& i : instances) {
-        needed.insert({i.client, i.server});
-        needed.insert(i.via.begin(), i.via.end()); // proxy hosts run forwarders
+    for (const instance* i : pair_instances(instances)) {
+        needed.insert({i->client, i->server});
+        needed.insert(i->via.begin(), i->via.end()); // proxy hosts run forwarders
     }
     std::string executable = std::filesystem::read_symlink("/proc/self/exe").string();
     agent_pool pool =

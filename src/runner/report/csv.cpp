@@ -1,5 +1,6 @@
 #include "runner/report/csv.hpp"
 
+#include <algorithm>
 #include <array>
 #include <iterator>
 #include <utility>
@@ -20,8 +21,17 @@ namespace {
 struct row_source {
     const run_record& run;
     const instance_record& r;
-    const repeat_record* rep; ///< the repeat of a repeat row; null in an aggregate row
+    const repeat_record* rep;               ///< the repeat of a repeat row; null in an aggregate row
+    const instance_record* group = nullptr; ///< a member row: its group's record
 };
+
+/// A member row's compare_idle record, if its group ran it alone.
+const idle_record* idle_of(const row_source& s) {
+    if (!s.group) return nullptr;
+    for (const auto& i : s.group->group->idle)
+        if (i.member == s.r.member) return &i;
+    return nullptr;
+}
 
 struct column {
     std::string_view name;
@@ -48,7 +58,10 @@ constexpr column id_columns[] = {
 constexpr column repeat_column = {"repeat", [](const row_source& s) { return std::to_string(s.rep->index); }};
 constexpr column instance_columns[] = {
     {"scenario", [](const row_source& s) { return s.r.scenario; }},
-    {"traffic", [](const row_source& s) { return std::string(engine::info(s.r.kind).name); }},
+    {"traffic",
+     [](const row_source& s) {
+         return s.r.is_group() ? std::string("group") : std::string(engine::info(s.r.kind).name);
+     }},
     {"parameters", [](const row_source& s) { return parameters_text(s.r); }},
     {"client_host", [](const row_source& s) { return s.r.client_host; }},
     {"server_host", [](const row_source& s) { return s.r.server_host; }},
@@ -56,10 +69,12 @@ constexpr column instance_columns[] = {
     {"repeats", [](const row_source& s) { return std::to_string(s.r.repeats.size()); }},
 };
 constexpr std::string_view metric_names[] = {
-    "throughput_bps",        "transactions_per_s",   "connections_per_s", "latency_p50_us", "latency_p90_us",
-    "latency_p99_us",        "latency_p999_us",      "latency_p9999_us",  "latency_min_us", "latency_max_us",
-    "latency_mean_us",       "loss_ratio",           "retransmits",       "client_cpu_s",   "server_cpu_s",
-    "client_service_demand", "server_service_demand"};
+    "throughput_bps",        "transactions_per_s",    "connections_per_s",
+    "latency_p50_us",        "latency_p90_us",        "latency_p99_us",
+    "latency_p999_us",       "latency_p9999_us",      "latency_min_us",
+    "latency_max_us",        "latency_mean_us",       "loss_ratio",
+    "retransmits",           "client_cpu_s",          "server_cpu_s",
+    "client_service_demand", "server_service_demand", "fairness"};
 static_assert(std::size(metric_names) == metric_count);
 
 /// A metric: the repeat's value in a repeat row, the aggregate value in an aggregate row.
@@ -91,7 +106,9 @@ constexpr column ci_columns[] = {
 
 constexpr column tail_columns[] = {
     {"service_demand_unit",
-     [](const row_source& s) { return std::string(engine::info(s.r.kind).service_demand_unit); }},
+     [](const row_source& s) {
+         return s.r.is_group() ? std::string() : std::string(engine::info(s.r.kind).service_demand_unit);
+     }},
     {"checks_failed",
      [](const row_source& s) {
          std::size_t failed = 0;
@@ -119,6 +136,27 @@ constexpr column tail_columns[] = {
     {"added_latency_p99_us",
      [](const row_source& s) {
          return s.r.direct ? number(s.r.direct->added_latency_p99_us) : std::string();
+     }},
+    // Groups: a member row names its group; the group row gives the least window overlap; a
+    // latency member run alone (compare_idle) gives how much its latency grew under load.
+    {"group", [](const row_source& s) { return s.group ? s.group->id : std::string(); }},
+    {"window_overlap",
+     [](const row_source& s) {
+         if (!s.r.is_group() || s.r.group->repeats.empty()) return std::string();
+         double o = 1;
+         for (const auto& rep : s.r.group->repeats)
+             if (!s.rep || rep.index == s.rep->index) o = std::min(o, rep.overlap);
+         return number(o);
+     }},
+    {"latency_p50_inflation_us",
+     [](const row_source& s) {
+         const auto* i = idle_of(s);
+         return i ? number(i->p50_inflation_us) : std::string();
+     }},
+    {"latency_p99_inflation_us",
+     [](const row_source& s) {
+         const auto* i = idle_of(s);
+         return i ? number(i->p99_inflation_us) : std::string();
      }},
 };
 
@@ -175,13 +213,15 @@ std::string csv_text(const run_record& run, csv_rows rows) {
         out += (i ? "," : "") + csv_field(header[i]);
     out += "\n";
     const auto& columns = columns_of(rows);
-    for (const auto& r : run.instances) {
-        if (rows == csv_rows::aggregate) {
-            append_row(out, columns, {run, r, nullptr});
-            continue;
-        }
+    auto rows_of = [&](const instance_record& r, const instance_record* group) {
+        if (rows == csv_rows::aggregate) return append_row(out, columns, {run, r, nullptr, group});
         for (const auto& rep : r.repeats)
-            append_row(out, columns, {run, r, &rep});
+            append_row(out, columns, {run, r, &rep, group});
+    };
+    for (const auto& r : run.instances) {
+        for (const auto& m : r.members) // a group: one row per member, then the group's row
+            rows_of(m, &r);
+        rows_of(r, nullptr);
     }
     return out;
 }

@@ -114,7 +114,8 @@ std::string headline(const instance_record& r) {
     const auto& a = r.aggregate;
     std::string s;
     auto add = [&s](std::string part) { s += (s.empty() ? "" : " ") + part; };
-    bool rr = !engine::info(r.kind).stream();
+    // A group: its total goodput first, whatever its members are.
+    bool rr = !r.is_group() && !engine::info(r.kind).stream();
     if (const auto* m = a.find(metric::connections_per_s))
         add(fmt::format("{} conn/s", human_number(m->value)));
     if (const auto* m = a.find(metric::transactions_per_s))
@@ -124,6 +125,8 @@ std::string headline(const instance_record& r) {
     if (const auto* m = a.find(metric::latency_p50)) add("p50 " + human_latency_us(m->value));
     if (const auto* m = a.find(metric::latency_p99)) add("p99 " + human_latency_us(m->value));
     if (const auto* m = a.find(metric::loss_ratio)) add(fmt::format("loss {:.3g}%", m->value * 100));
+    if (const auto* m = a.find(metric::fairness); m && r.is_group())
+        add(fmt::format("fair {:.3f}", m->value));
     return s.empty() ? "-" : s;
 }
 
