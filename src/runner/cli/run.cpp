@@ -8,6 +8,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <openssl/evp.h>
 
 #include "remote/capabilities.hpp"
@@ -134,6 +135,12 @@ int exit_code_of(const run_record& run, bool regressed) {
     return expect_failed || regressed ? exit_failed : exit_ok;
 }
 
+/// This process's peak resident memory so far, KiB.
+long max_rss_kib() {
+    rusage u{};
+    return ::getrusage(RUSAGE_SELF, &u) == 0 ? u.ru_maxrss : 0;
+}
+
 } // namespace
 
 int run_plan(const plan& p, const run_options& options) {
@@ -189,8 +196,11 @@ int run_plan(const plan& p, const run_options& options) {
         needed.insert(i->via.begin(), i->via.end()); // proxy hosts run forwarders
     }
     std::string executable = std::filesystem::read_symlink("/proc/self/exe").string();
+    const auto setup_began = std::chrono::steady_clock::now();
     agent_pool pool =
         open_agents(p, needed, options, executable, [&prog](const std::string& l) { prog.log(l); });
+    run.agents_setup_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_began).count();
     run.hosts = pool.hosts;
     for (const auto& h : run.hosts)
         if (h.failure)
@@ -213,8 +223,10 @@ int run_plan(const plan& p, const run_options& options) {
 
     files.warn(files.jsonl.append(run_header_json(run)));
     files.rewrite(run);
-    run_instances(p, instances, pool, prog, run,
-                  [&](const instance_record& rec) { files.finished(run, rec); });
+    run_instances(p, instances, pool, prog, run, [&](const instance_record& rec) {
+        run.max_rss_kib = max_rss_kib();
+        files.finished(run, rec);
+    });
     pool.shutdown();
     prog.finish();
 
@@ -231,6 +243,7 @@ int run_plan(const plan& p, const run_options& options) {
         comparison_text = format_comparison(report);
     }
     run.finished_at = utc_iso8601(std::chrono::system_clock::now());
+    run.max_rss_kib = max_rss_kib();
     const int code = exit_code_of(run, regressed);
     run.exit_code = code;
     files.rewrite(run);

@@ -332,6 +332,7 @@ json run_json_frame(const run_record& r) {
     doc["finished_at"] = r.finished_at.empty() ? json(nullptr) : json(r.finished_at);
     doc["status"] = to_string(r.status);
     doc["exit_code"] = r.exit_code ? json(*r.exit_code) : json(nullptr);
+    doc["runner"] = {{"agents_setup_s", r.agents_setup_s}, {"max_rss_kib", r.max_rss_kib}};
     doc["instances"] = json::array();
     json summary = {{"instances", r.instances.size()}};
     for (instance_status s : all_instance_statuses)

@@ -163,6 +163,10 @@ struct run_record {
     std::vector<instance_record> instances;
     std::optional<comparison_report> baseline; ///< the --baseline comparison, when asked
     std::optional<int> exit_code;              ///< absent (null in results.json) until the run ends
+    /// The runner itself: how long starting every agent took, and its peak resident memory so
+    /// far (getrusage ru_maxrss), so that scale is visible in every run.
+    double agents_setup_s = 0;
+    long max_rss_kib = 0;
 };
 
 /// Stable names of enums in reports.
