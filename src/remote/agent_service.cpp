@@ -229,12 +229,15 @@ agent_service::found agent_service::lookup(const std::string& name, std::string_
 agent_service::outcome agent_service::quick(const protocol::request& r) {
     // start carries an instant besides the instance.
     std::int64_t at_ns = 0;
-    auto inst = r.type != request_type::start ? find(r.args, to_string(r.type)) : [&]() -> found {
+    found inst;
+    if (r.type == request_type::start) {
         auto a = args_of<start_args>(r.args, "start");
         if (!a) return std::unexpected(a.error());
         at_ns = a->at_ns;
-        return lookup(a->instance, "start");
-    }();
+        inst = lookup(a->instance, "start");
+    } else {
+        inst = find(r.args, to_string(r.type));
+    }
     if (!inst) return std::unexpected(inst.error());
     instance& in = **inst;
     std::string ctx = fmt::format("{} {}", to_string(r.type), in.name);

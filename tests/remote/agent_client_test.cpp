@@ -220,13 +220,16 @@ TEST_CASE("agent_client: the clock of a local agent is the runner's: |offset| < 
     CHECK(e->uncertainty_ns == e->rtt_ns / 2);
     CHECK(std::abs(e->offset_ns) <= e->uncertainty_ns); // the same clock: 0 is within ± uncertainty
     CHECK(took < 100ms);
-    // One raw request: the agent's reading lies between the runner's readings around it.
+    // One raw request: the agent's reading lies between the runner's stamps, and those between
+    // the test's readings around the call.
     std::int64_t before = kp::engine::real_ns();
-    auto host = a->clock(5s);
+    auto r = a->clock(5s);
     std::int64_t after = kp::engine::real_ns();
-    REQUIRE(host.has_value());
-    CHECK(*host >= before);
-    CHECK(*host <= after);
+    REQUIRE(r.has_value());
+    CHECK(before <= r->sent_ns);
+    CHECK(r->sent_ns <= r->host_ns);
+    CHECK(r->host_ns <= r->received_ns);
+    CHECK(r->received_ns <= after);
 }
 
 TEST_CASE("agent_client: start at an instant is answered at once; the windows begin one warm-up after it") {
@@ -244,8 +247,8 @@ TEST_CASE("agent_client: start at an instant is answered at once; the windows be
                                                         << client->window_start_ns - begin << " ns");
     CHECK(srv->window_start_ns >= begin);
     CHECK(client->window_start_ns >= begin);
-    CHECK(srv->window_start_ns - begin < 3'000'000);
-    CHECK(client->window_start_ns - begin < 3'000'000);
+    CHECK(srv->window_start_ns - begin < 5'000'000);
+    CHECK(client->window_start_ns - begin < 5'000'000);
     CHECK(bytes_received(*srv) > 0);
 }
 

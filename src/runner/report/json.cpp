@@ -37,6 +37,7 @@ json repeat_json(const repeat_record& r) {
         {"shared_window",
          {{"start_ns", r.shared_start_ns}, {"end_ns", r.shared_end_ns}, {"seconds", seconds}}},
         {"clock_offset_ns", r.clock_offset_ns},
+        {"clock_uncertainty_ns", r.clock_uncertainty_ns},
         {"client", r.client},
         {"server", r.server},
     };

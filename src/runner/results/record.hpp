@@ -44,8 +44,10 @@ struct repeat_record {
     std::vector<engine::side_result> hops; ///< `via:` forwarders, client side first (relay set)
     /// The window both sides measured in (max of starts, min of ends), runner clock, ns.
     std::int64_t shared_start_ns = 0, shared_end_ns = 0;
-    /// Each host's clock minus the runner's, as estimated around the start request, ns.
+    /// Each host's clock minus the runner's, estimated NTP style just before the start, ns.
     std::map<std::string, std::int64_t> clock_offset_ns;
+    /// How far each host's offset may be off: half the best round trip of the estimate, ns.
+    std::map<std::string, std::int64_t> clock_uncertainty_ns;
 };
 
 /// One `expect:` check and its outcome on the aggregate.

@@ -83,12 +83,12 @@ TEST_CASE("session: start(instant) returns at once; traffic and the window wait 
     CHECK(received_on(port) > just_before + 1'000'000);
     CHECK(total(s, &flow_result::bytes_received) > 1'000'000);
     const std::int64_t begin = instant + job.warmup.count();
-    INFO("server window start - (instant + warm-up): " << (s.window_start_ns - begin) / 1e3 << " us");
-    INFO("client window start - (instant + warm-up): " << (c.window_start_ns - begin) / 1e3 << " us");
+    MESSAGE("server window start - (instant + warm-up): " << (s.window_start_ns - begin) / 1e3 << " us");
+    MESSAGE("client window start - (instant + warm-up): " << (c.window_start_ns - begin) / 1e3 << " us");
     CHECK(s.window_start_ns >= begin);
     CHECK(c.window_start_ns >= begin);
-    CHECK(s.window_start_ns - begin < 3 * ms);
-    CHECK(c.window_start_ns - begin < 3 * ms);
+    CHECK(s.window_start_ns - begin < 5 * ms);
+    CHECK(c.window_start_ns - begin < 5 * ms);
     CHECK(s.window_end_ns - s.window_start_ns == doctest::Approx(3e8).epsilon(0.02));
 }
 
