@@ -222,6 +222,8 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
         const auto& cc = clocks[sides[i + 1].host];
         r.clock_offset_ns[sides[i].host] = cs.offset_ns;
         r.clock_offset_ns[sides[i + 1].host] = cc.offset_ns;
+        r.clock_uncertainty_ns[sides[i].host] = cs.uncertainty_ns;
+        r.clock_uncertainty_ns[sides[i + 1].host] = cc.uncertainty_ns;
         r.shared_start_ns =
             std::max(r.server.window_start_ns - cs.offset_ns, r.client.window_start_ns - cc.offset_ns);
         r.shared_end_ns =
@@ -237,8 +239,10 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
     for (const auto& r : members)
         mp.push_back(&r);
     rec.metrics = group_metrics(g, mp, rec.client.latency);
-    for (const auto& [host, c] : clocks)
+    for (const auto& [host, c] : clocks) {
         rec.clock_offset_ns[host] = c.offset_ns;
+        rec.clock_uncertainty_ns[host] = c.uncertainty_ns;
+    }
     rec.shared_start_ns = shared_start;
     rec.shared_end_ns = shared_end;
     const double planned = std::chrono::duration<double>(g.job.duration).count() * 1e9;
