@@ -8,8 +8,8 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 #include <openssl/evp.h>
+#include <sys/resource.h>
 
 #include "remote/capabilities.hpp"
 #include "runner/cli/cli.hpp"
