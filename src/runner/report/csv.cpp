@@ -85,10 +85,18 @@ template <std::size_t I> std::string metric_value(const row_source& s) {
 }
 
 template <std::size_t... I>
-constexpr std::array<column, metric_count> make_metric_columns(std::index_sequence<I...>) {
+constexpr std::array<column, sizeof...(I)> make_metric_columns(std::index_sequence<I...>) {
     return {{column{metric_names[I], &metric_value<I>}...}};
 }
-constexpr auto metric_columns = make_metric_columns(std::make_index_sequence<metric_count>{});
+// Columns are only ever appended: the metrics added after the first 17 (fairness) come at the
+// very end of the row (appended_metric_columns), not among these.
+constexpr std::size_t first_metrics = 17;
+static_assert(static_cast<std::size_t>(metric::fairness) == first_metrics);
+constexpr auto metric_columns = make_metric_columns(std::make_index_sequence<first_metrics>{});
+constexpr column appended_metric_columns[] = {
+    {metric_names[first_metrics], &metric_value<first_metrics>},
+};
+static_assert(first_metrics + std::size(appended_metric_columns) == metric_count);
 
 /// One end of the 95% CI of metric M over the repeats (aggregate rows only).
 template <metric M, bool High> std::string ci_bound(const row_source& s) {
@@ -168,6 +176,7 @@ std::vector<column> build_columns(csv_rows rows) {
     c.insert(c.end(), metric_columns.begin(), metric_columns.end());
     if (rows == csv_rows::aggregate) c.insert(c.end(), std::begin(ci_columns), std::end(ci_columns));
     c.insert(c.end(), std::begin(tail_columns), std::end(tail_columns));
+    c.insert(c.end(), std::begin(appended_metric_columns), std::end(appended_metric_columns));
     return c;
 }
 
