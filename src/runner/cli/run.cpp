@@ -79,17 +79,21 @@ nlohmann::json plan_model(const plan& p, const std::vector<instance>& instances)
                          {"address", h.address}};
         if (!h.exec.empty()) hosts[h.name]["exec"] = h.exec;
     }
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& i : instances) {
+    auto entry = [](const instance& i) {
         nlohmann::json params = nlohmann::json::object();
         for (const auto& [k, v] : i.params)
             params[k] = v;
-        list.push_back({{"id", i.id},
-                        {"scenario", i.scenario},
-                        {"client", i.client},
-                        {"server", i.server},
-                        {"repeat", i.repeat},
-                        {"params", params}});
+        nlohmann::json e = {{"id", i.id},         {"scenario", i.scenario}, {"client", i.client},
+                            {"server", i.server}, {"repeat", i.repeat},     {"params", params}};
+        return e;
+    };
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& i : instances) {
+        list.push_back(entry(i));
+        if (!i.is_group()) continue;
+        list.back()["members"] = nlohmann::json::array(); // a group: its members, each as an instance
+        for (const auto& m : i.members)
+            list.back()["members"].push_back(entry(m));
     }
     return {{"hosts", hosts}, {"instances", list}};
 }
