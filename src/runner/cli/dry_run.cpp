@@ -30,9 +30,14 @@ std::string describe_rule(const engine::placement_rule& r) {
 } // namespace
 
 std::string format_dry_run(const plan& p) {
-    const auto instances = expand(p);
+    return format_dry_run(p, expand(p));
+}
+
+std::string format_dry_run(const plan& p, const std::vector<instance>& instances) {
     std::string out = fmt::format("plan '{}' ({}): {} instance{}; dry run, nothing is contacted\n", p.name,
                                   p.file, instances.size(), instances.size() == 1 ? "" : "s");
+    for (const auto& o : p.override_text)
+        out += fmt::format("--set {}: above everything the plan says\n", o);
     std::size_t n = 0;
     for (const auto& in : instances) {
         out += fmt::format("\n[{}/{}] {}\n", ++n, instances.size(), in.id);

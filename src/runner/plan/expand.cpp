@@ -140,7 +140,9 @@ class expander {
         for (const auto& s : p_.defaults.settings)
             base.put(s, true);
         for (const auto& s : sc.settings)
-            base.put(s, sc.is_group()); // a group's settings are its members' defaults
+            base.put(s, sc.is_group());    // a group's settings are its members' defaults
+        for (const auto& s : p_.overrides) // `--set`: above the plan, applied where it can
+            base.put(s, true);
         // A matrix with only `include:` runs only its entries.
         if (sc.matrix.empty() && !sc.include.empty()) points = 0;
         std::vector<bool> excluded_some(sc.exclude.size(), false);
@@ -246,6 +248,8 @@ class expander {
                 rm.put(s, false);
             for (std::size_t a = 0; a < axes.size(); ++a)
                 if (axes[a]->member == m.name) rm.put(*values[a], false);
+            for (const auto& s : p_.overrides) // above a member's own settings too
+                rm.put(s, true);
             instance in;
             in.scenario = sc.name;
             in.member = m.name;

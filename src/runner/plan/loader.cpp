@@ -144,6 +144,42 @@ class loader {
         if (!scenarios) d_.error(loc_of(root), "missing 'scenarios' (a list of scenarios)");
     }
 
+    /// One `--set KEY=VALUE`: a known parameter and a value checked as plan text would be.
+    void override_item(const std::string& item) {
+        auto eq = item.find('=');
+        if (eq == std::string::npos || eq == 0)
+            return d_.error({}, "expected KEY=VALUE, e.g. --set duration=1s");
+        const std::string key = item.substr(0, eq), text = item.substr(eq + 1);
+        auto p = param_from_name(key);
+        if (!p) {
+            auto hint = did_you_mean(key, param_names());
+            return d_.error({}, fmt::format("unknown parameter '{}'{}", key, hint));
+        }
+        if (*p == param::client || *p == param::server || *p == param::traffic)
+            return d_.error({}, fmt::format("'{}' cannot be overridden: it decides what a scenario is", key));
+        auto s = value(*p, {}, YAML::Node(text));
+        if (!s) return;
+        for (const auto& sc : p_.scenarios) {
+            auto varies = [&](const scenario& x) {
+                for (const auto& a : x.matrix)
+                    if (a.key == *p) return a.loc.line;
+                for (const auto& e : x.include)
+                    for (const auto& v : e.values)
+                        if (v.key == *p) return v.loc.line;
+                return 0;
+            };
+            if (int line = varies(sc))
+                d_.error({}, fmt::format("scenario '{}' varies '{}' in its matrix (line {}); pick its values "
+                                         "with --only instead",
+                                         sc.name, key, line));
+        }
+        p_.overrides.erase(std::remove_if(p_.overrides.begin(), p_.overrides.end(),
+                                          [&](const setting& o) { return o.key == *p; }),
+                           p_.overrides.end());
+        p_.overrides.push_back(std::move(*s));
+        p_.override_text.push_back(item);
+    }
+
     /// Indices of scenarios that had errors: expansion skips them to avoid follow-on errors.
     std::vector<std::size_t> bad_scenarios;
     bool defaults_ok_ = true;
@@ -1127,7 +1163,8 @@ class document_counter final : public YAML::EventHandler {
 
 } // namespace
 
-std::expected<plan, load_failure> load_plan(std::string_view file, std::string_view text) {
+std::expected<plan, load_failure> load_plan(std::string_view file, std::string_view text,
+                                            const std::vector<std::string>& overrides) {
     diagnostics d;
     if (auto bad = prescan_plan_text(text)) {
         d.error(bad->loc, bad->message);
@@ -1166,6 +1203,14 @@ std::expected<plan, load_failure> load_plan(std::string_view file, std::string_v
     p.name = stem(file);
     loader l(p, d);
     l.top(docs[0]);
+    // `--set` items: their errors are the command line's, not the file's.
+    std::string override_errors;
+    for (const auto& item : overrides) {
+        diagnostics od;
+        loader(p, od).override_item(item);
+        for (const auto& e : od.sorted())
+            override_errors += fmt::format("--set {}: {}\n", item, e.message);
+    }
     if (l.defaults_ok_) {
         // Expand only the scenarios that loaded cleanly: their errors would only repeat.
         plan clean = p;
@@ -1173,11 +1218,17 @@ std::expected<plan, load_failure> load_plan(std::string_view file, std::string_v
             clean.scenarios.erase(clean.scenarios.begin() + static_cast<std::ptrdiff_t>(*i));
         (void)expand_checked(clean, d);
     }
-    if (d.any()) return std::unexpected(failure(file, text, d));
+    if (d.any() || !override_errors.empty()) {
+        load_failure f = d.any() ? failure(file, text, d) : load_failure{};
+        f.text = override_errors + f.text;
+        if (!d.any()) f.diagnostics.push_back(diagnostic{{}, override_errors});
+        return std::unexpected(std::move(f));
+    }
     return p;
 }
 
-std::expected<plan, load_failure> load_plan_file(const std::string& path) {
+std::expected<plan, load_failure> load_plan_file(const std::string& path,
+                                                 const std::vector<std::string>& overrides) {
     auto fail_with = [&](std::string message) {
         load_failure f{{diagnostic{{}, std::move(message)}}, 0, {}};
         f.text = format_diagnostics(path, "", f.diagnostics);
@@ -1224,7 +1275,7 @@ std::expected<plan, load_failure> load_plan_file(const std::string& path) {
         got += static_cast<std::size_t>(n);
     }
     text.resize(got);
-    return load_plan(path, text);
+    return load_plan(path, text, overrides);
 }
 
 } // namespace kp::runner

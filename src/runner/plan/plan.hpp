@@ -125,6 +125,10 @@ struct plan {
     scenario defaults;
     std::vector<scenario> scenarios;
     plan_settings settings;
+    /// `--set KEY=VALUE` from the command line: above everything the plan says, applied where
+    /// they can (as `defaults:`); `override_text` keeps them as written, for the results.
+    std::vector<setting> overrides;
+    std::vector<std::string> override_text;
     /// The host called `name`, or nullptr.
     [[nodiscard]] const host* find_host(std::string_view name) const;
     /// `file:line:col: message` with the source line and caret, for errors found later
@@ -143,8 +147,12 @@ struct load_failure {
 inline constexpr std::size_t max_plan_bytes = 1 << 20;
 
 /// Parses and checks plan `text`; `file` names it in messages. Never touches the disk.
-[[nodiscard]] std::expected<plan, load_failure> load_plan(std::string_view file, std::string_view text);
+/// `overrides` are `--set KEY=VALUE` items: each checked exactly like plan text, an error
+/// reading "--set duration=1: duration: ...".
+[[nodiscard]] std::expected<plan, load_failure> load_plan(std::string_view file, std::string_view text,
+                                                          const std::vector<std::string>& overrides = {});
 /// Reads `path` (refusing files over max_plan_bytes) and loads it.
-[[nodiscard]] std::expected<plan, load_failure> load_plan_file(const std::string& path);
+[[nodiscard]] std::expected<plan, load_failure> load_plan_file(const std::string& path,
+                                                               const std::vector<std::string>& overrides = {});
 
 } // namespace kp::runner

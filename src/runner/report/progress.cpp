@@ -12,8 +12,9 @@ namespace kp::runner {
 
 using namespace std::chrono;
 
-progress::progress(std::FILE* out, bool live, std::size_t total, nanoseconds estimate)
-    : out_(out), live_(live), total_(total), remaining_planned_(estimate), started_(steady_clock::now()) {}
+progress::progress(std::FILE* out, bool live, std::size_t total, nanoseconds estimate, bool quiet)
+    : out_(out), live_(live && !quiet), total_(total), remaining_planned_(estimate),
+      started_(steady_clock::now()), quiet_(quiet) {}
 
 std::string progress::clock_text(seconds s) {
     auto t = s.count() < 0 ? 0 : s.count();
@@ -51,7 +52,7 @@ void progress::begin(std::size_t k, const std::string& id, nanoseconds planned) 
     current_planned_ = planned;
     remaining_planned_ = remaining_planned_ > planned ? remaining_planned_ - planned : nanoseconds(0);
     instance_started_ = steady_clock::now();
-    if (!live_) {
+    if (!live_ && !quiet_) {
         fmt::print(out_, "[{}/{}] {} ...\n", k, total_, id);
         std::fflush(out_);
     }
@@ -73,6 +74,8 @@ void progress::tick() {
 void progress::end(const instance_record& r) {
     std::lock_guard lock(mutex_);
     clear_locked();
+    current_planned_ = nanoseconds(0);
+    if (quiet_) return;
     std::string status = r.status == instance_status::ok ? "ok" : to_string(r.status);
     std::string tail = r.failure
                            ? fmt::format(" ({}: {}: {})", r.failure->host, r.failure->step, r.failure->error)
@@ -89,6 +92,10 @@ void progress::log(const std::string& line) {
     clear_locked();
     fmt::print(out_, "{}\n", line);
     draw_locked();
+}
+
+void progress::note(const std::string& line) {
+    if (!quiet_) log(line);
 }
 
 void progress::finish() {
