@@ -18,6 +18,7 @@
 #include "runner/plan/expand.hpp"
 #include "runner/report/csv.hpp"
 #include "runner/report/files.hpp"
+#include "runner/report/html.hpp"
 #include "runner/report/json.hpp"
 #include "runner/report/junit.hpp"
 #include "runner/report/progress.hpp"
@@ -100,6 +101,7 @@ struct report_files {
     jsonl_writer jsonl;
     progress* prog = nullptr;
     results_json_text json_text; ///< each instance serialized once, as it finishes
+    html_report html;            ///< report.html: each instance condensed once, as it finishes
 
     void warn(const result<void>& r) const {
         if (!r && prog) prog->log("kperf-plan: warning: " + r.error().message);
@@ -113,6 +115,7 @@ struct report_files {
             const nlohmann::json j = instance_json(rec); // freed before the rewrite
             warn(jsonl.append(j));
             json_text.add(j);
+            html.add(j);
         }
         rewrite(run);
     }
@@ -120,6 +123,11 @@ struct report_files {
         warn(write_file_atomic(dir + "/results.json", json_text.text(run)));
         warn(write_file_atomic(dir + "/results.csv",
                                csv_text(run, csv_repeats ? csv_rows::repeats : csv_rows::aggregate)));
+        // Instances never add()ed (skipped ones are not persisted) are condensed here, as text() does.
+        std::vector<nlohmann::json> rest;
+        for (std::size_t i = html.size(); i < run.instances.size(); ++i)
+            rest.push_back(instance_json(run.instances[i]));
+        warn(write_file_atomic(dir + "/report.html", html.text(run_json_frame(run), rest)));
     }
 };
 
