@@ -104,7 +104,7 @@
           const c = palette[r % palette.length];
           const pts = (ys) => s.t.map((t, j) => ({ x: t, y: ys[j] }));
           const tag = i.series.length > 1 ? ' (repeat ' + s.repeat + ')' : '';
-          sets.push({ label: i.rate_label.split(' [')[0] + tag, data: pts(s.rate), borderColor: c, backgroundColor: c, yAxisID: 'y' });
+          sets.push({ label: i.rate_label.split(' [')[0] + tag, data: pts(s.rate), borderColor: c, backgroundColor: c, yAxisID: 'y', pointRadius: 3 });
           if (s.p50) {
             latencyShown = true;
             sets.push({ label: 'p50' + tag, data: pts(s.p50), borderColor: c, borderDash: [2, 2], yAxisID: 'lat', pointRadius: 1 });
@@ -129,8 +129,9 @@
         chart(holder, 'percentiles', k, 'latency by percentile (merged histogram)', {
           type: 'line', data: { datasets: sets },
           options: { scales: {
-            x: axis('percentile', { type: 'linear', min: 0, ticks: { stepSize: 1, callback: nines } }),
-            y: axis('latency [µs]', { type: 'logarithmic', ticks: { callback: logTick(latency) } }),
+            x: axis('percentile', { type: 'linear', min: 0, max: Math.max(...sets.map((d) => d.data[d.data.length - 1].x)), ticks: { stepSize: 1, callback: nines, maxRotation: 0 },
+              afterBuildTicks: (a) => { a.ticks = a.ticks.filter((t) => Math.abs(t.value - Math.round(t.value)) < 1e-9); } }),
+            y: axis('latency [µs]', { type: 'logarithmic', ticks: { callback: logTick(latency), autoSkip: false } }),
           }, plugins: { tooltip: { callbacks: { label: (c) => nines(c.parsed.x) + ': ' + latency(c.parsed.y) } } } },
         });
       },
@@ -178,7 +179,7 @@
         chart(holder, 'search', k, 'load–latency curve (' + s.outcome + ')', {
           type: 'line', data: { datasets: sets },
           options: { scales: {
-            x: axis('offered rate [1/s]', { type: 'logarithmic', min: lo, max: hi, ticks: { callback: logTick(human) } }),
+            x: axis('offered rate [1/s]', { type: 'logarithmic', min: lo, max: hi, ticks: { callback: logTick(human), autoSkip: false, maxRotation: 0 } }),
             y: axis('achieved rate [1/s]', { beginAtZero: true, max: top, ticks: { callback: human } }),
             m: axis(metricName + (unit ? ' [' + unit + ']' : ''), { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false } }),
           } },
@@ -234,7 +235,7 @@
         type: 'line',
         data: { datasets: m.lines.map((l, j) => ({ label: l.label, data: l.points.map((p) => ({ x: p[0], y: p[1] })), borderColor: palette[j % palette.length], backgroundColor: palette[j % palette.length] })) },
         options: { scales: {
-          x: axis(m.axis, { type: wide ? 'logarithmic' : 'linear', ticks: { callback: wide ? logTick(human) : human } }),
+          x: axis(m.axis, { type: wide ? 'logarithmic' : 'linear', ticks: wide ? { callback: logTick(human), autoSkip: false, maxRotation: 0 } : { callback: human } }),
           y: axis(m.metric + ' [' + m.unit + ']', { beginAtZero: true, ticks: { callback: human } }),
         } },
       });
