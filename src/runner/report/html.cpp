@@ -517,6 +517,7 @@ std::string instance_html(const json& v, std::size_t i) {
 
 void html_report::add(const json& instance) {
     views_.push_back(view_of(instance));
+    texts_.push_back(script_json(views_.back()));
 }
 
 std::string html_report::text(const json& frame, const std::vector<json>& rest) const {
@@ -530,17 +531,23 @@ std::string html_report::text(const json& frame, const std::vector<json>& rest) 
     for (const auto& v : rest_views)
         views.push_back(&v);
 
-    json data = {{"plan", str(member(frame, "plan"), "name")},
-                 {"instances", json::array()},
+    // The data block: the views dumped when they were added, spliced into the rest.
+    json head = {{"plan", str(member(frame, "plan"), "name")},
                  {"matrix", matrix_charts(views)},
                  {"baseline", member(frame, "baseline")},
                  {"open", open_sections}};
-    for (const json* v : views)
-        data["instances"].push_back(*v);
+    std::string data = script_json(head);
+    data.pop_back(); // the closing brace
+    data += ",\"instances\":[";
+    for (std::size_t i = 0; i < views.size(); ++i) {
+        if (i) data += ',';
+        data += i < texts_.size() ? texts_[i] : script_json(rest_views[i - texts_.size()]);
+    }
+    data += "]}";
 
     const std::string_view css = report_css_source(), js = report_js_source(), chart = chartjs_source();
     std::string out;
-    out.reserve(chart.size() + js.size() + 64 * 1024 + views.size() * 8192);
+    out.reserve(chart.size() + js.size() + data.size() + 64 * 1024 + views.size() * 2048);
     out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
     // No network at all (default-src 'none'); the page's own style and scripts run by their hashes,
     // and the data block is JSON, which is not executed. Charts are canvases, no images are loaded.
@@ -561,7 +568,7 @@ std::string html_report::text(const json& frame, const std::vector<json>& rest) 
     for (std::size_t i = 0; i < views.size(); ++i)
         out += instance_html(*views[i], i);
     out += "</section>\n</main>\n<script type=\"application/json\" id=\"kp-data\">";
-    out += script_json(data);
+    out += data;
     out += "</script>\n<script>";
     out += chart;
     out += "</script>\n<script>";

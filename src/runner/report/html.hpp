@@ -26,6 +26,7 @@ class html_report {
 
   private:
     std::vector<nlohmann::json> views_;
+    std::vector<std::string> texts_; ///< each view as it goes into the data block, dumped once
 };
 
 /// The page of a whole results document (load_results()'s).
