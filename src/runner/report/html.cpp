@@ -1,6 +1,7 @@
 #include "runner/report/html.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <set>
@@ -110,11 +111,18 @@ check_result check_from(const json& c) {
     return r;
 }
 
-/// A matrix value as a number for the matrix charts: 64, 16KiB, 10k/s, 1Gbit/s; none otherwise.
-std::optional<double> numeric(const std::string& v) {
-    if (auto n = parse_number(v)) return *n;
-    if (auto s = parse_size(v)) return static_cast<double>(*s);
-    if (auto r = parse_rate(v); r && r->how != rate::unit::unlimited) return r->value;
+/// A matrix value as a number for the matrix charts, with its unit ("" for a count): 64 (bytes
+/// for a *_size), 16KiB, 10k/s, 1Gbit/s, 500ms; none otherwise.
+std::optional<std::pair<double, std::string>> numeric(const std::string& name, const std::string& v) {
+    if (auto n = parse_number(v)) {
+        const bool bytes = name.ends_with("_size") || name == "sndbuf" || name == "rcvbuf";
+        return std::pair(*n, std::string(bytes ? "bytes" : ""));
+    }
+    if (auto s = parse_size(v)) return std::pair(static_cast<double>(*s), std::string("bytes"));
+    if (auto r = parse_rate(v); r && r->how != rate::unit::unlimited)
+        return std::pair(r->value, std::string(r->how == rate::unit::per_second ? "1/s" : "bit/s"));
+    if (auto d = parse_duration(v))
+        return std::pair(std::chrono::duration<double>(*d).count(), std::string("s"));
     return std::nullopt;
 }
 
@@ -235,15 +243,19 @@ json view_of(const json& inst) {
     v["scenario"] = str(inst, "scenario");
     v["status"] = str(inst, "status");
     v["traffic"] = str(inst, "traffic");
-    json params = json::object(), nums = json::object();
+    json params = json::object(), nums = json::object(), units = json::object();
     if (const json& ps = member(inst, "parameters"); ps.is_object())
         for (const auto& [k, val] : ps.items()) {
             const std::string s = val.is_string() ? val.get<std::string>() : val.dump();
             params[k] = s;
-            if (auto n = numeric(s)) nums[k] = *n;
+            if (auto n = numeric(k, s)) {
+                nums[k] = n->first;
+                if (!n->second.empty()) units[k] = n->second;
+            }
         }
     v["params"] = params;
     v["num"] = nums;
+    v["num_unit"] = units;
     const auto kind = engine::parse_traffic(str(inst, "traffic"));
     const json& agg = member(inst, "aggregate");
     const metric_values values = values_of(agg);
@@ -354,8 +366,12 @@ json matrix_charts(const std::vector<const json*>& views) {
                 ls.push_back({{"label", label}, {"points", pts}});
             }
             const json& h = (*vs.front())["headline"];
+            std::string unit;
+            for (const json* v : vs)
+                if (unit.empty()) unit = str(member(*v, "num_unit"), axis.c_str());
             out.push_back({{"scenario", scenario},
                            {"axis", axis},
+                           {"axis_unit", unit},
                            {"metric", h["metric"]},
                            {"unit", h["unit"]},
                            {"lines", ls}});
@@ -532,7 +548,11 @@ std::string html_report::text(const json& frame, const std::vector<json>& rest) 
         views.push_back(&v);
 
     // The data block: the views dumped when they were added, spliced into the rest.
+    json units = json::object();
+    for (metric m : all_metrics())
+        units[std::string(info(m).name)] = info(m).unit;
     json head = {{"plan", str(member(frame, "plan"), "name")},
+                 {"units", units},
                  {"matrix", matrix_charts(views)},
                  {"baseline", member(frame, "baseline")},
                  {"open", open_sections}};

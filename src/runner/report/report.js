@@ -235,7 +235,7 @@
         type: 'line',
         data: { datasets: m.lines.map((l, j) => ({ label: l.label, data: l.points.map((p) => ({ x: p[0], y: p[1] })), borderColor: palette[j % palette.length], backgroundColor: palette[j % palette.length] })) },
         options: { scales: {
-          x: axis(m.axis, { type: wide ? 'logarithmic' : 'linear', ticks: wide ? { callback: logTick(human), autoSkip: false, maxRotation: 0 } : { callback: human } }),
+          x: axis(m.axis + (m.axis_unit ? ' [' + m.axis_unit + ']' : ''), { type: wide ? 'logarithmic' : 'linear', ticks: wide ? { callback: logTick(human), autoSkip: false, maxRotation: 0 } : { callback: human } }),
           y: axis(m.metric + ' [' + m.unit + ']', { beginAtZero: true, ticks: { callback: human } }),
         } },
       });
@@ -257,7 +257,7 @@
           { label: 'base', data: rows.map((r) => r.base), backgroundColor: '#bdbdbd', whiskers: rows.map((r) => r.base_ci95) },
           { label: 'new (coloured by verdict)', data: rows.map((r) => r.new), backgroundColor: rows.map((r) => verdictColor[r.verdict] || '#607d8b'), whiskers: rows.map((r) => r.new_ci95) },
         ] },
-        options: { scales: { x: axis('instance'), y: axis(metric, { beginAtZero: true, ticks: { callback: human } }) } },
+        options: { scales: { x: axis('instance'), y: axis(metric + (data.units && data.units[metric] ? ' [' + data.units[metric] + ']' : ''), { beginAtZero: true, ticks: { callback: human } }) } },
         plugins: [whiskers],
       });
     }

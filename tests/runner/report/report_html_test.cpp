@@ -121,6 +121,7 @@ TEST_CASE("report html: tables as the terminal summary formats them; the views h
     // The matrix: request_size 64 and 1KiB are numbers, one chart against that axis.
     REQUIRE(data["matrix"].size() == 1);
     CHECK(data["matrix"][0]["axis"] == "request_size");
+    CHECK(data["matrix"][0]["axis_unit"] == "bytes"); // "64" and "1KiB" alike, for the axis title
     CHECK(data["matrix"][0]["lines"][0]["points"] == json::parse("[[64, 52100], [1024, 52100]]"));
 }
 
