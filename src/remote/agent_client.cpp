@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/clock.hpp"
 #include "engine/wire/codec.hpp"
 #include "remote/protocol.hpp"
 
@@ -36,6 +37,12 @@ bool is_read_timeout(const error& e) {
 struct pending_call {
     bool done = false;
     result<json> outcome = json();
+    std::int64_t received_ns = 0; ///< the runner's CLOCK_REALTIME when the reply's bytes came in
+};
+
+/// The runner's CLOCK_REALTIME around one request, for the clock request's estimate.
+struct call_stamps {
+    std::int64_t sent_ns = 0, received_ns = 0;
 };
 
 struct agent_client::impl {
@@ -71,12 +78,13 @@ struct agent_client::impl {
         replied.notify_all();
     }
 
-    void deliver(protocol::reply r) {
+    void deliver(protocol::reply r, std::int64_t received_ns) {
         std::lock_guard lock(mutex);
         auto it = pending.find(*r.id);
         if (it == pending.end()) return; // its caller gave up waiting
         auto& call = *it->second;
         call.done = true;
+        call.received_ns = received_ns;
         if (r.ok) {
             call.outcome = std::move(r.result);
         } else {
@@ -92,6 +100,7 @@ struct agent_client::impl {
         std::array<std::byte, 64 * 1024> buf;
         while (!stopping) {
             auto n = link->read_some(buf, poll_interval);
+            const std::int64_t received_ns = engine::real_ns(); // before decoding: the clock's edge
             if (!n) {
                 if (is_read_timeout(n.error())) continue;
                 die(fmt::format("lost the control stream of the agent on host {}: {}", host,
@@ -126,13 +135,15 @@ struct agent_client::impl {
                     die(fmt::format("agent on host {} rejected a request: {}", host, r->error.message));
                     return;
                 }
-                deliver(std::move(*r));
+                deliver(std::move(*r), received_ns);
             }
         }
     }
 
     /// Sends one request and waits for its reply; errors are bare (the caller adds context).
-    result<json> call(protocol::request_type type, json args, std::chrono::milliseconds timeout) {
+    /// `stamps`, when given, gets the runner's clock as the request left and the reply came in.
+    result<json> call(protocol::request_type type, json args, std::chrono::milliseconds timeout,
+                      call_stamps* stamps = nullptr) {
         auto slot = std::make_shared<pending_call>();
         protocol::request req;
         req.type = type;
@@ -148,6 +159,7 @@ struct agent_client::impl {
         result<void> sent;
         {
             std::lock_guard lock(write_mutex);
+            if (stamps) stamps->sent_ns = engine::real_ns();
             sent = link->write_all(std::as_bytes(std::span(frame.data(), frame.size())));
         }
         std::unique_lock lock(mutex);
@@ -168,6 +180,7 @@ struct agent_client::impl {
                     std::chrono::duration_cast<std::chrono::milliseconds>(timeout + reply_grace).count()),
                 error_kind::timeout));
         }
+        if (stamps) stamps->received_ns = slot->received_ns;
         return slot->outcome;
     }
 
@@ -262,8 +275,20 @@ result<void> agent_client::establish(const std::string& instance, timeout t) {
     return on_instance(*impl_, protocol::request_type::establish, instance, t);
 }
 
-result<void> agent_client::start(const std::string& instance, timeout t) {
-    return on_instance(*impl_, protocol::request_type::start, instance, t);
+result<void> agent_client::start(const std::string& instance, timeout t, std::int64_t at_ns) {
+    auto r = impl_->rpc<no_fields>("start " + instance, protocol::request_type::start,
+                                   start_args{instance, at_ns}, t);
+    if (!r) return fail(r.error());
+    return {};
+}
+
+result<clock_reading> agent_client::clock(timeout t) {
+    call_stamps st;
+    auto r = impl_->call(protocol::request_type::clock, json::object(), t, &st);
+    if (!r) return fail(r.error().context(fmt::format("host {}: clock", impl_->host)));
+    auto reply = engine::wire::decode<clock_reply>(*r, "reply");
+    if (!reply) return fail(reply.error().context(fmt::format("host {}: clock: agent's reply", impl_->host)));
+    return clock_reading{reply->realtime_ns, st.sent_ns, st.received_ns};
 }
 
 result<engine::side_result> agent_client::wait(const std::string& instance, timeout t) {

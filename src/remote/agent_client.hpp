@@ -24,6 +24,12 @@
 
 namespace kp::remote {
 
+/// One clock request: the host's CLOCK_REALTIME and the runner's as the request was written and
+/// as the reply's bytes came in (read by the reader thread, so the caller's wake-up is not in it).
+struct clock_reading {
+    std::int64_t host_ns = 0, sent_ns = 0, received_ns = 0;
+};
+
 /// A connection to one agent process (local or over SSH).
 class agent_client {
   public:
@@ -56,8 +62,13 @@ class agent_client {
                                  const engine::endpoint& bind, const engine::endpoint& next, timeout t);
     /// Completes the data connections of `instance` (both sides must be asked, concurrently).
     result<void> establish(const std::string& instance, timeout t);
-    /// Starts traffic; the engine runs warm-up then duration and stops on its own.
-    result<void> start(const std::string& instance, timeout t);
+    /// Starts traffic at `at_ns` (the agent host's CLOCK_REALTIME, ns; 0: now); the engine runs
+    /// warm-up then duration and stops on its own. Answered once the workers are ready, before
+    /// the instant; an instant more than 60 s ahead is a usage error.
+    result<void> start(const std::string& instance, timeout t, std::int64_t at_ns = 0);
+    /// The agent host's CLOCK_REALTIME, read just before its reply, with the runner's own
+    /// around it (remote/clock.hpp estimates the offset from these).
+    result<clock_reading> clock(timeout t);
     /// Waits for `instance` to finish (at most `t`), then returns its collected figures.
     result<engine::side_result> wait(const std::string& instance, timeout t);
     /// Stops traffic of `instance` now; a pending wait() then returns.

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/clock.hpp"
 #include "engine/session/session.hpp"
 #include "engine/wire/codec.hpp"
 
@@ -112,6 +113,9 @@ agent_service::answer agent_service::dispatch(const protocol::request& r) {
         break;
     case request_type::environment:
         return outcome(probe_environment());
+    case request_type::clock:
+        // Read as late as possible: the runner takes the reply's arrival as its other edge.
+        return outcome(engine::wire::encode(clock_reply{engine::real_ns()}));
     case request_type::listen:
     case request_type::connect:
     case request_type::forward:
@@ -207,20 +211,33 @@ agent_service::outcome agent_service::create(const protocol::request& r) {
     return out;
 }
 
-std::expected<std::shared_ptr<agent_service::instance>, wire_error>
-agent_service::find(const json& args, std::string_view what) {
+agent_service::found agent_service::find(const json& args, std::string_view what) {
     auto a = args_of<instance_args>(args, what);
     if (!a) return std::unexpected(a.error());
+    return lookup(a->instance, what);
+}
+
+agent_service::found agent_service::lookup(const std::string& name, std::string_view what) {
     std::lock_guard lock(mutex_);
-    auto it = instances_.find(a->instance);
+    auto it = instances_.find(name);
     if (it == instances_.end())
-        return err(error_code::no_such_instance, fmt::format("no instance '{}'", a->instance),
-                   fmt::format("{} {}", what, a->instance));
+        return err(error_code::no_such_instance, fmt::format("no instance '{}'", name),
+                   fmt::format("{} {}", what, name));
     return it->second;
 }
 
 agent_service::outcome agent_service::quick(const protocol::request& r) {
-    auto inst = find(r.args, to_string(r.type));
+    // start carries an instant besides the instance.
+    std::int64_t at_ns = 0;
+    found inst;
+    if (r.type == request_type::start) {
+        auto a = args_of<start_args>(r.args, "start");
+        if (!a) return std::unexpected(a.error());
+        at_ns = a->at_ns;
+        inst = lookup(a->instance, "start");
+    } else {
+        inst = find(r.args, to_string(r.type));
+    }
     if (!inst) return std::unexpected(inst.error());
     instance& in = **inst;
     std::string ctx = fmt::format("{} {}", to_string(r.type), in.name);
@@ -244,7 +261,7 @@ agent_service::outcome agent_service::quick(const protocol::request& r) {
     }
     outcome o = engine::wire::encode(no_fields{});
     if (r.type == request_type::start) {
-        auto started = in.session->start();
+        auto started = in.session->start(at_ns);
         if (!started) o = engine_err(started.error(), ctx);
     } else {
         o = engine::wire::encode(in.session->collect());

@@ -75,8 +75,10 @@ class agent_service : public std::enable_shared_from_this<agent_service> {
     /// Runs establish or wait on a thread; the reply is sent from there.
     answer spawn_long(const protocol::request& r);
     outcome run_long(const protocol::request& r, const std::shared_ptr<instance>& inst);
-    std::expected<std::shared_ptr<instance>, protocol::wire_error> find(const json& args,
-                                                                        std::string_view what);
+    using found = std::expected<std::shared_ptr<instance>, protocol::wire_error>;
+    /// The instance that `args` (instance_args) names; lookup() by its name.
+    found find(const json& args, std::string_view what);
+    found lookup(const std::string& name, std::string_view what);
     void reply(const protocol::request& r, outcome o);
 
     sender send_;

@@ -80,13 +80,34 @@ template <class V> void fields(forward_args& x, V&& v) {
     v("job", x.job, engine::wire::required);
 }
 
-/// establish, start, wait, stop, collect, release: the instance they act on.
+/// establish, wait, stop, collect, release: the instance they act on.
 struct instance_args {
     std::string instance;
     friend bool operator==(const instance_args&, const instance_args&) = default;
 };
 template <class V> void fields(instance_args& x, V&& v) {
     v("instance", x.instance, engine::wire::required);
+}
+
+/// start: start `instance` at `at_ns`, the agent host's CLOCK_REALTIME in ns (0: now). The
+/// reply comes once the workers are ready, before that instant (engine::session::start).
+struct start_args {
+    std::string instance;
+    std::int64_t at_ns = 0;
+    friend bool operator==(const start_args&, const start_args&) = default;
+};
+template <class V> void fields(start_args& x, V&& v) {
+    v("instance", x.instance, engine::wire::required);
+    v("at_ns", x.at_ns);
+}
+
+/// The reply to clock: the agent host's CLOCK_REALTIME in ns, read just before replying.
+struct clock_reply {
+    std::int64_t realtime_ns = 0;
+    friend bool operator==(const clock_reply&, const clock_reply&) = default;
+};
+template <class V> void fields(clock_reply& x, V&& v) {
+    v("realtime_ns", x.realtime_ns, engine::wire::required);
 }
 
 /// The reply to listen and forward: where clients connect, which certificate to pin.

@@ -23,7 +23,9 @@
 namespace kp::remote::protocol {
 
 /// Bumped on any incompatible change; the hello request and reply keep their shape forever.
-inline constexpr int version = 2; // 2: error kinds; cipher names as in plans ("aes-128-gcm")
+// 2: error kinds; cipher names as in plans ("aes-128-gcm"). 3: the clock request, start's at_ns
+// (the runner needs both of every agent).
+inline constexpr int version = 3;
 /// Bytes of the length prefix.
 inline constexpr std::size_t header_size = 4;
 /// Largest frame either side accepts; a longer length prefix means the stream is garbage.
@@ -42,7 +44,8 @@ enum class request_type : std::uint8_t {
     collect,
     release,
     shutdown,
-    forward ///< a forwarder: listens on args.bind, relays to args.next (engine/forwarder/forwarder.hpp)
+    forward, ///< a forwarder: listens on args.bind, relays to args.next (engine/forwarder/forwarder.hpp)
+    clock    ///< the host's CLOCK_REALTIME (remote/clock.hpp estimates the offset from it)
 };
 [[nodiscard]] std::string_view to_string(request_type t);
 [[nodiscard]] std::optional<request_type> parse_request_type(std::string_view s);

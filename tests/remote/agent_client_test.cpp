@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "agent_fixture.hpp"
+#include "engine/core/clock.hpp"
 #include "engine/tls/tls.hpp"
+#include "remote/clock.hpp"
 
 using namespace kp::remote;
 using namespace kp::remote::test;
@@ -45,7 +47,8 @@ struct running_pair {
     std::unique_ptr<agent_client> b = start_client("b", &link_b, &log_b);
     std::uint16_t port = 0;
 
-    explicit running_pair(const job_spec& job) {
+    /// Starts both at `at_ns` (CLOCK_REALTIME; 0: now).
+    explicit running_pair(const job_spec& job, std::int64_t at_ns = 0) {
         auto l = a->listen("s1", job, {"127.0.0.1", 0}, 5s);
         REQUIRE_MESSAGE(l.has_value(), (l ? "" : l.error().message));
         port = l->port;
@@ -58,9 +61,9 @@ struct running_pair {
         auto server_done = server.get();
         REQUIRE_MESSAGE(client.has_value(), (client ? "" : client.error().message));
         REQUIRE_MESSAGE(server_done.has_value(), (server_done ? "" : server_done.error().message));
-        auto s1 = a->start("s1", 5s);
+        auto s1 = a->start("s1", 5s, at_ns);
         REQUIRE_MESSAGE(s1.has_value(), (s1 ? "" : s1.error().message));
-        auto s2 = b->start("s1", 5s);
+        auto s2 = b->start("s1", 5s, at_ns);
         REQUIRE_MESSAGE(s2.has_value(), (s2 ? "" : s2.error().message));
     }
 };
@@ -202,4 +205,71 @@ TEST_CASE("agent_client: an agent's error keeps its kind across the wire: usage,
     CHECK(w.error().kind == kp::error_kind::timeout);
     CHECK(p.a->stop("s1", 5s).has_value());
     CHECK(p.b->stop("s1", 5s).has_value());
+}
+
+TEST_CASE("agent_client: the clock of a local agent is the runner's: |offset| < 100 us, in a few ms") {
+    auto a = start_client("a");
+    auto t0 = std::chrono::steady_clock::now();
+    auto e = estimate_clock(*a, 8, 5s);
+    auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE_MESSAGE(e.has_value(), (e ? "" : e.error().message));
+    MESSAGE("offset " << e->offset_ns << " ns, rtt " << e->rtt_ns << " ns, took "
+                      << std::chrono::duration<double, std::milli>(took).count() << " ms");
+    CHECK(std::abs(e->offset_ns) < 100'000);
+    CHECK(e->rtt_ns > 0);
+    CHECK(e->uncertainty_ns == e->rtt_ns / 2);
+    CHECK(std::abs(e->offset_ns) <= e->uncertainty_ns); // the same clock: 0 is within ± uncertainty
+    CHECK(took < 100ms);
+    // One raw request: the agent's reading lies between the runner's stamps, and those between
+    // the test's readings around the call.
+    std::int64_t before = kp::engine::real_ns();
+    auto r = a->clock(5s);
+    std::int64_t after = kp::engine::real_ns();
+    REQUIRE(r.has_value());
+    CHECK(before <= r->sent_ns);
+    CHECK(r->sent_ns <= r->host_ns);
+    CHECK(r->host_ns <= r->received_ns);
+    CHECK(r->received_ns <= after);
+}
+
+TEST_CASE("agent_client: start at an instant is answered at once; the windows begin one warm-up after it") {
+    auto job = stream_job(300ms);
+    std::int64_t instant = kp::engine::real_ns() + 300'000'000;
+    running_pair p(job, instant);
+    CHECK(kp::engine::real_ns() < instant - 100'000'000); // neither start waited for the instant
+    auto server = std::async(std::launch::async, [&] { return p.a->wait("s1", 10s); });
+    auto client = p.b->wait("s1", 10s);
+    auto srv = server.get();
+    REQUIRE_MESSAGE(client.has_value(), (client ? "" : client.error().message));
+    REQUIRE_MESSAGE(srv.has_value(), (srv ? "" : srv.error().message));
+    const std::int64_t begin = instant + std::chrono::nanoseconds(job.warmup).count();
+    INFO("window starts - (instant + warm-up): server " << srv->window_start_ns - begin << " ns, client "
+                                                        << client->window_start_ns - begin << " ns");
+    CHECK(srv->window_start_ns >= begin);
+    CHECK(client->window_start_ns >= begin);
+    CHECK(srv->window_start_ns - begin < 5'000'000);
+    CHECK(client->window_start_ns - begin < 5'000'000);
+    CHECK(bytes_received(*srv) > 0);
+}
+
+TEST_CASE(
+    "agent_client: a start instant more than 60 s ahead is a usage error; the instance can still start") {
+    log_lines log_a;
+    auto a = start_client("a", nullptr, &log_a);
+    auto job = stream_job(200ms);
+    auto l = a->listen("s1", job, {"127.0.0.1", 0}, 5s);
+    REQUIRE(l.has_value());
+    auto b = start_client("b");
+    REQUIRE(b->connect("s1", job, {"127.0.0.1", l->port}, 5s).has_value());
+    auto server = std::async(std::launch::async, [&] { return a->establish("s1", 5s); });
+    REQUIRE(b->establish("s1", 5s).has_value());
+    REQUIRE(server.get().has_value());
+    auto far = a->start("s1", 5s, kp::engine::real_ns() + 120'000'000'000);
+    REQUIRE(!far.has_value());
+    CHECK(far.error().kind == kp::error_kind::usage);
+    CHECK(far.error().message.find("at most 60 s ahead") != std::string::npos);
+    CHECK(a->start("s1", 5s).has_value());
+    CHECK(b->start("s1", 5s).has_value());
+    CHECK(a->wait("s1", 10s).has_value());
+    CHECK(b->wait("s1", 10s).has_value());
 }

@@ -2,6 +2,8 @@
 // and never kills the agent.
 #include <doctest/doctest.h>
 
+#include <ctime>
+
 #include "agent_fixture.hpp"
 
 using namespace kp::remote;
@@ -34,7 +36,7 @@ TEST_CASE("agent: a hello with another protocol version names both versions") {
     raw_agent a;
     a.send(req(1, "hello", {{"protocol", 99}}));
     check_error(a.next(), 1, protocol::error_code::version_mismatch,
-                "protocol version mismatch: runner speaks 99, agent speaks 2");
+                "protocol version mismatch: runner speaks 99, agent speaks 3");
     a.send(req(2, "listen", {{"instance", "x"}}));
     check_error(a.next(), 2, protocol::error_code::no_hello, "expected a hello request first");
 }
@@ -67,6 +69,11 @@ TEST_CASE("agent: malformed requests get structured errors and the agent stays u
     a.send(req(7, "wait", {{"instance", 7}}));
     check_error(a.next(), 7, protocol::error_code::bad_request,
                 "args.instance: expected a string, got number");
+    a.send(req(9, "start", {{"instance", "nope"}, {"at_ns", "soon"}}));
+    check_error(a.next(), 9, protocol::error_code::bad_request,
+                "args.at_ns: expected an integer, got string");
+    a.send(req(10, "start", {{"at_ns", 1}}));
+    check_error(a.next(), 10, protocol::error_code::bad_request, "args.instance: missing");
 
     // Still in sync and serving.
     a.send(req(8, "environment"));
@@ -75,6 +82,18 @@ TEST_CASE("agent: malformed requests get structured errors and the agent stays u
     CHECK(r->id == std::optional<std::uint64_t>(8));
     CHECK(r->ok);
     CHECK(r->result.contains("sysctls"));
+    // clock: the host's CLOCK_REALTIME, and nothing else.
+    timespec before{}, after{};
+    clock_gettime(CLOCK_REALTIME, &before);
+    a.send(req(11, "clock"));
+    auto c = a.next();
+    clock_gettime(CLOCK_REALTIME, &after);
+    REQUIRE(c.has_value());
+    REQUIRE(c->ok);
+    CHECK(c->result.size() == 1);
+    auto ns = [](const timespec& t) { return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
+    CHECK(c->result.at("realtime_ns").get<std::int64_t>() >= ns(before));
+    CHECK(c->result.at("realtime_ns").get<std::int64_t>() <= ns(after));
 }
 
 TEST_CASE("agent: an oversized frame length gets an error, then the agent closes cleanly") {

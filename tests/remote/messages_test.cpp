@@ -59,6 +59,15 @@ TEST_CASE("messages: every request's arguments round-trip by value") {
     const instance_args i{"rr/1"};
     CHECK(same_as_default(i) == none);
     CHECK(round_trip(i) == i);
+
+    const start_args st{"rr/1", 1'764'000'000'123'456'789};
+    CHECK(same_as_default(st) == none);
+    CHECK(round_trip(st) == st);
+    CHECK(wire::encode(start_args{"rr/1"}) == json{{"instance", "rr/1"}, {"at_ns", 0}});
+
+    const clock_reply cr{1'764'000'000'987'654'321};
+    CHECK(same_as_default(cr) == none);
+    CHECK(round_trip(cr) == cr);
     CHECK(wire::encode(no_fields{}) == json::object());
 }
 

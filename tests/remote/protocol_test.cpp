@@ -129,7 +129,7 @@ TEST_CASE("protocol: malformed replies are errors") {
 }
 
 TEST_CASE("protocol: every request and error name parses back") {
-    for (int i = 0; i <= static_cast<int>(request_type::shutdown); ++i) {
+    for (int i = 0; i <= static_cast<int>(request_type::clock); ++i) {
         auto t = static_cast<request_type>(i);
         CHECK(parse_request_type(to_string(t)) == t);
     }

@@ -103,11 +103,11 @@ def expected_charts(doc):
     for k, i in enumerate(doc['instances']):
         if i['status'] not in ('ok', 'expect_failed'):
             continue
-        if any(r['client'].get('samples') for r in i['repeats']):
+        if any(r.get('client', {}).get('samples') for r in i['repeats']):  # a group's repeats have none
             want.add('timeseries:%d' % k)
         if i['aggregate'].get('latency_histogram', {}).get('count', 0) > 0:
             want.add('percentiles:%d' % k)
-        if 'client_cpu_s' in i['aggregate']['metrics']:
+        if 'client_cpu_s' in i['aggregate']['metrics'] or i.get('group', {}).get('hosts'):
             want.add('cpu:%d' % k)
         if i.get('search', {}).get('probes'):
             want.add('search:%d' % k)

@@ -546,10 +546,13 @@ class forwarder_impl final : public forwarder {
     [[nodiscard]] std::string tls_fingerprint() const override { return {}; }
     result<void> establish(std::chrono::steady_clock::time_point) override { return {}; }
 
-    result<void> start() override {
+    result<void> start(std::int64_t go_realtime_ns = 0) override {
         if (started_) return fail("start() called twice");
+        // The forwarder relays all along; the instant only places its window.
+        auto go_at = start_instant(go_realtime_ns);
+        if (!go_at) return std::unexpected(go_at.error());
         started_ = true;
-        std::int64_t go = mono_ns();
+        std::int64_t go = *go_at;
         sh_.begin.store(go + sh_.job.warmup.count(), std::memory_order_relaxed);
         sh_.end.store(go + sh_.job.warmup.count() + sh_.job.duration.count(), std::memory_order_relaxed);
         for (auto& w : workers_)

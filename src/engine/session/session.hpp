@@ -27,6 +27,13 @@ struct endpoint {
 /// this long for a peer that stays silent.
 inline constexpr std::chrono::milliseconds silent_peer_timeout{1000};
 
+/// How far ahead of now session::start() accepts a start instant.
+inline constexpr std::chrono::seconds max_start_ahead{60};
+
+/// The monotonic time (ns) of the CLOCK_REALTIME instant `go_realtime_ns`, converted once:
+/// now when 0 or in the past; a usage error beyond max_start_ahead.
+result<std::int64_t> start_instant(std::int64_t go_realtime_ns);
+
 /// One side of a running job. Not thread-safe: one controller thread drives it.
 class session {
   public:
@@ -41,9 +48,12 @@ class session {
     /// distinct_rx matching, TLS handshake) before `deadline`.
     virtual result<void> establish(std::chrono::steady_clock::time_point deadline) = 0;
 
-    /// Creates and pins the workers and starts traffic. Measurement begins after the job's
-    /// warm-up and lasts its duration; then the workers stop on their own.
-    virtual result<void> start() = 0;
+    /// Creates and pins the workers and starts traffic at `go_realtime_ns` (this host's
+    /// CLOCK_REALTIME, ns; 0 or past: now). Returns once the workers are ready, without waiting
+    /// for that instant, so one caller can start many sessions for the same one; a usage error
+    /// when it is more than max_start_ahead away. Measurement begins the job's warm-up after the
+    /// instant and lasts its duration; then the workers stop on their own.
+    virtual result<void> start(std::int64_t go_realtime_ns = 0) = 0;
 
     /// Blocks until the workers have finished or `deadline` passes; true when finished.
     virtual bool wait(std::chrono::steady_clock::time_point deadline) = 0;

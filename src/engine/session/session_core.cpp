@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include <sys/prctl.h>
+
 #include <fmt/format.h>
 
 #include "engine/core/clock.hpp"
@@ -140,6 +142,16 @@ worker_plan plan_workers(const job_spec& job, std::span<const int> rx_cpus,
     return p;
 }
 
+result<std::int64_t> start_instant(std::int64_t go_realtime_ns) {
+    std::int64_t mono = mono_ns(), real = real_ns();
+    if (go_realtime_ns <= real) return mono;
+    std::int64_t ahead = go_realtime_ns - real;
+    if (ahead > std::chrono::nanoseconds(max_start_ahead).count())
+        return usage(fmt::format("start instant {:.3f} s ahead; at most {} s ahead is accepted",
+                                 double(ahead) / 1e9, max_start_ahead.count()));
+    return mono + ahead;
+}
+
 session_core::session_core(const job_spec& job, bool server) : job_(job), server_(server) {
     payload_ = std::make_unique<pattern>(std::max<std::size_t>(
         {job.write_size, job.read_size, job.request_size, job.response_size, 64 * 1024}));
@@ -152,9 +164,11 @@ session_core::~session_core() {
     if (clock_.joinable()) clock_.join();
 }
 
-result<void> session_core::start() {
+result<void> session_core::start(std::int64_t go_realtime_ns) {
     if (!established_) return fail("start() before establish() completed");
     if (started_) return fail("start() called twice");
+    auto go_at = start_instant(go_realtime_ns);
+    if (!go_at) return std::unexpected(go_at.error());
     const bool crr = info(job_.kind).crr();
 
     // Open-loop pacing: the job's rate is shared by this side's message sources.
@@ -219,18 +233,25 @@ result<void> session_core::start() {
             return fail(e);
         }
     }
-    std::int64_t go = mono_ns();
+    // The workers wait on `go_`; the clock thread releases them at the instant (an instant that
+    // passed while they were made: now). The window is fixed here, before they read it.
+    std::int64_t go = std::max(*go_at, mono_ns());
     ctx_.w.go = go;
     ctx_.w.begin = go + job_.warmup.count();
     ctx_.w.end = ctx_.w.begin + job_.duration.count();
     ctx_.w.linger_end = ctx_.w.end + linger_ns;
     clock_ = std::thread([this] { clock_body(); });
-    go_->count_down();
     return {};
 }
 
 void session_core::clock_body() {
+    // The default 50 us timer slack would make the release, and so the window, late by as much.
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     std::unique_lock lock(mu_);
+    cv_.wait_until(lock, at(ctx_.w.go), [&] { return stop_requested_; });
+    // Released on stop too: the workers then see their stop event at once and exit.
+    go_->count_down();
+    if (stop_requested_) return;
     if (cv_.wait_until(lock, at(ctx_.w.begin), [&] { return stop_requested_; })) return;
     lock.unlock();
     auto begin = read_cpu_snapshot();

@@ -38,7 +38,7 @@ worker_plan plan_workers(const job_spec& job, std::span<const int> rx_cpus,
 class session_core : public session {
   public:
     ~session_core() override;
-    result<void> start() override;
+    result<void> start(std::int64_t go_realtime_ns = 0) override;
     bool wait(std::chrono::steady_clock::time_point deadline) override;
     void stop() override;
     [[nodiscard]] side_result collect() override;

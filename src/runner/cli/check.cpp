@@ -51,9 +51,9 @@ int check_plan(const plan& p, const run_options& options) {
     no_sigpipe pipe_guard;
     const auto instances = expand(p);
     std::set<std::string> needed;
-    for (const auto& i : instances) {
-        needed.insert({i.client, i.server});
-        needed.insert(i.via.begin(), i.via.end());
+    for (const instance* i : pair_instances(instances)) {
+        needed.insert({i->client, i->server});
+        needed.insert(i->via.begin(), i->via.end());
     }
     const auto routes = probe_routes(instances);
     fmt::print("kperf-plan check: plan {} ({}): {} instance(s), {} host(s), {} pair(s); no traffic is "

@@ -36,6 +36,33 @@ std::string format_dry_run(const plan& p) {
     std::size_t n = 0;
     for (const auto& in : instances) {
         out += fmt::format("\n[{}/{}] {}\n", ++n, instances.size(), in.id);
+        if (in.is_group()) {
+            out +=
+                fmt::format("    group of {} members, started together on their hosts; one window: {} + {} "
+                            "warm-up; repeat {}\n",
+                            in.members.size(), format_duration(in.job.duration),
+                            format_duration(in.job.warmup), in.repeat);
+            if (in.compare_idle)
+                out += "    compare_idle: each latency member also runs alone after each repeat\n";
+            for (const auto& e : in.expect)
+                out += fmt::format("    expect: {}{} {}\n", e.member.empty() ? "" : e.member + ".", e.metric,
+                                   e.text);
+            for (const auto& m : in.members) {
+                std::vector<std::string> shown;
+                for (const auto& [name, value] : m.params)
+                    if (name != "client" && name != "server" && name != "traffic" && name != "duration" &&
+                        name != "warmup" && name != "repeat" && name != "on_error")
+                        shown.push_back(name + "=" + value);
+                out += fmt::format("    member {}: {} {} -> {}\n        {}\n", m.member, name_of(m.job.kind),
+                                   m.client, m.server, fmt::join(shown, ", "));
+                out += fmt::format("        placement: client {}, server {}, distinct_rx {}\n",
+                                   describe_rule(m.client_placement), describe_rule(m.server_placement),
+                                   m.job.distinct_rx);
+                for (const auto& e : m.expect)
+                    out += fmt::format("        expect: {} {}\n", e.metric, e.text);
+            }
+            continue;
+        }
         out += fmt::format("    client: {}\n", describe_host(*p.find_host(in.client)));
         out += fmt::format("    server: {}\n", describe_host(*p.find_host(in.server)));
         for (const auto& [name, value] : in.params) {

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
+#include <sys/resource.h>
 
 #include "remote/capabilities.hpp"
 #include "runner/cli/cli.hpp"
@@ -79,17 +80,21 @@ nlohmann::json plan_model(const plan& p, const std::vector<instance>& instances)
                          {"address", h.address}};
         if (!h.exec.empty()) hosts[h.name]["exec"] = h.exec;
     }
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& i : instances) {
+    auto entry = [](const instance& i) {
         nlohmann::json params = nlohmann::json::object();
         for (const auto& [k, v] : i.params)
             params[k] = v;
-        list.push_back({{"id", i.id},
-                        {"scenario", i.scenario},
-                        {"client", i.client},
-                        {"server", i.server},
-                        {"repeat", i.repeat},
-                        {"params", params}});
+        nlohmann::json e = {{"id", i.id},         {"scenario", i.scenario}, {"client", i.client},
+                            {"server", i.server}, {"repeat", i.repeat},     {"params", params}};
+        return e;
+    };
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& i : instances) {
+        list.push_back(entry(i));
+        if (!i.is_group()) continue;
+        list.back()["members"] = nlohmann::json::array(); // a group: its members, each as an instance
+        for (const auto& m : i.members)
+            list.back()["members"].push_back(entry(m));
     }
     return {{"hosts", hosts}, {"instances", list}};
 }
@@ -142,6 +147,12 @@ int exit_code_of(const run_record& run, bool regressed) {
     return expect_failed || regressed ? exit_failed : exit_ok;
 }
 
+/// This process's peak resident memory so far, KiB.
+long max_rss_kib() {
+    rusage u{};
+    return ::getrusage(RUSAGE_SELF, &u) == 0 ? u.ru_maxrss : 0;
+}
+
 } // namespace
 
 int run_plan(const plan& p, const run_options& options) {
@@ -192,13 +203,16 @@ int run_plan(const plan& p, const run_options& options) {
         fmt::format("kperf-plan: plan {}: {} instance(s); reports in {}", p.name, instances.size(), *dir));
 
     std::set<std::string> needed;
-    for (const auto& i : instances) {
-        needed.insert({i.client, i.server});
-        needed.insert(i.via.begin(), i.via.end()); // proxy hosts run forwarders
+    for (const instance* i : pair_instances(instances)) {
+        needed.insert({i->client, i->server});
+        needed.insert(i->via.begin(), i->via.end()); // proxy hosts run forwarders
     }
     std::string executable = std::filesystem::read_symlink("/proc/self/exe").string();
+    const auto setup_began = std::chrono::steady_clock::now();
     agent_pool pool =
         open_agents(p, needed, options, executable, [&prog](const std::string& l) { prog.log(l); });
+    run.agents_setup_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_began).count();
     run.hosts = pool.hosts;
     for (const auto& h : run.hosts)
         if (h.failure)
@@ -221,8 +235,10 @@ int run_plan(const plan& p, const run_options& options) {
 
     files.warn(files.jsonl.append(run_header_json(run)));
     files.rewrite(run);
-    run_instances(p, instances, pool, prog, run,
-                  [&](const instance_record& rec) { files.finished(run, rec); });
+    run_instances(p, instances, pool, prog, run, [&](const instance_record& rec) {
+        run.max_rss_kib = max_rss_kib();
+        files.finished(run, rec);
+    });
     pool.shutdown();
     prog.finish();
 
@@ -239,6 +255,7 @@ int run_plan(const plan& p, const run_options& options) {
         comparison_text = format_comparison(report);
     }
     run.finished_at = utc_iso8601(std::chrono::system_clock::now());
+    run.max_rss_kib = max_rss_kib();
     const int code = exit_code_of(run, regressed);
     run.exit_code = code;
     files.rewrite(run);

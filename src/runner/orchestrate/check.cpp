@@ -80,7 +80,8 @@ instance probe_instance(const probe_route& r, engine::traffic kind, const probe_
 
 std::vector<probe_route> probe_routes(const std::vector<instance>& instances) {
     std::vector<probe_route> out;
-    for (const auto& i : instances) {
+    for (const instance* ip : pair_instances(instances)) {
+        const instance& i = *ip;
         probe_route r{i.client, i.server, i.via, false};
         const bool udp = engine::info(i.job.kind).udp();
         auto same = [&r](const probe_route& o) {

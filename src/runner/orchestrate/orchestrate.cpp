@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "engine/worker/placement.hpp"
+#include "runner/orchestrate/group.hpp"
 #include "runner/orchestrate/repeat.hpp"
 #include "runner/orchestrate/search.hpp"
 #include "runner/results/expect_eval.hpp"
@@ -65,6 +66,12 @@ instance_record record_of(const instance& inst) {
     rec.server_host = inst.server;
     rec.client_job = inst.for_side(side::client);
     rec.server_job = inst.for_side(side::server);
+    rec.member = inst.member;
+    if (inst.is_group()) {
+        rec.group.emplace();
+        for (const auto& m : inst.members)
+            rec.members.push_back(record_of(m));
+    }
     return rec;
 }
 
@@ -149,11 +156,14 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
         if (aborted || interrupt_requested) {
             instance_record rec = record_of(inst);
             rec.status = instance_status::skipped;
+            for (auto& m : rec.members)
+                m.status = instance_status::skipped;
             run.instances.push_back(std::move(rec));
             continue;
         }
         prog.begin(k + 1, inst.id, planned_time(inst));
-        run.instances.push_back(run_instance(p, inst, pool, prog));
+        run.instances.push_back(inst.is_group() ? run_group(p, inst, pool, prog)
+                                                : run_instance(p, inst, pool, prog));
         const auto& rec = run.instances.back();
         prog.end(rec);
         persist(rec);
@@ -166,10 +176,58 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
     if (aborted) run.status = run_status::aborted;
 }
 
+namespace {
+
+/// Members of one group pinned to the same CPUs of one host would measure each other: every
+/// explicit CPU list of a group on a host must be disjoint from the others there.
+std::string check_group_cpus(const plan& p, const std::vector<instance>& instances) {
+    std::string out;
+    std::set<std::string> seen;
+    for (const auto& g : instances) {
+        struct pinned {
+            const instance* m;
+            const char* side;
+            std::string host;
+            const engine::placement_rule* rule;
+            source_loc loc;
+        };
+        std::vector<pinned> all;
+        for (const auto& m : g.members) {
+            if (m.client_placement.how == engine::placement_rule::kind::cpus)
+                all.push_back({&m, "client", m.client, &m.client_placement, m.client_placement_loc});
+            if (m.server_placement.how == engine::placement_rule::kind::cpus)
+                all.push_back({&m, "server", m.server, &m.server_placement, m.server_placement_loc});
+        }
+        for (std::size_t i = 0; i < all.size(); ++i)
+            for (std::size_t j = 0; j < i; ++j) {
+                const auto &a = all[i], &b = all[j];
+                if (a.host != b.host || a.m == b.m) continue;
+                std::vector<int> common;
+                for (int c : a.rule->cpus)
+                    if (std::find(b.rule->cpus.begin(), b.rule->cpus.end(), c) != b.rule->cpus.end())
+                        common.push_back(c);
+                if (common.empty() || !seen.insert(fmt::format("{}|{}|{}|{}|{}", g.scenario, a.m->member,
+                                                               a.side, b.m->member, b.side))
+                                           .second)
+                    continue;
+                out += p.diagnose(a.loc,
+                                  fmt::format("group '{}': member {} ({}) and member {} ({}) are both pinned "
+                                              "to CPU {} of host {}; members of a group run at once",
+                                              g.scenario, a.m->member, a.side, b.m->member, b.side,
+                                              engine::format_cpu_list(common), a.host));
+            }
+    }
+    return out;
+}
+
+} // namespace
+
 std::string check_placements(const plan& p, const std::vector<instance>& instances, const agent_pool& pool) {
     std::string out;
     std::set<std::string> seen; // a matrix repeats the same rule on the same host
-    for (const auto& inst : instances) {
+    out += check_group_cpus(p, instances);
+    for (const instance* ip : pair_instances(instances)) {
+        const instance& inst = *ip;
         std::vector<std::tuple<std::string, engine::placement_rule, source_loc>> sides{
             {inst.client, inst.client_placement, inst.client_placement_loc},
             {inst.server, inst.server_placement, inst.server_placement_loc}};

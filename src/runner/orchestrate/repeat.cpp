@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <future>
+#include <map>
 #include <optional>
 #include <random>
 
 #include <fmt/format.h>
 
+#include "remote/clock.hpp"
 #include "runner/results/metrics.hpp"
 
 namespace kp::runner {
@@ -22,12 +24,6 @@ constexpr agent_client::timeout setup_timeout = 15s;
 constexpr agent_client::timeout start_timeout = 10s;
 constexpr auto wait_margin = 30s;
 constexpr auto poll = 100ms;
-
-std::int64_t realtime_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 /// One side of the repeat: its agent and its session name on that agent.
 struct side_ref {
@@ -121,28 +117,30 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     if (!es_r) return failed(server, "establish", es_r.error());
     if (interrupt_requested) return interrupted("establish");
 
-    // Start both as close together as possible; the runner's clock around each start request
-    // is what the clock offsets are estimated from.
-    struct started {
-        result<void> r;
-        std::int64_t sent_ns, replied_ns;
-    };
-    auto start_side = [](side_ref& s) {
-        started st{{}, realtime_ns(), 0};
-        st.r = s.agent->start(s.name, start_timeout);
-        st.replied_ns = realtime_ns();
-        return st;
-    };
-    std::vector<started> hs_r;
+    // Each host's clock against the runner's, just before the start (remote/clock.hpp): the
+    // shared window is placed on the runner's clock with these.
+    std::map<std::string, remote::clock_estimate> clocks;
+    std::vector<side_ref*> all_sides{&client, &server};
+    for (auto& h : hops)
+        all_sides.push_back(&h);
+    for (side_ref* s : all_sides) {
+        if (clocks.contains(s->agent->host())) continue; // one agent for two sides
+        auto e = remote::estimate_clock(*s->agent, 8, start_timeout);
+        if (!e) return failed(*s, "clock", e.error());
+        clocks[s->agent->host()] = *e;
+    }
+
+    // Start both as close together as possible.
+    std::vector<result<void>> hs_r;
     for (auto& h : hops) // quick (a forwarder only opens its CPU window); just before the ends
-        hs_r.push_back(start_side(h));
+        hs_r.push_back(h.agent->start(h.name, start_timeout));
     for (std::size_t i = 0; i < hops.size(); ++i)
-        if (!hs_r[i].r) return failed(hops[i], "start", hs_r[i].r.error());
-    auto ss = async([&] { return start_side(server); });
-    auto sc = async([&] { return start_side(client); });
-    started ss_r = ss.get(), sc_r = sc.get();
-    if (!ss_r.r) return failed(server, "start", ss_r.r.error());
-    if (!sc_r.r) return failed(client, "start", sc_r.r.error());
+        if (!hs_r[i]) return failed(hops[i], "start", hs_r[i].error());
+    auto ss = async([&] { return server.agent->start(server.name, start_timeout); });
+    auto sc = async([&] { return client.agent->start(client.name, start_timeout); });
+    auto ss_r = ss.get(), sc_r = sc.get();
+    if (!ss_r) return failed(server, "start", ss_r.error());
+    if (!sc_r) return failed(client, "start", sc_r.error());
 
     auto wait_for =
         std::chrono::duration_cast<agent_client::timeout>(cjob.warmup + cjob.duration + wait_margin);
@@ -184,20 +182,13 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     rec.client = std::move(**wc_r);
     rec.server = std::move(**ws_r);
     rec.metrics = derive_metrics(inst.job.kind, rec.client, rec.server);
-    // A side's window starts one warm-up after its start request was served; the runner saw
-    // that request in [sent, replied], so the host clock's offset is its window start minus
-    // (midpoint + warm-up), good to about half the request's round trip.
-    auto warmup = std::chrono::duration_cast<std::chrono::nanoseconds>(cjob.warmup).count();
-    auto offset = [&](const started& st, const engine::side_result& r) {
-        return r.window_start_ns - ((st.sent_ns + st.replied_ns) / 2 + warmup);
-    };
-    std::int64_t os = offset(ss_r, rec.server), oc = offset(sc_r, rec.client);
-    rec.clock_offset_ns[server.agent->host()] = os;
-    rec.clock_offset_ns[client.agent->host()] = oc;
-    for (std::size_t i = 0; i < hops.size(); ++i) {
-        rec.hops.push_back(std::move(*wh_r[i]));
-        rec.clock_offset_ns[hops[i].agent->host()] = offset(hs_r[i], rec.hops.back());
+    for (const auto& [host, e] : clocks) {
+        rec.clock_offset_ns[host] = e.offset_ns;
+        rec.clock_uncertainty_ns[host] = e.uncertainty_ns;
     }
+    for (auto& h : wh_r)
+        rec.hops.push_back(std::move(*h));
+    std::int64_t os = clocks[server.agent->host()].offset_ns, oc = clocks[client.agent->host()].offset_ns;
     rec.shared_start_ns = std::max(rec.server.window_start_ns - os, rec.client.window_start_ns - oc);
     rec.shared_end_ns = std::min(rec.server.window_end_ns - os, rec.client.window_end_ns - oc);
     return rec;

@@ -120,11 +120,21 @@ class expander {
                                      sc.name, points, max_instances));
             return;
         }
+        if (sc.is_group() && points * sc.members.size() > max_group_members * max_instances) {
+            diags_.error(sc.loc, fmt::format("group '{}' expands to {} members over its matrix", sc.name,
+                                             points * sc.members.size()));
+            return;
+        }
+        if (sc.members.size() > max_group_members) {
+            diags_.error(sc.loc, fmt::format("group '{}' has {} members; a group may have at most {}",
+                                             sc.name, sc.members.size(), max_group_members));
+            return;
+        }
         resolved base;
         for (const auto& s : p_.defaults.settings)
             base.put(s, true);
         for (const auto& s : sc.settings)
-            base.put(s, false);
+            base.put(s, sc.is_group()); // a group's settings are its members' defaults
         std::vector<std::size_t> index(sc.matrix.size(), 0);
         for (std::size_t n = 0; n < points; ++n) {
             resolved r = base;
@@ -132,13 +142,27 @@ class expander {
             in.scenario = sc.name;
             in.loc = sc.loc;
             in.id = sc.name;
+            std::vector<const matrix_axis*> member_axes;
+            std::vector<const setting*> member_values;
             for (std::size_t a = 0; a < sc.matrix.size(); ++a) {
                 const setting& v = sc.matrix[a].values[index[a]];
-                r.put(v, false);
-                in.matrix.emplace_back(std::string(info(v.key).name), v.text);
-                in.id += fmt::format("{}{}={}", a == 0 ? "/" : ",", info(v.key).name, v.text);
+                const std::string& member = sc.matrix[a].member;
+                if (member.empty()) {
+                    r.put(v, sc.is_group());
+                } else {
+                    member_axes.push_back(&sc.matrix[a]);
+                    member_values.push_back(&v);
+                }
+                std::string key = member.empty() ? std::string(info(v.key).name)
+                                                 : fmt::format("{}.{}", member, info(v.key).name);
+                in.id += fmt::format("{}{}={}", a == 0 ? "/" : ",", key, v.text);
+                in.matrix.emplace_back(std::move(key), v.text);
             }
-            if (resolve(sc, r, in)) out.push_back(std::move(in));
+            if (sc.is_group()) {
+                if (group(sc, r, member_axes, member_values, in)) out.push_back(std::move(in));
+            } else if (resolve(sc, r, in)) {
+                out.push_back(std::move(in));
+            }
             // Odometer with the first key outermost, so ids come out in reading order.
             for (std::size_t a = sc.matrix.size(); a-- > 0;) {
                 if (++index[a] < sc.matrix[a].values.size()) break;
@@ -148,6 +172,106 @@ class expander {
     }
 
   private:
+    /// One point of a group scenario: each member resolved on top of the group's settings
+    /// (`r`, which apply where they can, as `defaults:` do), then its own, then the matrix axes
+    /// that address it.
+    bool group(const scenario& sc, const resolved& r, const std::vector<const matrix_axis*>& axes,
+               const std::vector<const setting*>& values, instance& g) {
+        bool ok = true;
+        for (const auto& m : sc.members) {
+            scenario ms = m;
+            ms.name = sc.name + "/" + m.name;
+            if (!ms.placement) ms.placement = sc.placement;
+            resolved rm = r;
+            for (const auto& s : m.settings)
+                rm.put(s, false);
+            for (std::size_t a = 0; a < axes.size(); ++a)
+                if (axes[a]->member == m.name) rm.put(*values[a], false);
+            instance in;
+            in.scenario = sc.name;
+            in.member = m.name;
+            in.loc = m.loc;
+            in.id = g.id + "/" + m.name;
+            in.matrix = g.matrix;
+            in_member_ = true;
+            bool good = resolve(ms, rm, in);
+            in_member_ = false;
+            if (!good) {
+                ok = false;
+                continue;
+            }
+            in.repeat = 1;
+            in.until.reset();
+            g.members.push_back(std::move(in));
+        }
+        if (!ok) return false;
+        // The group's own settings must reach at least one member (a typo must not vanish).
+        for (std::size_t i = 0; i < param_count; ++i) {
+            const setting* s = r.set[i];
+            if (!s || !r.from_defaults[i] || s->loc.line == 0) continue;
+            bool group_level = std::any_of(sc.settings.begin(), sc.settings.end(),
+                                           [&](const setting& x) { return &x == s; });
+            for (const auto& axis : sc.matrix)
+                for (const auto& v : axis.values)
+                    group_level = group_level || &v == s;
+            if (!group_level) continue;
+            bool applies = std::any_of(g.members.begin(), g.members.end(), [&](const instance& m) {
+                return (info(s->key).applies_to & mask_of(m.job.kind)) != 0;
+            });
+            if (!applies) {
+                diags_.error(s->loc,
+                             fmt::format("'{}' applies to no member of group '{}' (it applies to {})",
+                                         info(s->key).name, sc.name, describe(info(s->key).applies_to)));
+                ok = false;
+            }
+        }
+        const instance& first = g.members.front();
+        g.job = first.job;
+        g.job.id = g.id;
+        g.repeat = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::repeat, first.job.kind));
+        g.when_failed = get<on_error>(r, param::on_error, first.job.kind);
+        if (const auto& u = sc.until ? sc.until : p_.defaults.until) {
+            g.until = u->value;
+            g.until->min_repeat = std::max<std::size_t>(2, g.repeat);
+            if (u->value.max_repeat < g.repeat)
+                diags_.error(u->loc, fmt::format("until: max_repeat ({}) is below repeat ({})",
+                                                 u->value.max_repeat, g.repeat));
+        }
+        g.compare_idle = sc.compare_idle && sc.compare_idle->value;
+        if (g.compare_idle && std::none_of(g.members.begin(), g.members.end(), [](const instance& m) {
+                return !engine::info(m.job.kind).stream();
+            }))
+            diags_.error(
+                sc.compare_idle->loc,
+                fmt::format("compare_idle: group '{}' has no latency member (rr, crr or udp_rr) to run alone",
+                            sc.name));
+        g.expect = p_.defaults.expect;
+        for (const auto& e : sc.expect) {
+            std::erase_if(g.expect,
+                          [&](const expectation& d) { return d.metric == e.metric && d.member == e.member; });
+            g.expect.push_back(e);
+        }
+        for (const auto& e : g.expect) {
+            if (!e.member.empty()) {
+                auto it = std::find_if(g.members.begin(), g.members.end(),
+                                       [&](const instance& m) { return m.member == e.member; });
+                if (it != g.members.end()) measured("expect", e, it->job.kind, sc);
+                continue;
+            }
+            auto mt = metric_from_name(e.metric);
+            if (!mt || group_measures(g, *mt)) continue;
+            diags_.error(e.loc,
+                         fmt::format("expect: group '{}' does not measure {}{}", sc.name, e.metric,
+                                     info(*mt).is_latency ? " (its latency members are of different kinds, "
+                                                            "or it has none; name one: 'MEMBER." +
+                                                                e.metric + "')"
+                                                          : "; name a member: 'MEMBER." + e.metric + "'"));
+        }
+        for (const auto& [k, v] : g.matrix)
+            g.params.emplace_back(k, v);
+        return ok;
+    }
+
     template <class T> T get(const resolved& r, param p, traffic kind) const {
         if (const setting* s = r[p]) return std::get<T>(s->value);
         return std::get<T>(builtin_default(p, kind, p_));
@@ -257,14 +381,14 @@ class expander {
         if (sc.search) search(*sc.search, kind, message, in);
         placement(sc, in);
         via(sc, kind, in);
-        if (const auto& u = sc.until ? sc.until : p_.defaults.until) {
+        if (const auto& u = sc.until ? sc.until : in_member_ ? std::nullopt : p_.defaults.until) {
             in.until = u->value;
             in.until->min_repeat = std::max<std::size_t>(2, in.repeat);
             if (u->value.max_repeat < in.repeat)
                 diags_.error(u->loc, fmt::format("until: max_repeat ({}) is below repeat ({})",
                                                  u->value.max_repeat, in.repeat));
         }
-        in.expect = p_.defaults.expect;
+        in.expect = in_member_ ? std::vector<expectation>{} : p_.defaults.expect;
         for (const auto& e : sc.expect) {
             std::erase_if(in.expect, [&](const expectation& d) { return d.metric == e.metric; });
             in.expect.push_back(e);
@@ -401,9 +525,29 @@ class expander {
 
     const plan& p_;
     diagnostics& diags_;
+    bool in_member_ = false; ///< resolving a group member: the plan's defaults' expect and until do not apply
 };
 
 } // namespace
+
+bool group_measures(const instance& g, metric m) {
+    if (m == metric::throughput_bps || m == metric::fairness) return true;
+    if (m == metric::client_cpu_s || m == metric::server_cpu_s || m == metric::client_service_demand ||
+        m == metric::server_service_demand)
+        return false; // per host in a group (group_record), never per member or group
+    bool any = false, one_kind = true;
+    for (const auto& x : g.members) {
+        if (!measured_by(x.job.kind, m)) continue;
+        if (any && info(m).is_latency) {
+            auto first = std::find_if(g.members.begin(), g.members.end(),
+                                      [&](const instance& y) { return measured_by(y.job.kind, m); });
+            one_kind = one_kind && first->job.kind == x.job.kind;
+        }
+        any = true;
+    }
+    if (m == metric::loss_ratio || m == metric::retransmits) return any;
+    return any && one_kind;
+}
 
 engine::job_spec instance::for_via() const {
     engine::job_spec j = job;
@@ -422,6 +566,16 @@ std::vector<instance> expand_checked(const plan& p, diagnostics& diags) {
     expander x(p, diags);
     for (const auto& sc : p.scenarios)
         x.scenario_instances(sc, out);
+    return out;
+}
+
+std::vector<const instance*> pair_instances(const std::vector<instance>& instances) {
+    std::vector<const instance*> out;
+    for (const auto& i : instances) {
+        if (!i.is_group()) out.push_back(&i);
+        for (const auto& m : i.members)
+            out.push_back(&m);
+    }
     return out;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/core/job.hpp"
+#include "runner/plan/metric.hpp"
 #include "runner/plan/plan.hpp"
 
 namespace kp::runner {
@@ -40,6 +41,14 @@ struct instance {
     source_loc via_placement_loc;
     bool compare_direct = false; ///< run each repeat once more without the proxies
     on_error when_failed = on_error::continue_run;
+    /// A group (plan.hpp scenario::members): its members, each a whole instance with the id
+    /// "<group id>/<member>", one client and one server, and the group's warm-up and duration.
+    /// The group itself has no client, server or kind of its own (job.kind is its first
+    /// member's); its repeat, until, expect and when_failed apply to the whole group.
+    std::vector<instance> members;
+    std::string member;        ///< a member's name in its group; empty: not a member
+    bool compare_idle = false; ///< also run each latency member alone, after each group repeat
+    [[nodiscard]] bool is_group() const { return !members.empty(); }
 
     /// The job one side runs: `job` with that side's placement rule.
     [[nodiscard]] engine::job_spec for_side(side s) const;
@@ -47,12 +56,24 @@ struct instance {
     [[nodiscard]] engine::job_spec for_via() const;
 };
 
+/// Every instance that runs between one client and one server: `instances` in order, a group
+/// replaced by its members. What needs agents, probes and placement checks.
+[[nodiscard]] std::vector<const instance*> pair_instances(const std::vector<instance>& instances);
+
 /// All instances of a loaded plan, scenarios in order, matrix points in order.
 [[nodiscard]] std::vector<instance> expand(const plan& p);
 
 /// Expansion that reports every problem (undefined hosts, parameters that do not apply, ...)
 /// into `diags`; load_plan() runs it so that expand() of a loaded plan cannot fail.
 std::vector<instance> expand_checked(const plan& p, diagnostics& diags);
+
+/// True when group `g` reports `m` as a group figure: throughput and fairness always; rates,
+/// loss and retransmits when a member measures them; latency when its latency members are of
+/// one kind (their histograms merge); CPU figures never (they are per host).
+[[nodiscard]] bool group_measures(const instance& g, metric m);
+
+/// Members beyond this many in one group make a plan invalid.
+inline constexpr std::size_t max_group_members = 256;
 
 /// Instances beyond this many make a plan invalid (a matrix typo should not mean a week of runs).
 inline constexpr std::size_t max_instances = 10000;

@@ -17,6 +17,7 @@ enum class comparison : std::uint8_t { lt, le, gt, ge };
 /// One check, e.g. `latency_p99: "< 800us"` -> {latency_p99, lt, 800 (us)}.
 struct expectation {
     std::string metric;
+    std::string member; ///< in a group, `probe.latency_p99` checks member "probe"; empty: the group
     comparison op = comparison::lt;
     double bound = 0; ///< in the metric's unit
     std::string text; ///< as written, e.g. "< 800us"

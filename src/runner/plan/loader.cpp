@@ -1,5 +1,6 @@
 // Converts a YAML document into the plan model, reporting every error with its position.
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -24,8 +25,24 @@ constexpr std::string_view top_keys[] = {"version", "name", "hosts", "defaults",
 constexpr std::string_view host_keys[] = {"ssh",        "address", "identity", "known_hosts",
                                           "agent_path", "exec",    "jump"};
 constexpr std::string_view settings_keys[] = {"known_hosts", "connect_timeout", "on_error", "ssh_config"};
-constexpr std::string_view structured_keys[] = {"name",   "matrix", "placement", "until",
-                                                "expect", "search", "via",       "compare_direct"};
+constexpr std::string_view structured_keys[] = {"name",   "matrix", "placement",      "until", "expect",
+                                                "search", "via",    "compare_direct", "group", "clients",
+                                                "mesh",   "pairs",  "compare_idle"};
+/// The keys that make a scenario a group; a scenario has at most one of them.
+constexpr std::string_view group_keys[] = {"group", "clients", "mesh", "pairs"};
+/// Keys that belong to a group as a whole, never to one member; the reason why.
+constexpr std::pair<std::string_view, std::string_view> group_only_keys[] = {
+    {"matrix", "put the matrix on the group; an axis such as 'NAME.flows' varies one member"},
+    {"search", "a search runs its probes one at a time, alone"},
+    {"until", "repeats apply to the group as a whole"},
+    {"repeat", "repeats apply to the group as a whole"},
+    {"duration", "members share the group's window: set it on the group"},
+    {"warmup", "members share the group's window: set it on the group"},
+    {"compare_direct", "'via' is not supported in a group"},
+    {"via", "a proxy chain is not supported in a group member"},
+    {"compare_idle", "set it on the group"},
+    {"on_error", "set it on the group"},
+};
 constexpr std::string_view search_keys[] = {"rate",           "slo",     "precision", "max_probes",
                                             "probe_duration", "max_time"};
 constexpr std::string_view placement_keys[] = {"client", "server", "distinct_rx", "via"};
@@ -33,6 +50,16 @@ constexpr std::string_view until_keys[] = {"ci_width", "max_repeat"};
 constexpr std::string_view tls_keys[] = {"mode", "tx", "rx"};
 constexpr std::string_view no_passwords =
     "'password' is not allowed: plans never hold passwords; use 'identity' (an SSH key file) or ssh-agent";
+
+/// Where `written` splits into MEMBER.name (a group's `up.flows`, `probe.latency_p99`); none when
+/// the part after the dot does not start with a letter (`latency_p99.9` is a misspelled metric).
+std::optional<std::size_t> member_dot(std::string_view written) {
+    auto dot = written.find('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 >= written.size() ||
+        !std::isalpha(static_cast<unsigned char>(written[dot + 1])))
+        return std::nullopt;
+    return dot;
+}
 
 source_loc loc_of(const YAML::Node& n) {
     const auto m = n.Mark();
@@ -391,8 +418,15 @@ class loader {
         for (auto k : structured_keys)
             if (!defaults || (k != "name" && k != "matrix" && k != "search")) known.push_back(k);
         entries(m, [&](const std::string& key, source_loc kl, const YAML::Node& v) {
-            if (defaults && (key == "name" || key == "matrix" || key == "search"))
+            if (defaults &&
+                (key == "name" || key == "matrix" || key == "search" || key == "compare_idle" ||
+                 std::find(std::begin(group_keys), std::end(group_keys), key) != std::end(group_keys)))
                 return d_.error(kl, fmt::format("'{}' is not allowed in defaults", key));
+            if (in_member_)
+                for (const auto& [k, why] : group_only_keys)
+                    if (key == k)
+                        return d_.error(kl,
+                                        fmt::format("'{}' is not allowed in a group member: {}", key, why));
             if (key == "name") {
                 auto s = scalar(key, kl, v);
                 if (s && is_word(*s))
@@ -412,13 +446,15 @@ class loader {
                 search(kl, v, sc);
             } else if (key == "via") {
                 via(kl, v, sc);
-            } else if (key == "compare_direct") {
+            } else if (key == "compare_direct" || key == "compare_idle") {
                 auto s = scalar(key, kl, v);
                 if (s && (*s == "true" || *s == "false"))
-                    sc.compare_direct = located<bool>{*s == "true", loc_or(v, kl)};
+                    (key == "compare_direct" ? sc.compare_direct : sc.compare_idle) =
+                        located<bool>{*s == "true", loc_or(v, kl)};
                 else if (s)
-                    d_.error(loc_or(v, kl),
-                             fmt::format("compare_direct: expected true or false, got '{}'", *s));
+                    d_.error(loc_or(v, kl), fmt::format("{}: expected true or false, got '{}'", key, *s));
+            } else if (std::find(std::begin(group_keys), std::end(group_keys), key) != std::end(group_keys)) {
+                group_form(key, kl, v, sc);
             } else if (auto p = param_from_name(key)) {
                 if (auto s = value(*p, kl, v)) sc.settings.push_back(std::move(*s));
             } else {
@@ -426,11 +462,150 @@ class loader {
             }
         });
         for (const auto& axis : sc.matrix)
-            if (sc.find(axis.key))
+            if (axis.member.empty() && sc.find(axis.key))
                 d_.error(axis.loc, fmt::format("'{}' is set both in the scenario and in its matrix",
                                                info(axis.key).name));
         if (sc.search) search_conflicts(sc);
+        if (!defaults) group_checks(sc);
         return !core_failed_;
+    }
+
+    /// `group:`, `clients:`, `mesh:` or `pairs:`: the members of a group scenario.
+    void group_form(const std::string& key, source_loc kl, const YAML::Node& v, scenario& sc) {
+        if (in_member_)
+            return d_.error(kl,
+                            fmt::format("'{}' is not allowed in a group member: groups do not nest", key));
+        if (group_key_) {
+            return d_.error(kl, fmt::format("a scenario has one of group, clients, mesh or pairs; this one "
+                                            "already has '{}' (line {})",
+                                            *group_key_, group_loc_.line));
+        }
+        group_key_ = key;
+        group_loc_ = kl;
+        if (!v.IsSequence() || v.size() == 0)
+            return d_.error(loc_or(v, kl),
+                            fmt::format("{}: expected a non-empty list{}, got {}", key,
+                                        key == "group" ? " of members such as {name: up, traffic: tcp_stream}"
+                                        : key == "pairs" ? " of [client, server] pairs"
+                                                         : " of hosts",
+                                        v.IsSequence() ? "[]" : kind_of(v)));
+        auto host_setting = [&](param p, const std::string& name, source_loc at) {
+            return setting{p, name, name, at};
+        };
+        auto member = [&](std::string name, source_loc at, std::string client, std::string server) {
+            scenario m;
+            m.name = std::move(name);
+            m.loc = at;
+            if (!client.empty()) m.settings.push_back(host_setting(param::client, client, at));
+            if (!server.empty()) m.settings.push_back(host_setting(param::server, server, at));
+            sc.members.push_back(std::move(m));
+        };
+        if (key == "group") {
+            for (const auto& item : v) {
+                scenario m;
+                m.loc = loc_or(item, kl);
+                if (!item.IsMap()) {
+                    d_.error(m.loc, "group: expected a member (a mapping with name and traffic), got " +
+                                        kind_of(item));
+                    continue;
+                }
+                bool outer_failed = core_failed_;
+                in_member_ = true;
+                bool ok = scenario_body(item, m, false);
+                in_member_ = false;
+                core_failed_ = outer_failed || !ok;
+                if (m.name.empty()) {
+                    d_.error(m.loc, "group member has no 'name'");
+                    core_failed_ = true;
+                    continue;
+                }
+                sc.members.push_back(std::move(m));
+            }
+        } else if (key == "clients") {
+            for (const auto& item : v)
+                if (auto h = scalar("clients", loc_or(item, kl), item)) member(*h, loc_or(item, kl), *h, "");
+        } else if (key == "mesh") {
+            std::vector<std::pair<std::string, source_loc>> hosts;
+            for (const auto& item : v)
+                if (auto h = scalar("mesh", loc_or(item, kl), item)) hosts.emplace_back(*h, loc_or(item, kl));
+            if (hosts.size() < 2)
+                return d_.error(loc_or(v, kl), "mesh: expected at least two hosts (every ordered pair runs)");
+            for (const auto& [a, at] : hosts)
+                for (const auto& [b, bt] : hosts)
+                    if (a != b) member(a + "-" + b, at, a, b);
+        } else { // pairs
+            for (const auto& item : v) {
+                if (!item.IsSequence() || item.size() != 2) {
+                    d_.error(loc_or(item, kl),
+                             "pairs: expected [client, server], got " +
+                                 (item.IsSequence() ? fmt::format("{} values", item.size()) : kind_of(item)));
+                    continue;
+                }
+                auto c = scalar("pairs", loc_or(item[0], kl), item[0]);
+                auto sv = scalar("pairs", loc_or(item[1], kl), item[1]);
+                if (c && sv) member(*c + "-" + *sv, loc_or(item, kl), *c, *sv);
+            }
+        }
+    }
+
+    /// What only a group may have, what a member may not, and names that must resolve.
+    void group_checks(scenario& sc) {
+        if (in_member_) return;
+        group_key_.reset();
+        if (!sc.is_group()) {
+            if (sc.compare_idle)
+                d_.error(sc.compare_idle->loc, "compare_idle needs a group (latency members to run alone)");
+            for (const auto& axis : sc.matrix)
+                if (!axis.member.empty())
+                    d_.error(axis.loc,
+                             fmt::format("matrix '{}.{}': only a group's matrix may address a member",
+                                         axis.member, info(axis.key).name));
+            for (const auto& e : sc.expect)
+                if (!e.member.empty())
+                    d_.error(e.loc, fmt::format("expect '{}.{}': only a group's expect may name a member",
+                                                e.member, e.metric));
+            return;
+        }
+        if (sc.search)
+            d_.error(sc.search->loc,
+                     "'search' cannot be used in a group: a search runs its probes one at a time, alone");
+        if (sc.via)
+            d_.error(sc.via->loc, "'via' cannot be used in a group: a proxy chain is not supported there");
+        if (sc.compare_direct) d_.error(sc.compare_direct->loc, "'compare_direct' cannot be used in a group");
+        std::vector<std::string_view> names;
+        for (std::size_t i = 0; i < sc.members.size(); ++i) {
+            const auto& m = sc.members[i];
+            for (std::size_t j = 0; j < i; ++j)
+                if (sc.members[j].name == m.name)
+                    d_.error(m.loc,
+                             fmt::format("member name '{}' is used twice in group '{}' (first at line {})",
+                                         m.name, sc.name, sc.members[j].loc.line));
+            names.push_back(m.name);
+        }
+        auto check_member = [&](const std::string& name, source_loc at, std::string_view what) {
+            if (std::find(names.begin(), names.end(), name) != names.end()) return;
+            auto hint = did_you_mean(name, names);
+            d_.error(
+                at, fmt::format("{}: group '{}' has no member '{}'{}", what, sc.name, name,
+                                hint.empty() ? fmt::format(" (members: {})", fmt::join(names, ", ")) : hint));
+        };
+        for (const auto& axis : sc.matrix)
+            if (!axis.member.empty()) {
+                check_member(axis.member, axis.loc, "matrix");
+                for (const auto& m : sc.members)
+                    if (m.name == axis.member && m.find(axis.key))
+                        d_.error(axis.loc, fmt::format("'{}' is set both in member '{}' and in the matrix",
+                                                       info(axis.key).name, m.name));
+            } else {
+                for (const auto& m : sc.members)
+                    if (const setting* s = m.find(axis.key))
+                        d_.error(s->loc,
+                                 fmt::format("'{}' is set in member '{}' and varied for every member by "
+                                             "the group's matrix; write the axis as '{}.{}' instead",
+                                             info(axis.key).name, m.name, m.name, info(axis.key).name));
+            }
+        for (const auto& e : sc.expect)
+            if (!e.member.empty()) check_member(e.member, e.loc, "expect");
     }
 
     /// One parameter value; nullopt after reporting an error.
@@ -507,7 +682,13 @@ class loader {
 
     void matrix(source_loc kl, const YAML::Node& v, scenario& sc) {
         if (!map("matrix", kl, v)) return;
-        entries(v, [&](const std::string& key, source_loc k, const YAML::Node& values) {
+        entries(v, [&](const std::string& written, source_loc k, const YAML::Node& values) {
+            // `up.flows`: a group's axis for member "up" (checked in group_checks).
+            std::string member, key = written;
+            if (auto dot = member_dot(written)) {
+                member = written.substr(0, *dot);
+                key = written.substr(*dot + 1);
+            }
             auto p = param_from_name(key);
             if (!p) {
                 if (std::find(std::begin(structured_keys), std::end(structured_keys), key) !=
@@ -523,14 +704,19 @@ class loader {
                     loc_or(values, k),
                     fmt::format("matrix '{}': expected a non-empty list of values such as [1, 8]", key));
             }
-            matrix_axis axis{*p, k, {}};
+            if (!member.empty() && (*p == param::duration || *p == param::warmup || *p == param::repeat))
+                return d_.error(k, fmt::format("matrix '{}': {} applies to the group as a whole, not to one "
+                                               "member; write '{}'",
+                                               written, key, key));
+            matrix_axis axis{*p, k, {}, member};
             for (const auto& item : values) {
                 auto s = value(*p, k, item);
                 if (!s) continue;
                 auto printed = format_param(*p, s->value);
                 if (std::any_of(axis.values.begin(), axis.values.end(),
                                 [&](const setting& o) { return format_param(*p, o.value) == printed; })) {
-                    d_.error(s->loc, fmt::format("matrix '{}': value '{}' is listed twice", key, s->text));
+                    d_.error(s->loc,
+                             fmt::format("matrix '{}': value '{}' is listed twice", written, s->text));
                     continue;
                 }
                 axis.values.push_back(std::move(*s));
@@ -635,13 +821,20 @@ class loader {
 
     void expect(source_loc kl, const YAML::Node& v, scenario& sc) {
         if (!map("expect", kl, v)) return;
-        entries(v, [&](const std::string& key, source_loc k, const YAML::Node& x) {
-            auto s = scalar(key, k, x);
+        entries(v, [&](const std::string& written, source_loc k, const YAML::Node& x) {
+            auto s = scalar(written, k, x);
             if (!s) return;
+            // `probe.latency_p99`: a group's check on member "probe" (checked in group_checks).
+            std::string member, key = written;
+            if (auto dot = member_dot(written)) {
+                member = written.substr(0, *dot);
+                key = written.substr(*dot + 1);
+            }
             auto e = parse_expectation(key, *s);
             // An unknown metric is the key's fault; a bad bound is the value's.
             if (!e) return d_.error(is_metric_name(key) ? loc_or(x, k) : k, e.error());
             e->loc = k;
+            e->member = std::move(member);
             sc.expect.push_back(std::move(*e));
         });
     }
@@ -754,6 +947,9 @@ class loader {
     plan& p_;
     diagnostics& d_;
     bool core_failed_ = false;
+    bool in_member_ = false;               ///< parsing a `group:` member
+    std::optional<std::string> group_key_; ///< the scenario's group, clients, mesh or pairs key
+    source_loc group_loc_;
 };
 
 /// The plan's default name: the file name without directories and extension.

@@ -25,6 +25,7 @@ constexpr std::array<metric_info, metric_count> table = {{
     {"server_cpu_s", "s", better::none, 0, false},
     {"client_service_demand", "us/transaction or s/GB", better::lower, 0, false},
     {"server_service_demand", "us/transaction or s/GB", better::lower, 0, false},
+    {"fairness", "ratio", better::higher, 0, false},
 }};
 
 } // namespace

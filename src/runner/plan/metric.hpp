@@ -32,8 +32,11 @@ enum class metric : std::uint8_t {
     server_cpu_s,          ///< busy CPU seconds of the server host over the window
     client_service_demand, ///< client CPU µs per transaction, or CPU s per GB for streams
     server_service_demand, ///< server CPU µs per transaction, or CPU s per GB for streams
+    /// Jain's fairness index, 1: all equal. An instance: over its flows (the receiving side's
+    /// per-flow headline). A group: over its stream members' goodput (else every member's headline).
+    fairness,
 };
-inline constexpr std::size_t metric_count = 17;
+inline constexpr std::size_t metric_count = 18;
 
 /// Which way is better, for regressions.
 enum class better : std::uint8_t { higher, lower, none };

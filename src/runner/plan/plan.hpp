@@ -74,6 +74,7 @@ struct matrix_axis {
     param key = param::traffic;
     source_loc loc;
     std::vector<setting> values;
+    std::string member; ///< a group's `up.flows:` axis varies member "up" only; empty: every member
 };
 
 /// `placement:` per side, plus distinct_rx.
@@ -96,6 +97,13 @@ struct scenario {
     std::optional<located<std::vector<located<std::string>>>> via; ///< `via:` proxy hosts, client side first
     std::optional<located<bool>> compare_direct;                   ///< also run without the proxies
     std::optional<search_rule> search;                             ///< `search:` (not in defaults)
+    /// A group: members that start together on their hosts and share one measurement window.
+    /// `group:` lists them as written; `clients:`, `mesh:` and `pairs:` are generated into this
+    /// list by the loader (one member per client host, per ordered pair, per pair). The group's
+    /// own settings and placement are its members' defaults.
+    std::vector<scenario> members;
+    std::optional<located<bool>> compare_idle; ///< also run each latency member alone
+    [[nodiscard]] bool is_group() const { return !members.empty(); }
     /// The setting for `p` written here, if any.
     [[nodiscard]] const setting* find(param p) const;
 };

@@ -1,5 +1,6 @@
 #include "runner/report/csv.hpp"
 
+#include <algorithm>
 #include <array>
 #include <iterator>
 #include <utility>
@@ -20,8 +21,17 @@ namespace {
 struct row_source {
     const run_record& run;
     const instance_record& r;
-    const repeat_record* rep; ///< the repeat of a repeat row; null in an aggregate row
+    const repeat_record* rep;               ///< the repeat of a repeat row; null in an aggregate row
+    const instance_record* group = nullptr; ///< a member row: its group's record
 };
+
+/// A member row's compare_idle record, if its group ran it alone.
+const idle_record* idle_of(const row_source& s) {
+    if (!s.group) return nullptr;
+    for (const auto& i : s.group->group->idle)
+        if (i.member == s.r.member) return &i;
+    return nullptr;
+}
 
 struct column {
     std::string_view name;
@@ -48,7 +58,10 @@ constexpr column id_columns[] = {
 constexpr column repeat_column = {"repeat", [](const row_source& s) { return std::to_string(s.rep->index); }};
 constexpr column instance_columns[] = {
     {"scenario", [](const row_source& s) { return s.r.scenario; }},
-    {"traffic", [](const row_source& s) { return std::string(engine::info(s.r.kind).name); }},
+    {"traffic",
+     [](const row_source& s) {
+         return s.r.is_group() ? std::string("group") : std::string(engine::info(s.r.kind).name);
+     }},
     {"parameters", [](const row_source& s) { return parameters_text(s.r); }},
     {"client_host", [](const row_source& s) { return s.r.client_host; }},
     {"server_host", [](const row_source& s) { return s.r.server_host; }},
@@ -56,10 +69,12 @@ constexpr column instance_columns[] = {
     {"repeats", [](const row_source& s) { return std::to_string(s.r.repeats.size()); }},
 };
 constexpr std::string_view metric_names[] = {
-    "throughput_bps",        "transactions_per_s",   "connections_per_s", "latency_p50_us", "latency_p90_us",
-    "latency_p99_us",        "latency_p999_us",      "latency_p9999_us",  "latency_min_us", "latency_max_us",
-    "latency_mean_us",       "loss_ratio",           "retransmits",       "client_cpu_s",   "server_cpu_s",
-    "client_service_demand", "server_service_demand"};
+    "throughput_bps",        "transactions_per_s",    "connections_per_s",
+    "latency_p50_us",        "latency_p90_us",        "latency_p99_us",
+    "latency_p999_us",       "latency_p9999_us",      "latency_min_us",
+    "latency_max_us",        "latency_mean_us",       "loss_ratio",
+    "retransmits",           "client_cpu_s",          "server_cpu_s",
+    "client_service_demand", "server_service_demand", "fairness"};
 static_assert(std::size(metric_names) == metric_count);
 
 /// A metric: the repeat's value in a repeat row, the aggregate value in an aggregate row.
@@ -70,10 +85,18 @@ template <std::size_t I> std::string metric_value(const row_source& s) {
 }
 
 template <std::size_t... I>
-constexpr std::array<column, metric_count> make_metric_columns(std::index_sequence<I...>) {
+constexpr std::array<column, sizeof...(I)> make_metric_columns(std::index_sequence<I...>) {
     return {{column{metric_names[I], &metric_value<I>}...}};
 }
-constexpr auto metric_columns = make_metric_columns(std::make_index_sequence<metric_count>{});
+// Columns are only ever appended: the metrics added after the first 17 (fairness) come at the
+// very end of the row (appended_metric_columns), not among these.
+constexpr std::size_t first_metrics = 17;
+static_assert(static_cast<std::size_t>(metric::fairness) == first_metrics);
+constexpr auto metric_columns = make_metric_columns(std::make_index_sequence<first_metrics>{});
+constexpr column appended_metric_columns[] = {
+    {metric_names[first_metrics], &metric_value<first_metrics>},
+};
+static_assert(first_metrics + std::size(appended_metric_columns) == metric_count);
 
 /// One end of the 95% CI of metric M over the repeats (aggregate rows only).
 template <metric M, bool High> std::string ci_bound(const row_source& s) {
@@ -91,7 +114,9 @@ constexpr column ci_columns[] = {
 
 constexpr column tail_columns[] = {
     {"service_demand_unit",
-     [](const row_source& s) { return std::string(engine::info(s.r.kind).service_demand_unit); }},
+     [](const row_source& s) {
+         return s.r.is_group() ? std::string() : std::string(engine::info(s.r.kind).service_demand_unit);
+     }},
     {"checks_failed",
      [](const row_source& s) {
          std::size_t failed = 0;
@@ -120,6 +145,27 @@ constexpr column tail_columns[] = {
      [](const row_source& s) {
          return s.r.direct ? number(s.r.direct->added_latency_p99_us) : std::string();
      }},
+    // Groups: a member row names its group; the group row gives the least window overlap; a
+    // latency member run alone (compare_idle) gives how much its latency grew under load.
+    {"group", [](const row_source& s) { return s.group ? s.group->id : std::string(); }},
+    {"window_overlap",
+     [](const row_source& s) {
+         if (!s.r.is_group() || s.r.group->repeats.empty()) return std::string();
+         double o = 1;
+         for (const auto& rep : s.r.group->repeats)
+             if (!s.rep || rep.index == s.rep->index) o = std::min(o, rep.overlap);
+         return number(o);
+     }},
+    {"latency_p50_inflation_us",
+     [](const row_source& s) {
+         const auto* i = idle_of(s);
+         return i ? number(i->p50_inflation_us) : std::string();
+     }},
+    {"latency_p99_inflation_us",
+     [](const row_source& s) {
+         const auto* i = idle_of(s);
+         return i ? number(i->p99_inflation_us) : std::string();
+     }},
 };
 
 std::vector<column> build_columns(csv_rows rows) {
@@ -130,6 +176,7 @@ std::vector<column> build_columns(csv_rows rows) {
     c.insert(c.end(), metric_columns.begin(), metric_columns.end());
     if (rows == csv_rows::aggregate) c.insert(c.end(), std::begin(ci_columns), std::end(ci_columns));
     c.insert(c.end(), std::begin(tail_columns), std::end(tail_columns));
+    c.insert(c.end(), std::begin(appended_metric_columns), std::end(appended_metric_columns));
     return c;
 }
 
@@ -175,13 +222,15 @@ std::string csv_text(const run_record& run, csv_rows rows) {
         out += (i ? "," : "") + csv_field(header[i]);
     out += "\n";
     const auto& columns = columns_of(rows);
-    for (const auto& r : run.instances) {
-        if (rows == csv_rows::aggregate) {
-            append_row(out, columns, {run, r, nullptr});
-            continue;
-        }
+    auto rows_of = [&](const instance_record& r, const instance_record* group) {
+        if (rows == csv_rows::aggregate) return append_row(out, columns, {run, r, nullptr, group});
         for (const auto& rep : r.repeats)
-            append_row(out, columns, {run, r, &rep});
+            append_row(out, columns, {run, r, &rep, group});
+    };
+    for (const auto& r : run.instances) {
+        for (const auto& m : r.members) // a group: one row per member, then the group's row
+            rows_of(m, &r);
+        rows_of(r, nullptr);
     }
     return out;
 }

@@ -218,6 +218,7 @@ json search_view(const json& s) {
 
 /// The cells of the summary row and the lines under the table, as the terminal prints them.
 json row_of(const json& inst, std::optional<engine::traffic> kind, const metric_values& v) {
+    const bool group = member(inst, "group").is_object();
     const auto status = status_from(str(inst, "status"));
     const auto c = v[static_cast<std::size_t>(metric::client_cpu_s)];
     const auto s = v[static_cast<std::size_t>(metric::server_cpu_s)];
@@ -231,7 +232,9 @@ json row_of(const json& inst, std::optional<engine::traffic> kind, const metric_
     const json& repeats = member(inst, "repeats");
     return {{"traffic", str(inst, "traffic")},
             {"n", repeats.is_array() ? repeats.size() : 0},
-            {"headline", kind ? headline(*kind, v) : std::string("-")},
+            {"headline", group  ? headline(engine::traffic::tcp_stream, v, true) // the kind is not read
+                         : kind ? headline(*kind, v, false)
+                                : std::string("-")},
             {"cpu", c && s ? cpu_cell(*c, *s) : std::string("-")},
             {"result", status ? outcome_word(*status) : "?"},
             {"lines", lines}};
@@ -323,8 +326,22 @@ json view_of(const json& inst) {
         v["via"] = {{"chain", {{"p50", lat(metric::latency_p50)}, {"p99", lat(metric::latency_p99)}}},
                     {"hops", hops}};
     }
-    // Groups (issue 15) are passed through for their renderer; unknown fields are not copied.
-    if (const json& g = member(inst, "group"); g.is_object()) v["group"] = g;
+    // A group: its members as views of their own, for a group renderer; its hosts' CPU here.
+    if (const json& g = member(inst, "group"); g.is_object()) {
+        json members = json::array(), idle = json::array();
+        for (const auto& m : member(g, "members"))
+            if (m.is_object()) members.push_back(view_of(m));
+        for (const auto& x : member(g, "idle"))
+            idle.push_back({{"member", str(x, "member")},
+                            {"p50_inflation_us", member(x, "p50_inflation_us")},
+                            {"p99_inflation_us", member(x, "p99_inflation_us")}});
+        for (const auto& h : member(g, "hosts"))
+            v["cpu"].push_back({{"host", str(h, "host")},
+                                {"role", "group host"},
+                                {"cpu_s", num(h, "cpu_s").value_or(0)},
+                                {"demand", nullptr}});
+        v["group"] = {{"members", members}, {"idle", idle}, {"min_overlap", member(g, "min_overlap")}};
+    }
     return v;
 }
 
@@ -469,6 +486,17 @@ std::string summary_html(const std::vector<const json*>& views) {
             "<td>{}</td><td class=\"num\">{}</td><td class=\"result\">{}</td></tr>\n",
             esc(str(v, "status")), i, esc(str(v, "id")), esc(str(r, "traffic")), r["n"].dump(),
             esc(str(r, "headline")), esc(str(r, "cpu")), esc(result));
+        // A group's members, indented under it as the terminal prints them (CPU is per host).
+        for (const auto& m : member(member(v, "group"), "members")) {
+            const json& mr = m["row"];
+            out += fmt::format(
+                "<tr class=\"member st-{}\"><td>&nbsp;&nbsp;{}</td><td>{}</td><td class=\"num\">{}</td>"
+                "<td>{}</td><td class=\"num\">-</td><td class=\"result\">{}</td></tr>\n",
+                esc(str(m, "status")), esc(str(m, "id")), esc(str(mr, "traffic")), mr["n"].dump(),
+                esc(str(mr, "headline")), esc(str(mr, "result")));
+            for (const auto& l : mr["lines"])
+                lines += fmt::format("<li>{}</li>\n", esc(l.get<std::string>()));
+        }
         for (const auto& l : r["lines"])
             lines += fmt::format("<li>{}</li>\n", esc(l.get<std::string>()));
     }

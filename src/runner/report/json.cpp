@@ -1,6 +1,7 @@
 #include "runner/report/json.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "engine/traffic/traffic.hpp"
 #include "engine/wire/codec.hpp"
@@ -36,6 +37,7 @@ json repeat_json(const repeat_record& r) {
         {"shared_window",
          {{"start_ns", r.shared_start_ns}, {"end_ns", r.shared_end_ns}, {"seconds", seconds}}},
         {"clock_offset_ns", r.clock_offset_ns},
+        {"clock_uncertainty_ns", r.clock_uncertainty_ns},
         {"client", r.client},
         {"server", r.server},
     };
@@ -159,7 +161,92 @@ json aggregate_json(const instance_aggregate& a) {
     return {{"metrics", metrics}, {"latency_histogram", a.latency}};
 }
 
+namespace {
+
+/// A group: its own figures per repeat and aggregated, and every member as an instance.
+json group_json(const instance_record& r) {
+    const group_record& g = *r.group;
+    json repeats = json::array();
+    for (std::size_t i = 0; i < r.repeats.size(); ++i) {
+        const repeat_record& rep = r.repeats[i];
+        double seconds = static_cast<double>(rep.shared_end_ns - rep.shared_start_ns) / 1e9;
+        json hosts = json::array();
+        if (i < g.repeats.size())
+            for (const auto& h : g.repeats[i].hosts)
+                hosts.push_back({{"host", h.host},
+                                 {"cpu_s", h.cpu.busy()},
+                                 {"cpus", h.cpus},
+                                 {"cpu", h.cpu},
+                                 {"members", h.members}});
+        repeats.push_back(
+            {{"index", rep.index},
+             {"metrics", metrics_json(rep.metrics)},
+             {"shared_window",
+              {{"start_ns", rep.shared_start_ns}, {"end_ns", rep.shared_end_ns}, {"seconds", seconds}}},
+             {"overlap", i < g.repeats.size() ? g.repeats[i].overlap : 0.0},
+             {"clock_offset_ns", rep.clock_offset_ns},
+             {"clock_uncertainty_ns", rep.clock_uncertainty_ns},
+             {"hosts", hosts}});
+    }
+    // Per host over the repeats: the mean of its CPU seconds (counted once per repeat).
+    std::vector<std::string> order;
+    std::map<std::string, std::pair<double, std::size_t>> cpu;
+    std::map<std::string, std::vector<std::string>> served;
+    for (const auto& rep : g.repeats)
+        for (const auto& h : rep.hosts) {
+            if (!cpu.contains(h.host)) order.push_back(h.host);
+            cpu[h.host].first += h.cpu.busy();
+            cpu[h.host].second += 1;
+            served[h.host] = h.members;
+        }
+    json hosts = json::array();
+    for (const auto& h : order)
+        hosts.push_back(
+            {{"host", h}, {"cpu_s", cpu[h].first / double(cpu[h].second)}, {"members", served[h]}});
+    json members = json::array();
+    for (const auto& m : r.members)
+        members.push_back(instance_json(m));
+    json idle = json::array();
+    for (const auto& x : g.idle) {
+        json reps = json::array();
+        for (const auto& rep : x.repeats)
+            reps.push_back(repeat_json(rep));
+        idle.push_back({{"member", x.member},
+                        {"repeats", reps},
+                        {"aggregate", aggregate_json(x.aggregate)},
+                        {"p50_inflation_us", optional_number(x.p50_inflation_us)},
+                        {"p99_inflation_us", optional_number(x.p99_inflation_us)}});
+    }
+    double overlap = 1;
+    for (const auto& rep : g.repeats)
+        overlap = std::min(overlap, rep.overlap);
+    json checks = json::array();
+    for (const auto& c : r.checks)
+        checks.push_back(check_json(c));
+    return {
+        {"type", "instance"},
+        {"id", r.id},
+        {"scenario", r.scenario},
+        {"traffic", "group"},
+        {"parameters", parameters_json(r.parameters)},
+        {"status", to_string(r.status)},
+        {"failure", failure_json(r.failure)},
+        {"elapsed_s", r.elapsed_s},
+        {"repeats", repeats},
+        {"aggregate", aggregate_json(r.aggregate)},
+        {"checks", checks},
+        {"group",
+         {{"members", members},
+          {"hosts", hosts},
+          {"idle", idle},
+          {"min_overlap", g.repeats.empty() ? json(nullptr) : json(overlap)}}},
+    };
+}
+
+} // namespace
+
 json instance_json(const instance_record& r) {
+    if (r.is_group()) return group_json(r);
     json repeats = json::array();
     for (const auto& rep : r.repeats)
         repeats.push_back(repeat_json(rep));
@@ -183,6 +270,7 @@ json instance_json(const instance_record& r) {
         {"aggregate", aggregate_json(r.aggregate)},
         {"checks", checks},
     };
+    if (!r.member.empty()) out["member"] = r.member;
     out["aggregate"]["handshake_latency_histogram"] = merged_handshakes(r.repeats);
     if (r.search) out["search"] = search_json(*r.search);
     if (!r.hops.empty()) out["hops"] = hops_json(r.hops);
@@ -243,6 +331,7 @@ json run_json_frame(const run_record& r) {
     doc["finished_at"] = r.finished_at.empty() ? json(nullptr) : json(r.finished_at);
     doc["status"] = to_string(r.status);
     doc["exit_code"] = r.exit_code ? json(*r.exit_code) : json(nullptr);
+    doc["runner"] = {{"agents_setup_s", r.agents_setup_s}, {"max_rss_kib", r.max_rss_kib}};
     doc["instances"] = json::array();
     json summary = {{"instances", r.instances.size()}};
     for (instance_status s : all_instance_statuses)

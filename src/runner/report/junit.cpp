@@ -90,15 +90,20 @@ std::string junit_xml(const run_record& run) {
             t.message = "skipped";
         }
         cases.push_back(t);
-        for (const auto& c : r.checks) {
-            testcase k{suite + "." + r.id, fmt::format("{}: {} {}", r.id, c.metric, c.text), 0,
-                       case_kind::passed, ""};
-            if (!c.passed) {
-                k.kind = case_kind::failure;
-                k.message = describe_check(c);
+        auto checks_of = [&](const instance_record& x) {
+            for (const auto& c : x.checks) {
+                testcase k{suite + "." + x.id, fmt::format("{}: {} {}", x.id, c.metric, c.text), 0,
+                           case_kind::passed, ""};
+                if (!c.passed) {
+                    k.kind = case_kind::failure;
+                    k.message = describe_check(c);
+                }
+                cases.push_back(k);
             }
-            cases.push_back(k);
-        }
+        };
+        checks_of(r);
+        for (const auto& m : r.members) // a group member's own `expect:`
+            checks_of(m);
     }
     if (run.baseline)
         for (const auto& d : run.baseline->rows) {

@@ -1,8 +1,11 @@
 #include "runner/report/summary.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/traffic/traffic.hpp"
 #include "engine/wire/codec.hpp"
@@ -61,6 +64,52 @@ std::string proxy_lines(const instance_record& r) {
     return out;
 }
 
+/// "GROUP rrul: window overlap 99.6%; cpu a 1.92 s, b 1.97 s (per host, once)", then per
+/// compare_idle member "GROUP rrul: probe p99 2.1ms under load, 48us alone (+2.05ms)".
+std::string group_lines(const instance_record& r) {
+    const group_record& g = *r.group;
+    if (g.repeats.empty()) return {};
+    double overlap = 1;
+    std::map<std::string, std::pair<double, std::size_t>> cpu;
+    std::vector<std::string> order;
+    for (const auto& rep : g.repeats) {
+        overlap = std::min(overlap, rep.overlap);
+        for (const auto& h : rep.hosts) {
+            if (!cpu.contains(h.host)) order.push_back(h.host);
+            cpu[h.host].first += h.cpu.busy();
+            ++cpu[h.host].second;
+        }
+    }
+    std::vector<std::string> hosts;
+    for (const auto& h : order)
+        hosts.push_back(fmt::format("{} {:.2f} s", h, cpu[h].first / double(cpu[h].second)));
+    std::string out = fmt::format("GROUP {}: {} members, window overlap {:.1f}%; cpu per host (once): {}\n",
+                                  r.id, r.members.size(), overlap * 100, fmt::join(hosts, ", "));
+    for (const auto& i : g.idle) {
+        const instance_record* m = nullptr;
+        for (const auto& x : r.members)
+            if (x.member == i.member) m = &x;
+        auto p = [](const instance_aggregate& a, metric k) {
+            const auto* x = a.find(k);
+            return x ? human_latency_us(x->value) : std::string("-");
+        };
+        auto d = [](const std::optional<double>& v) {
+            return v ? (*v < 0 ? "-" : "+") + human_latency_us(std::abs(*v)) : std::string("-");
+        };
+        if (m)
+            out += fmt::format(
+                "GROUP {}: {} under load p50 {} p99 {}; alone p50 {} p99 {}; inflation p50 {} p99 {}\n", r.id,
+                i.member, p(m->aggregate, metric::latency_p50), p(m->aggregate, metric::latency_p99),
+                p(i.aggregate, metric::latency_p50), p(i.aggregate, metric::latency_p99),
+                d(i.p50_inflation_us), d(i.p99_inflation_us));
+    }
+    return out;
+}
+
+std::string traffic_name(const instance_record& r) {
+    return r.is_group() ? std::string("group") : std::string(engine::info(r.kind).name);
+}
+
 } // namespace
 
 std::string cpu_cell(double client_cpu_s, double server_cpu_s) {
@@ -85,17 +134,28 @@ const char* outcome_word(instance_status status) {
 
 std::string summary_table(const run_record& run) {
     std::size_t w = 8;
-    for (const auto& r : run.instances)
+    for (const auto& r : run.instances) {
         w = std::max(w, r.id.size());
+        for (const auto& m : r.members)
+            w = std::max(w, m.id.size() + 2);
+    }
     std::string out =
         fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", "instance", w, "traffic", "n",
                     "headline (mean; latency from merged histogram)", "cpu c/s [s]", "result");
-    for (const auto& r : run.instances)
-        out += fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", r.id, w, engine::info(r.kind).name,
+    for (const auto& r : run.instances) {
+        out += fmt::format("{:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", r.id, w, traffic_name(r),
                            r.repeats.size(), headline(r), cpu_text(r), outcome_word(r));
+        for (const auto& m : r.members) // indented under their group; CPU is per host (GROUP line)
+            out += fmt::format("  {:<{}}  {:<10}  {:>3}  {:<44}  {:>11}  {}\n", m.id, w - 2, traffic_name(m),
+                               m.repeats.size(), headline(m), "-", outcome_word(m));
+    }
     for (const auto& r : run.instances) {
         if (const auto& s = r.search) out += search_line(r.id, *s);
         if (!r.hops.empty()) out += proxy_lines(r);
+        if (r.is_group()) out += group_lines(r);
+        for (const auto& m : r.members)
+            for (const auto& c : m.checks)
+                if (!c.passed) out += fmt::format("FAIL {}: {}\n", m.id, describe_check(c));
         for (const auto& c : r.checks)
             if (!c.passed) out += fmt::format("FAIL {}: {}\n", r.id, describe_check(c));
         if (r.failure)

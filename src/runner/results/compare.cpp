@@ -49,8 +49,17 @@ bool measured(const std::string& status) {
 std::map<std::string, const json*> by_id(const json& doc) {
     std::map<std::string, const json*> out;
     if (!doc.contains("instances") || !doc["instances"].is_array()) return out;
-    for (const auto& i : doc["instances"])
+    auto add = [&out](const json& i) {
         if (i.is_object() && i.contains("id") && i["id"].is_string()) out[i["id"].get<std::string>()] = &i;
+    };
+    for (const auto& i : doc["instances"]) {
+        add(i);
+        // A group's members compare as instances of their own ("rrul/probe").
+        if (i.is_object() && i.contains("group") && i["group"].is_object() &&
+            i["group"].contains("members") && i["group"]["members"].is_array())
+            for (const auto& m : i["group"]["members"])
+                add(m);
+    }
     return out;
 }
 

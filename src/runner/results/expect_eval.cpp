@@ -48,7 +48,10 @@ std::string human_number(double v) {
 
 std::string describe_check(const check_result& c) {
     std::string unit;
-    if (auto m = metric_from_name(c.metric)) unit = std::string(info(*m).unit);
+    // A group's check on a member reads "probe.latency_p99".
+    std::string_view name = c.metric;
+    if (auto dot = name.find('.'); dot != std::string_view::npos) name.remove_prefix(dot + 1);
+    if (auto m = metric_from_name(name)) unit = std::string(info(*m).unit);
     std::string head =
         fmt::format("{} {}", c.metric, c.text.empty() ? fmt::format("{} {}", symbol(c.op), c.bound) : c.text);
     if (!c.measured) return head + ": not measured";

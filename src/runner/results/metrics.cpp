@@ -121,6 +121,10 @@ metric_values derive_metrics(engine::traffic kind, const engine::side_result& cl
     };
     if (auto d = demand(ccpu, c)) set(v, metric::client_service_demand, *d);
     if (auto d = demand(scpu, s)) set(v, metric::server_service_demand, *d);
+    // Over the flows of the side that received the headline: the client for rr/crr, the
+    // receiving side of a stream (bidir: the side that received more).
+    const engine::side_result& fair = rr || c.received_bytes >= s.received_bytes ? client : server;
+    set(v, metric::fairness, fair.spread.fairness);
     return v;
 }
 

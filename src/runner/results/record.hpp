@@ -44,8 +44,10 @@ struct repeat_record {
     std::vector<engine::side_result> hops; ///< `via:` forwarders, client side first (relay set)
     /// The window both sides measured in (max of starts, min of ends), runner clock, ns.
     std::int64_t shared_start_ns = 0, shared_end_ns = 0;
-    /// Each host's clock minus the runner's, as estimated around the start request, ns.
+    /// Each host's clock minus the runner's, estimated NTP style just before the start, ns.
     std::map<std::string, std::int64_t> clock_offset_ns;
+    /// How far each host's offset may be off: half the best round trip of the estimate, ns.
+    std::map<std::string, std::int64_t> clock_uncertainty_ns;
 };
 
 /// One `expect:` check and its outcome on the aggregate.
@@ -67,6 +69,41 @@ inline constexpr instance_status all_instance_statuses[] = {
     instance_status::interrupted, instance_status::skipped};
 static_assert(std::size(all_instance_statuses) == static_cast<std::size_t>(instance_status::skipped) + 1);
 
+/// A host's CPU in one group repeat, measured once over the shared window however many members
+/// it serves (a member's own client_cpu_s/server_cpu_s would count it again per member).
+struct group_host_cpu {
+    std::string host;
+    engine::cpu_time cpu;             ///< all the host's CPUs over the window (busy() is the figure)
+    std::size_t cpus = 0;             ///< CPUs counted
+    std::vector<std::string> members; ///< the members it serves ("up (server)")
+};
+
+/// What one repeat of a group records beside its members' own repeats.
+struct group_repeat {
+    std::size_t index = 0;
+    /// The intersection of every member's window over the planned duration (1: all members
+    /// measured the whole duration together).
+    double overlap = 0;
+    std::vector<group_host_cpu> hosts; ///< in plan host order
+};
+
+struct instance_record;
+
+/// `compare_idle`: a latency member run alone after each group repeat, and how much latency
+/// grew under the group's load (loaded minus idle, µs).
+struct idle_record {
+    std::string member;
+    std::vector<repeat_record> repeats;
+    instance_aggregate aggregate;
+    std::optional<double> p50_inflation_us, p99_inflation_us;
+};
+
+/// What a group records beside its members.
+struct group_record {
+    std::vector<group_repeat> repeats;
+    std::vector<idle_record> idle;
+};
+
 /// Everything recorded about one instance.
 struct instance_record {
     std::string id;
@@ -84,6 +121,14 @@ struct instance_record {
     std::vector<hop_record> hops;        ///< `via:` instances: per proxy hop, client side first
     std::optional<direct_record> direct; ///< `compare_direct: true`: the direct run and the added cost
     std::optional<search_record> search; ///< `search:` instances: every probe and the peak
+    /// A group: its members' records (each as an instance's, id "<group id>/<member>"; their CPU
+    /// metrics are left out, see group->repeats[].hosts), and the group's own figures: `repeats`
+    /// and `aggregate` hold the group metrics (runner/plan/expand.hpp group_measures), and
+    /// repeats[].client.latency the latency merged over its latency members.
+    std::vector<instance_record> members;
+    std::optional<group_record> group;
+    std::string member; ///< a member's name in its group
+    [[nodiscard]] bool is_group() const { return group.has_value(); }
 };
 
 /// How the agent binary came to be on a host.
@@ -120,6 +165,10 @@ struct run_record {
     std::vector<instance_record> instances;
     std::optional<comparison_report> baseline; ///< the --baseline comparison, when asked
     std::optional<int> exit_code;              ///< absent (null in results.json) until the run ends
+    /// The runner itself: how long starting every agent took, and its peak resident memory so
+    /// far (getrusage ru_maxrss), so that scale is visible in every run.
+    double agents_setup_s = 0;
+    long max_rss_kib = 0;
 };
 
 /// Stable names of enums in reports.

@@ -26,6 +26,8 @@ instance_record instance(const std::string& id, instance_status status) {
     rep.client.workers.resize(2);
     rep.client.latency.record(50'000);
     rep.server.flows_omitted = 7;
+    rep.clock_offset_ns["a"] = -1500;
+    rep.clock_uncertainty_ns["a"] = 24'000;
     r.repeats.push_back(rep);
     r.checks.push_back(
         {"latency_p99", comparison::lt, 800, "< 800us", std::optional<double>(85.2), std::nullopt, true});
@@ -57,4 +59,11 @@ TEST_CASE("report json: the text built instance by instance is run_json's dump")
     CHECK(text.text(run) == reference(run));
     CHECK(nlohmann::json::parse(text.text(run))["exit_code"] == 3);
     CHECK(nlohmann::json::parse(text.text(run))["instances"].size() == 4);
+}
+
+TEST_CASE("report json: a repeat carries each host's clock offset and its uncertainty") {
+    auto j = instance_json(instance("rr/0", instance_status::ok));
+    const auto& rep = j["repeats"][0];
+    CHECK(rep["clock_offset_ns"] == nlohmann::json{{"a", -1500}});
+    CHECK(rep["clock_uncertainty_ns"] == nlohmann::json{{"a", 24'000}});
 }

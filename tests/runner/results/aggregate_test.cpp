@@ -242,5 +242,5 @@ TEST_CASE("metrics: measured_by says exactly which metrics derive_metrics sets, 
     CHECK(measured_metrics(engine::traffic::udp_stream) ==
           std::vector<metric>{metric::throughput_bps, metric::loss_ratio, metric::client_cpu_s,
                               metric::server_cpu_s, metric::client_service_demand,
-                              metric::server_service_demand});
+                              metric::server_service_demand, metric::fairness});
 }
