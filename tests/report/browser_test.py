@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.html in a real browser (Debian's chromium, headless).
 
-Runs a plan with a matrix, a search, a failed expectation and a via: instance on loopback, then
+Runs a plan with a matrix, a search, a failed expectation, a via: instance and a group on loopback, then
 opens the report.html the run wrote, after its scripts ran, and checks: no script error (the page
 counts window errors and CSP violations into data-kp-errors; chromium's console is read too);
 every chart the results call for was drawn (the page lists what it drew in data-kp-charts, set
@@ -48,6 +48,11 @@ scenarios:
     duration: 500ms
     via: [hop]
     compare_direct: true
+  - name: mix
+    duration: 500ms
+    group:
+      - {name: bulk, traffic: tcp_stream}
+      - {name: probe, traffic: tcp_rr, rate: 200/s}
 """
 
 SOLO = """version: 1
@@ -187,6 +192,7 @@ def main():
         check(any(c.startswith('search:') for c in drawn), 'search chart drawn')
         check(any(c.startswith('via:') for c in drawn), 'via chart drawn')
         check('latency_p99 &lt; 1ns' in dom and 'FAIL' in dom, 'the failed expectation is shown')
+        check(dom.count('<tr class="member') == 2, 'the group\'s two members are listed under it')
 
         # A baseline whose figures are far better (1000x: beyond any loopback noise between two
         # runs on a shared machine): the new run regresses against it.
