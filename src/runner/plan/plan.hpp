@@ -77,6 +77,13 @@ struct matrix_axis {
     std::string member; ///< a group's `up.flows:` axis varies member "up" only; empty: every member
 };
 
+/// One entry of a matrix's `include:` (an extra combination, its values tied together) or
+/// `exclude:` (combinations to drop: those with all of these axis values).
+struct matrix_entry {
+    source_loc loc;
+    std::vector<setting> values; ///< in the order written
+};
+
 /// `placement:` per side, plus distinct_rx.
 struct placement_spec {
     std::optional<located<engine::placement_rule>> client, server;
@@ -91,6 +98,7 @@ struct scenario {
     source_loc loc;
     std::vector<setting> settings; ///< in the order written
     std::vector<matrix_axis> matrix;
+    std::vector<matrix_entry> include, exclude; ///< the matrix's `include:` and `exclude:`
     std::optional<placement_spec> placement;
     std::optional<located<until_rule>> until; ///< until_rule: runner/plan/until.hpp
     std::vector<expectation> expect;
