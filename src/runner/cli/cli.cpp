@@ -9,6 +9,7 @@
 #include "remote/agent.hpp"
 #include "runner/cli/check.hpp"
 #include "runner/cli/dry_run.hpp"
+#include "runner/cli/report.hpp"
 #include "runner/cli/run.hpp"
 #include "runner/plan/plan.hpp"
 #include "runner/plan/select.hpp"
@@ -17,7 +18,7 @@
 namespace kp::runner {
 namespace {
 
-constexpr std::string_view subcommands[] = {"run", "validate", "check", "agent", "compare"};
+constexpr std::string_view subcommands[] = {"run", "validate", "check", "agent", "compare", "report"};
 
 int validate_plans(const std::vector<std::string>& files) {
     int rc = exit_ok;
@@ -128,6 +129,13 @@ int run_cli(int argc, char** argv) {
     compare->add_option("--tolerance", tolerances,
                         "Tolerance per metric, e.g. throughput_bps=5% (repeatable)");
 
+    std::string report_results, report_base, report_out;
+    auto* report = app.add_subcommand("report", "Write the self-contained HTML report of a results file");
+    report->add_option("results", report_results, "results.json, results.jsonl or a results directory")
+        ->required();
+    report->add_option("--baseline", report_base, "Compare with these earlier results in the report");
+    report->add_option("-o,--output", report_out, "HTML file (default: report.html beside the results)");
+
     std::vector<char*> cargv;
     for (auto& a : args)
         cargv.push_back(a.data());
@@ -141,6 +149,7 @@ int run_cli(int argc, char** argv) {
     if (check->parsed()) return check_command(check_file, check_options);
     if (agent->parsed()) return remote::agent_main();
     if (compare->parsed()) return compare_main(base, fresh, tolerances);
+    if (report->parsed()) return report_main(report_results, report_base, report_out);
     options.argv.assign(argv, argv + argc);
     return run_command(plan_file, dry_run, options);
 }

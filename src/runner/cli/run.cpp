@@ -20,6 +20,7 @@
 #include "runner/plan/select.hpp"
 #include "runner/report/csv.hpp"
 #include "runner/report/files.hpp"
+#include "runner/report/html.hpp"
 #include "runner/report/json.hpp"
 #include "runner/report/junit.hpp"
 #include "runner/report/progress.hpp"
@@ -106,6 +107,7 @@ struct report_files {
     jsonl_writer jsonl;
     progress* prog = nullptr;
     results_json_text json_text; ///< each instance serialized once, as it finishes
+    html_report html;            ///< report.html: each instance condensed once, as it finishes
 
     bool stream = false; ///< --json: each results.jsonl line to stdout as well
 
@@ -130,6 +132,7 @@ struct report_files {
             const nlohmann::json j = instance_json(rec); // freed before the rewrite
             line(j);
             json_text.add(j);
+            html.add(j);
         }
         rewrite(run);
     }
@@ -137,6 +140,11 @@ struct report_files {
         warn(write_file_atomic(dir + "/results.json", json_text.text(run)));
         warn(write_file_atomic(dir + "/results.csv",
                                csv_text(run, csv_repeats ? csv_rows::repeats : csv_rows::aggregate)));
+        // Instances never add()ed (skipped ones are not persisted) are condensed here, as text() does.
+        std::vector<nlohmann::json> rest;
+        for (std::size_t i = html.size(); i < run.instances.size(); ++i)
+            rest.push_back(instance_json(run.instances[i]));
+        warn(write_file_atomic(dir + "/report.html", html.text(run_json_frame(run), rest)));
     }
 };
 

@@ -117,24 +117,27 @@ std::string human_latency_us(double us) {
     return fmt::format("{:.4g} {}", v, units[u]);
 }
 
-std::string headline(const instance_record& r) {
-    const auto& a = r.aggregate;
+std::string headline(engine::traffic kind, const metric_values& v, bool group) {
     std::string s;
     auto add = [&s](std::string part) { s += (s.empty() ? "" : " ") + part; };
+    auto get = [&v](metric m) { return v[static_cast<std::size_t>(m)]; };
     // A group: its total goodput first, whatever its members are.
-    bool rr = !r.is_group() && !engine::info(r.kind).stream();
-    if (const auto* m = a.find(metric::connections_per_s))
-        add(fmt::format("{} conn/s", human_number(m->value)));
-    if (const auto* m = a.find(metric::transactions_per_s))
-        add(fmt::format("{} tx/s", human_number(m->value)));
-    if (const auto* m = a.find(metric::throughput_bps); m && !rr)
-        add(fmt::format("{}bit/s", human_number(m->value)));
-    if (const auto* m = a.find(metric::latency_p50)) add("p50 " + human_latency_us(m->value));
-    if (const auto* m = a.find(metric::latency_p99)) add("p99 " + human_latency_us(m->value));
-    if (const auto* m = a.find(metric::loss_ratio)) add(fmt::format("loss {:.3g}%", m->value * 100));
-    if (const auto* m = a.find(metric::fairness); m && r.is_group())
-        add(fmt::format("fair {:.3f}", m->value));
+    bool rr = !group && !engine::info(kind).stream();
+    if (auto m = get(metric::connections_per_s)) add(fmt::format("{} conn/s", human_number(*m)));
+    if (auto m = get(metric::transactions_per_s)) add(fmt::format("{} tx/s", human_number(*m)));
+    if (auto m = get(metric::throughput_bps); m && !rr) add(fmt::format("{}bit/s", human_number(*m)));
+    if (auto m = get(metric::latency_p50)) add("p50 " + human_latency_us(*m));
+    if (auto m = get(metric::latency_p99)) add("p99 " + human_latency_us(*m));
+    if (auto m = get(metric::loss_ratio)) add(fmt::format("loss {:.3g}%", *m * 100));
+    if (auto m = get(metric::fairness); m && group) add(fmt::format("fair {:.3f}", *m));
     return s.empty() ? "-" : s;
+}
+
+std::string headline(const instance_record& r) {
+    metric_values v;
+    for (const auto& m : r.aggregate.metrics)
+        v[static_cast<std::size_t>(m.which)] = m.value;
+    return headline(r.kind, v, r.is_group());
 }
 
 } // namespace kp::runner
