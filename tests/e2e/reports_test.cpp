@@ -145,7 +145,7 @@ scenarios:
     CHECK(contains(r.log,
                    "plan.yaml:6:14: expect: tcp_stream does not measure latency_p99 (scenario 'stream'; "
                    "tcp_stream measures throughput_bps, retransmits, client_cpu_s, server_cpu_s, "
-                   "client_service_demand, server_service_demand)\n"
+                   "client_service_demand, server_service_demand, fairness)\n"
                    "    expect: {latency_p99: \"< 1s\"}\n"
                    "             ^\n"));
     CHECK_FALSE(fs::exists(s / "out" / "results.jsonl"));

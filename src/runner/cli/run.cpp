@@ -111,8 +111,14 @@ struct report_files {
 
     bool stream = false; ///< --json: each results.jsonl line to stdout as well
 
+    /// Report writes that failed (a full disk, a read-only mount): the run then exits 3.
+    mutable std::size_t failed_writes = 0;
+    mutable std::string first_failure;
+
     void warn(const result<void>& r) const {
-        if (!r && prog) prog->log("kperf-plan: warning: " + r.error().message);
+        if (r) return;
+        if (failed_writes++ == 0) first_failure = r.error().message;
+        if (prog) prog->log("kperf-plan: warning: " + r.error().message);
     }
     /// One results.jsonl line: appended and synced, and with --json written to stdout.
     void line(const nlohmann::json& j) {
@@ -304,6 +310,12 @@ int run_plan(const plan& p, const run_options& options) {
         for (const auto& l : lines_of(summary_table(run)))
             if (l.starts_with("FAIL ") || l.starts_with("ERROR ")) fmt::print(stderr, "{}\n", l);
     fmt::print(human, "reports: {}\n", *dir);
+    // Results that did not reach the disk are not results: never exit 0 (or 1) without them.
+    if (files.failed_writes > 0) {
+        fmt::print(stderr, "kperf-plan: reports are incomplete: {} write(s) failed; the first: {}\n",
+                   files.failed_writes, files.first_failure);
+        if (code != 130) return exit_infrastructure;
+    }
     return code;
 }
 
