@@ -4,6 +4,7 @@
 /// the arguments and decodes the reply, the service the other way round. docs/agent.md lists them.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/core/job.hpp"
 #include "engine/session/session.hpp"
@@ -108,6 +109,15 @@ struct clock_reply {
 };
 template <class V> void fields(clock_reply& x, V&& v) {
     v("realtime_ns", x.realtime_ns, engine::wire::required);
+}
+
+/// The reply to samples: the per-second samples of a running instance closed so far.
+struct samples_reply {
+    std::vector<engine::sample> samples;
+    friend bool operator==(const samples_reply&, const samples_reply&) = default;
+};
+template <class V> void fields(samples_reply& x, V&& v) {
+    v("samples", x.samples, engine::wire::required);
 }
 
 /// The reply to listen and forward: where clients connect, which certificate to pin.

@@ -11,9 +11,9 @@ namespace kp::remote::protocol {
 
 namespace {
 
-constexpr std::array<std::string_view, 13> request_names = {
+constexpr std::array<std::string_view, 14> request_names = {
     "hello", "environment", "listen",  "connect",  "establish", "start", "wait",
-    "stop",  "collect",     "release", "shutdown", "forward",   "clock"};
+    "stop",  "collect",     "release", "shutdown", "forward",   "clock", "samples"};
 
 constexpr std::array<std::string_view, 13> error_names = {
     "bad_frame", "bad_json",         "bad_request",     "unknown_type", "version_mismatch",

@@ -25,7 +25,7 @@ namespace kp::remote::protocol {
 /// Bumped on any incompatible change; the hello request and reply keep their shape forever.
 // 2: error kinds; cipher names as in plans ("aes-128-gcm"). 3: the clock request, start's at_ns
 // (the runner needs both of every agent).
-inline constexpr int version = 3;
+inline constexpr int version = 4;
 /// Bytes of the length prefix.
 inline constexpr std::size_t header_size = 4;
 /// Largest frame either side accepts; a longer length prefix means the stream is garbage.
@@ -45,7 +45,8 @@ enum class request_type : std::uint8_t {
     release,
     shutdown,
     forward, ///< a forwarder: listens on args.bind, relays to args.next (engine/forwarder/forwarder.hpp)
-    clock    ///< the host's CLOCK_REALTIME (remote/clock.hpp estimates the offset from it)
+    clock,   ///< the host's CLOCK_REALTIME (remote/clock.hpp estimates the offset from it)
+    samples  ///< a running instance's per-second samples so far (`run -i`)
 };
 [[nodiscard]] std::string_view to_string(request_type t);
 [[nodiscard]] std::optional<request_type> parse_request_type(std::string_view s);
