@@ -60,6 +60,7 @@ struct agent_client::impl {
     std::atomic<bool> stopping{false}; // the reader should return
     std::atomic<bool> closing{false};  // shutdown() asked the agent to exit
     std::atomic<bool> alive{true};
+    std::atomic<bool> unresponsive{false}; ///< a request went unanswered past its timeout
     std::once_flag shut;
     std::thread reader;
 
@@ -174,6 +175,7 @@ struct agent_client::impl {
         }
         if (!replied.wait_for(lock, timeout + reply_grace, [&] { return slot->done; })) {
             pending.erase(req.id);
+            unresponsive = true;
             return fail(make_error(
                 fmt::format(
                     "no reply from the agent on host {} within {} ms", host,
@@ -319,7 +321,9 @@ result<void> agent_client::release(const std::string& instance, timeout t) {
 void agent_client::shutdown() {
     std::call_once(impl_->shut, [this] {
         impl_->closing = true;
-        if (alive()) (void)impl_->call(protocol::request_type::shutdown, json::object(), shutdown_timeout);
+        // An agent that stopped answering would only make the polite request wait out its timeout.
+        if (alive() && !unresponsive())
+            (void)impl_->call(protocol::request_type::shutdown, json::object(), shutdown_timeout);
         impl_->stopping = true;
         if (impl_->reader.joinable()) impl_->reader.join();
         impl_->link->close();
@@ -329,6 +333,10 @@ void agent_client::shutdown() {
 
 bool agent_client::alive() const {
     return impl_->alive;
+}
+
+bool agent_client::unresponsive() const {
+    return impl_->unresponsive;
 }
 
 } // namespace kp::remote

@@ -84,6 +84,9 @@ class agent_client {
     void shutdown();
     /// False once the agent exited or the stream broke.
     [[nodiscard]] bool alive() const;
+    /// True once a request went unanswered past its timeout (a hung host, a partition): the
+    /// runner then declares the host dead rather than wait out every later request.
+    [[nodiscard]] bool unresponsive() const;
 
     struct impl;
 

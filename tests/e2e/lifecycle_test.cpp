@@ -127,6 +127,63 @@ scenarios:
     for (pid_t p : live_agents_of_test_binary()) CHECK_MESSAGE(before.contains(p), "agent " << p << " outlived the run");
 }
 
+TEST_CASE("e2e: a hung agent (SIGSTOP) is declared dead once: its instance fails after the window, the later ones at once") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-agent-hung
+hosts: {a: {}, b: {}}
+defaults: {warmup: 100ms, duration: 500ms}
+scenarios:
+  - name: victim
+    traffic: tcp_rr
+    client: a
+    server: b
+    duration: 2s
+  - name: survivor
+    traffic: tcp_rr
+    client: a
+    server: a
+  - name: after1
+    traffic: tcp_rr
+    client: a
+    server: b
+  - name: after2
+    traffic: tcp_stream
+    client: b
+    server: a
+)");
+    runner_process run({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
+    auto m = run.await(std::regex(R"(\bb: agent\[([0-9]+)\])"), 20s);
+    REQUIRE_MESSAGE(!m.empty(), run.log());
+    pid_t hung = static_cast<pid_t>(std::stol(m[1]));
+    REQUIRE(!run.await(std::regex(R"(\[1/4\] victim)"), 20s).empty());
+    std::this_thread::sleep_for(500ms);
+    REQUIRE(::kill(hung, SIGSTOP) == 0);
+    struct reap {
+        pid_t pid;
+        ~reap() { ::kill(pid, SIGKILL); } // a stopped process takes SIGKILL
+    } guard{hung};
+
+    int code = run.wait(60s);
+    INFO(run.log());
+    CHECK(code == 3);
+    // The window (2.1 s) plus the 5 s margin and the reply grace, once; not once per instance.
+    CHECK(run.seconds() < 25);
+    CHECK(contains(run.log(), "kperf-plan: host b declared dead"));
+    auto doc = load_json(s / "out" / "results.json");
+    auto& inst = doc["instances"];
+    REQUIRE(inst.size() == 4);
+    CHECK(inst[0]["status"] == "failed");
+    CHECK(inst[0]["failure"]["host"] == "b");
+    CHECK(inst[1]["status"] == "ok");
+    for (int k : {2, 3}) {
+        CHECK(inst[k]["status"] == "failed");
+        CHECK(inst[k]["failure"]["host"] == "b");
+        CHECK(inst[k]["failure"]["step"] == "declared dead");
+        CHECK(inst[k]["elapsed_s"].get<double>() < 0.5);
+    }
+}
+
 } // TEST_SUITE
 
 TEST_CASE("e2e: a full disk under -o fails the run with exit 3; results.jsonl keeps whole lines, no .tmp is left") {

@@ -25,7 +25,6 @@ using remote::agent_client;
 
 constexpr agent_client::timeout setup_timeout = 15s;
 constexpr agent_client::timeout start_timeout = 10s;
-constexpr auto wait_margin = 30s;
 constexpr auto poll = 100ms;
 
 std::int64_t realtime_ns() {
@@ -68,19 +67,22 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
         sides.push_back({&m, side::client, pool.find(m.client), m.client, base + "/client"});
     }
     const std::string token = make_token();
+    // A lost agent (dead, or not answering) would only make each request wait out its timeout.
+    auto reachable = [](const side_run& s) { return s.agent->alive() && !s.agent->unresponsive(); };
     auto cleanup = [&] {
         for (auto& s : sides)
-            if (s.open) (void)s.agent->stop(s.name, 5s);
+            if (s.open && reachable(s)) (void)s.agent->stop(s.name, 5s);
         for (auto& s : sides)
             if (s.open) {
-                (void)s.agent->release(s.name);
+                if (reachable(s)) (void)s.agent->release(s.name);
                 s.open = false;
             }
     };
     auto failed = [&](const side_run& s, std::string step, const std::string& e) {
         cleanup();
-        return std::unexpected(
-            failure_reason{s.host, fmt::format("{} {}", s.member->member, std::move(step)), e});
+        failure_reason f{s.host, fmt::format("{} {}", s.member->member, std::move(step)), e};
+        f.host_lost = !reachable(s);
+        return std::unexpected(f);
     };
     for (auto& s : sides)
         if (!s.agent) {
@@ -170,7 +172,7 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
     }
 
     const auto wait_for =
-        std::chrono::duration_cast<agent_client::timeout>(g.job.warmup + g.job.duration + lead + wait_margin);
+        std::chrono::duration_cast<agent_client::timeout>(g.job.warmup + g.job.duration + lead) + wait_margin(g.job);
     std::vector<std::future<result<engine::side_result>>> ws;
     for (auto& s : sides)
         ws.push_back(async([&s, wait_for] { return s.agent->wait(s.name, wait_for); }));

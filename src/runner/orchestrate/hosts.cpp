@@ -152,10 +152,22 @@ const host_record* agent_pool::record(const std::string& host) const {
     return nullptr;
 }
 
+void agent_pool::declare_dead(const std::string& host, const failure_reason& why) {
+    auto it = agents.find(host);
+    if (it == agents.end()) return;
+    dead.push_back(std::move(it->second));
+    agents.erase(it);
+    for (auto& h : hosts)
+        if (h.name == host)
+            h.failure = failure_reason{host, "declared dead", fmt::format("{}: {}", why.step, why.error)};
+}
+
 void agent_pool::shutdown() {
     // Concurrently: each shutdown waits for its agent to exit.
     std::vector<std::future<void>> done;
     for (auto& [_, a] : agents)
+        done.push_back(std::async(std::launch::async, [&a] { a->shutdown(); }));
+    for (auto& a : dead)
         done.push_back(std::async(std::launch::async, [&a] { a->shutdown(); }));
     for (auto& d : done)
         d.get();

@@ -25,8 +25,14 @@ struct agent_pool {
     [[nodiscard]] remote::agent_client* find(const std::string& host) const;
     /// The record of `host`, or nullptr.
     [[nodiscard]] const host_record* record(const std::string& host) const;
+    /// Takes `host` out of the run once its agent died or stopped answering (`why`): every later
+    /// instance that needs it fails at once with this reason instead of waiting out its timeouts.
+    void declare_dead(const std::string& host, const failure_reason& why);
     /// Asks every agent to exit and closes the transports.
     void shutdown();
+    /// Agents of hosts declared dead: kept (not shut down mid-run, which could block on a hung
+    /// host) until shutdown().
+    std::vector<std::unique_ptr<remote::agent_client>> dead;
 };
 
 /// Opens agents for `names` (plan host names) concurrently; records caps and environment.

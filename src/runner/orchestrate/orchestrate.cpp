@@ -172,6 +172,14 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
                                                 : run_instance(p, inst, pool, prog));
         const auto& rec = run.instances.back();
         prog.end(rec);
+        // A host whose agent died or stopped answering is declared dead once: the instances after
+        // this one that need it fail at once, with this reason.
+        if (rec.failure && rec.failure->host_lost && pool.find(rec.failure->host)) {
+            pool.declare_dead(rec.failure->host, *rec.failure);
+            prog.log(fmt::format("kperf-plan: host {} declared dead ({}: {}); the instances that need it fail "
+                                 "at once",
+                                 rec.failure->host, rec.failure->step, rec.failure->error));
+        }
         persist(rec);
         if (rec.status == instance_status::failed && inst.when_failed == on_error::abort_run) {
             prog.log(fmt::format("on_error: abort: skipping the {} remaining instance(s)",

@@ -1,5 +1,6 @@
 #include "runner/orchestrate/repeat.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <map>
@@ -24,7 +25,7 @@ using remote::agent_client;
 
 constexpr agent_client::timeout setup_timeout = 15s;
 constexpr agent_client::timeout start_timeout = 10s;
-constexpr auto wait_margin = 30s;
+
 constexpr auto poll = 100ms;
 
 /// One side of the repeat: its agent and its session name on that agent.
@@ -43,6 +44,11 @@ template <class T> bool ready(const std::future<T>& f) {
 }
 
 } // namespace
+
+agent_client::timeout wait_margin(const engine::job_spec& j) {
+    auto tenth = std::chrono::duration_cast<agent_client::timeout>((j.warmup + j.duration) / 10);
+    return std::clamp<agent_client::timeout>(tenth, 5s, 30s);
+}
 
 std::string make_token() {
     std::random_device rd;
@@ -71,14 +77,19 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
             all.push_back(&h); // forwarders last: the end hosts close through them
         for (side_ref* s : all)
             if (s->open) {
-                (void)s->agent->stop(s->name, 5s);
-                (void)s->agent->release(s->name);
+                // A lost agent would only make each request wait out its timeout.
+                if (s->agent->alive() && !s->agent->unresponsive()) {
+                    (void)s->agent->stop(s->name, 5s);
+                    (void)s->agent->release(s->name);
+                }
                 s->open = false;
             }
     };
     auto failed = [&](const side_ref& s, std::string step, const error& e) {
         cleanup();
-        return std::unexpected(failure_reason{s.agent->host(), std::move(step), e.message});
+        failure_reason f{s.agent->host(), std::move(step), e.message};
+        f.host_lost = !s.agent->alive() || s.agent->unresponsive();
+        return std::unexpected(f);
     };
     auto interrupted = [&](std::string step) {
         cleanup();
@@ -145,7 +156,7 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     if (!sc_r) return failed(client, "start", sc_r.error());
 
     auto wait_for =
-        std::chrono::duration_cast<agent_client::timeout>(cjob.warmup + cjob.duration + wait_margin);
+        std::chrono::duration_cast<agent_client::timeout>(cjob.warmup + cjob.duration) + wait_margin(cjob);
     auto ws = async([&] { return server.agent->wait(server.name, wait_for); });
     auto wc = async([&] { return client.agent->wait(client.name, wait_for); });
     std::vector<std::future<result<engine::side_result>>> wh;

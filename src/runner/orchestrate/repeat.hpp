@@ -41,6 +41,11 @@ struct repeat_context {
 /// is stopped on both sides and the error says "interrupted".
 [[nodiscard]] std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ctx);
 
+/// How long past its window a side may take to report before its host counts as lost: a tenth
+/// of the planned time, at least 5 s (a side lingers up to engine::silent_peer_timeout for a
+/// silent peer), at most 30 s.
+[[nodiscard]] remote::agent_client::timeout wait_margin(const engine::job_spec& job);
+
 /// A fresh random run token (hex), presented in every data connection's hello.
 [[nodiscard]] std::string make_token();
 

@@ -27,6 +27,7 @@ struct failure_reason {
     std::string step;
     std::string error;
     bool interrupted = false; ///< stopped by an interrupt (SIGINT/SIGTERM), not by a fault
+    bool host_lost = false;   ///< the host's agent died or stopped answering: declare the host dead
 };
 
 /// The failure of an instance that an interrupt stopped at `step` (its error text: "interrupted").
