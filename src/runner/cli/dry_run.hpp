@@ -9,4 +9,8 @@ namespace kp::runner {
 /// Every instance of `p`: its stable id, the hosts involved and each parameter.
 [[nodiscard]] std::string format_dry_run(const plan& p);
 
+/// The plan's setups: each value it writes and each command it runs, with the host, one line
+/// each (`validate` and --dry-run show them); empty without setups.
+[[nodiscard]] std::string format_setups(const plan& p);
+
 } // namespace kp::runner
