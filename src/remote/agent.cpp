@@ -30,7 +30,10 @@ namespace {
 constexpr auto exit_grace = std::chrono::milliseconds(1500);
 
 template <class... A> void log(fmt::format_string<A...> f, A&&... a) {
-    fmt::print(stderr, "agent[{}]: {}\n", getpid(), fmt::format(f, std::forward<A>(a)...));
+    // Not fmt::print: it throws when stderr is a closed pipe (the runner's SSH session is gone),
+    // and the agent must still put its setups back then.
+    const std::string line = fmt::format("agent[{}]: {}\n", getpid(), fmt::format(f, std::forward<A>(a)...));
+    std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
 }
 
@@ -102,6 +105,7 @@ int agent_main() {
         sa.sa_handler = on_term;
         sigemptyset(&sa.sa_mask);
         ::sigaction(SIGTERM, &sa, nullptr);
+        ::sigaction(SIGHUP, &sa, nullptr); // a session that hangs up (sshd) ends it the same way
         int pdeath = 0;
         if (::prctl(PR_GET_PDEATHSIG, &pdeath) == 0 && pdeath == SIGKILL) ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     }
@@ -122,7 +126,7 @@ int agent_main() {
             break;
         }
         if (term_pipe[0] >= 0 && (fds[1].revents & POLLIN)) {
-            why = "terminated (SIGTERM)";
+            why = "terminated (SIGTERM or SIGHUP)";
             break;
         }
         if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
