@@ -810,6 +810,10 @@ class loader {
                     loc_or(values, k),
                     fmt::format("matrix '{}': expected a non-empty list of values such as [1, 8]", key));
             }
+            if (!member.empty() && *p == param::setup)
+                return d_.error(k, fmt::format("matrix '{}': a group's setup applies to every host of its "
+                                               "members; write 'setup'",
+                                               written));
             if (!member.empty() && (*p == param::duration || *p == param::warmup || *p == param::repeat))
                 return d_.error(k, fmt::format("matrix '{}': {} applies to the group as a whole, not to one "
                                                "member; write '{}'",
