@@ -257,4 +257,48 @@ scenarios:
                         std::chrono::duration<double>(clock_type::now() - killed).count()));
 }
 
+TEST_CASE("e2e setups: a group's setup holds on every host it names for all members at once; recorded on "
+          "the group, and each member's CSV row names it") {
+    if (skip_without_netns()) return;
+    netns_hosts f(2);
+    const std::string a0 = sysctl_of(f, 0, somaxconn), b0 = sysctl_of(f, 1, somaxconn);
+    REQUIRE(a0 != "2345");
+    REQUIRE(b0 != "2345");
+    scratch s;
+    auto r = run_plan(f, s, setup_plan(f, "e2e-setup-group", R"(setups:
+  backlog:
+    hosts:
+      h2: {sysctl: {net.core.somaxconn: 2345}}
+      h1: {sysctl: {net.core.somaxconn: 2345}}
+scenarios:
+  - name: g
+    client: h1
+    server: h2
+    duration: 1s
+    warmup: 200ms
+    setup: backlog
+    group:
+      - {name: up, traffic: tcp_stream}
+      - {name: probe, traffic: tcp_rr, rate: 100/s}
+)"));
+    INFO(r.log);
+    REQUIRE(r.code == 0);
+    CHECK(schema_errors(s / "out") == "");
+    auto doc = load_json(s / "out" / "results.json");
+    const auto& g = instance_of(doc, "g");
+    REQUIRE(g["setup"].is_object());
+    CHECK(g["setup"]["name"] == "backlog");
+    REQUIRE(g["setup"]["hosts"].size() == 2);
+    CHECK(g["setup"]["hosts"][0]["host"] == "h2"); // in the order written
+    CHECK(g["setup"]["hosts"][0]["sysctl"][0]["before"] == b0);
+    CHECK(g["setup"]["hosts"][1]["host"] == "h1");
+    CHECK(g["setup"]["hosts"][1]["sysctl"][0]["after"] == "2345");
+    for (const auto& m : g["group"]["members"])
+        CHECK_FALSE(m.contains("setup"));
+    CHECK(csv_column(s / "out" / "results.csv", "setup") ==
+          std::vector<std::string>{"backlog", "backlog", "backlog"});
+    CHECK(sysctl_of(f, 0, somaxconn) == a0);
+    CHECK(sysctl_of(f, 1, somaxconn) == b0);
+}
+
 TEST_SUITE_END();
