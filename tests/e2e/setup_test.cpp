@@ -209,7 +209,10 @@ scenarios:
     CHECK(bad["failure"]["host"] == "h2");
     CHECK(bad["failure"]["step"] == "setup broken");
     const std::string error = bad["failure"]["error"];
-    CHECK(contains(error, "run 'echo 'no such device: eth7' >&2; exit 7': exit 7: no such device: eth7"));
+    CHECK(error == "run 'echo 'no such device: eth7' >&2; exit 7': exit 7: no such device: eth7");
+    CHECK(bad["setup"]["name"] == "broken");
+    CHECK(bad["setup"]["hosts"].empty()); // h2 was the first host: nothing stayed applied
+    CHECK(contains(r.log, "ERROR bad: host h2: setup broken: run 'echo"));
     CHECK(sysctl_of(f, 1, lowat) == lowat0);
     CHECK(fs::exists(undone)); // a command had run: undo ran too
     CHECK(contains(slurp(s / "out" / "results.csv"), "no such device: eth7"));

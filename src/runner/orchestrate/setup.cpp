@@ -37,6 +37,14 @@ remote::setup_apply_args args_of(const setup_def& def, const setup_host& sh) {
     return a;
 }
 
+/// The agent's own words for a failed step ("run 'tc ...': exit 2: ..."), without the context
+/// the client put around them; all of it when the request failed elsewhere (agent gone).
+std::string step_error(const std::string& message, const std::string& setup) {
+    const std::string tag = "agent: setup_apply " + setup + ": ";
+    auto at = message.find(tag);
+    return at == std::string::npos ? message : message.substr(at + tag.size());
+}
+
 } // namespace
 
 void setup_keeper::restore() {
@@ -72,13 +80,15 @@ std::optional<failure_reason> setup_keeper::enter(const instance& inst, instance
         if (!agent) {
             auto why = host_unavailable(pool_, sh.host);
             why.step = fmt::format("setup {}: {}", def->name, why.step);
+            rec.setup = applied_; // the hosts done before it, put back now
             restore();
             return why;
         }
         auto r = agent->setup_apply(args_of(*def, sh), setup_timeout);
         if (!r) {
             // The agent undid that host's steps itself; the hosts before it go back now.
-            failure_reason why{sh.host, "setup " + def->name, r.error().message};
+            failure_reason why{sh.host, "setup " + def->name, step_error(r.error().message, def->name)};
+            rec.setup = applied_;
             restore();
             return why;
         }
