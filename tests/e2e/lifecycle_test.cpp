@@ -2,6 +2,10 @@
 // them, a JSONL line per instance) and an agent that dies mid-scenario failing that scenario only.
 #include "e2e_util.hpp"
 
+#include <unistd.h>
+
+#include "netns_fixture.hpp" // kp::test::run_shell
+
 using namespace kp::e2e;
 
 namespace {
@@ -124,3 +128,45 @@ scenarios:
 }
 
 } // TEST_SUITE
+
+TEST_CASE("e2e: a full disk under -o fails the run with exit 3; results.jsonl keeps whole lines, no .tmp is left") {
+    if (::geteuid() != 0) {
+        kp::test::skip("mounting a small tmpfs needs root");
+        return;
+    }
+    scratch s;
+    const fs::path small = s / "small";
+    fs::create_directories(small);
+    int rc = 0;
+    auto out = kp::test::run_shell("mount -t tmpfs -o size=64k tmpfs '" + small.string() + "' 2>&1", &rc);
+    if (rc != 0) {
+        kp::test::skip("cannot mount a tmpfs here: " + out);
+        return;
+    }
+    struct unmount {
+        fs::path at;
+        ~unmount() { kp::test::run_shell("umount -l '" + at.string() + "' 2>/dev/null"); }
+    } guard{small};
+    // About 15 KiB of JSON per instance: the 64 KiB fill up within a few instances.
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-full
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 100ms, warmup: 0s}
+scenarios:
+  - name: rr
+    traffic: tcp_rr
+    matrix: {in_flight: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]}
+)");
+    auto r = run_kperf({plan.string(), "-o", (small / "res").string(), "--junit", (small / "junit.xml").string()},
+                       s / "log", 90s);
+    INFO(r.log);
+    CHECK(r.code == 3);
+    CHECK(contains(r.log, "No space left on device"));
+    CHECK(contains(r.log, "kperf-plan: reports are incomplete"));
+    // Whatever reached results.jsonl is whole lines, each of them JSON.
+    const auto text = slurp(small / "res" / "results.jsonl");
+    CHECK((text.empty() || text.back() == '\n'));
+    CHECK(jsonl(small / "res" / "results.jsonl").size() >= 1);
+    for (const auto& e : fs::directory_iterator(small / "res"))
+        CHECK_MESSAGE(e.path().extension() != ".tmp", e.path().string());
+}

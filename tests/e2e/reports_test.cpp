@@ -2,6 +2,8 @@
 // results.json (against schemas/results.schema.json), results.csv and JUnit say what happened.
 #include "e2e_util.hpp"
 
+#include "netns_fixture.hpp" // kp::test::run_shell
+
 using namespace kp::e2e;
 
 TEST_SUITE_BEGIN("e2e-reports");
@@ -143,7 +145,7 @@ scenarios:
     CHECK(contains(r.log,
                    "plan.yaml:6:14: expect: tcp_stream does not measure latency_p99 (scenario 'stream'; "
                    "tcp_stream measures throughput_bps, retransmits, client_cpu_s, server_cpu_s, "
-                   "client_service_demand, server_service_demand)\n"
+                   "client_service_demand, server_service_demand, fairness)\n"
                    "    expect: {latency_p99: \"< 1s\"}\n"
                    "             ^\n"));
     CHECK_FALSE(fs::exists(s / "out" / "results.jsonl"));
@@ -311,3 +313,66 @@ scenarios:
 }
 
 TEST_SUITE_END();
+
+TEST_CASE(
+    "e2e: --only and --set pick and override, with exact errors; --json streams results.jsonl on stdout") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-cli
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 5s, warmup: 2s}
+scenarios:
+  - name: stream
+    traffic: tcp_stream
+  - name: rr
+    traffic: tcp_rr
+    matrix: {in_flight: [1, 8]}
+)");
+    const std::string bin = env("KPERF_PLAN_BIN");
+    auto run = [&](const std::string& args, const std::string& redirect = "2>&1") {
+        int rc = -1;
+        auto out =
+            kp::test::run_shell("'" + bin + "' run '" + plan.string() + "' " + args + " " + redirect, &rc);
+        return std::pair{rc, out};
+    };
+    auto [rc1, out1] = run("--only 'rx/*' --set durtion=1s --set duration=1");
+    CHECK(rc1 == 2);
+    CHECK(out1 == "--set durtion=1s: unknown parameter 'durtion', did you mean 'duration'?\n"
+                  "--set duration=1: duration: expected a duration with a unit (ns, us, ms, s, m, h) such as "
+                  "500ms, 10s or 2m, got '1'\n");
+    auto [rc2, out2] = run("--only 'rx/*'");
+    CHECK(rc2 == 2);
+    CHECK(out2 == "kperf-plan: --only 'rx/*': matches no instance; the instances are 'stream', "
+                  "'rr/in_flight=1', 'rr/in_flight=8'\n");
+    auto [rc3, out3] = run("--set in_flight=4");
+    CHECK(rc3 == 2);
+    CHECK(out3 == "--set in_flight=4: scenario 'rr' varies 'in_flight' in its matrix (line 10); pick its "
+                  "values with --only instead\n");
+    auto [rc4, out4] = run("--only 'rr/*=8' --set duration=300ms --set warmup=100ms --dry-run");
+    CHECK(rc4 == 0);
+    CHECK(contains(out4, "plan 'e2e-cli' (" + plan.string() + "): 1 instance; dry run"));
+    CHECK(contains(out4, "--set duration=300ms: above everything the plan says"));
+    CHECK(contains(out4, "[1/1] rr/in_flight=8\n"));
+    CHECK(contains(out4, "    duration: 300ms\n"));
+
+    // A real run of that choice: stdout is exactly results.jsonl, human output went to stderr.
+    auto [rc5, out5] = run("--only 'rr/*=8' --set duration=300ms --set warmup=100ms --json -o '" +
+                               (s / "out").string() + "'",
+                           "2>'" + (s / "err").string() + "'");
+    INFO(slurp(s / "err"));
+    REQUIRE(rc5 == 0);
+    CHECK(out5 == slurp(s / "out" / "results.jsonl"));
+    CHECK(schema_errors(s / "out") == "");
+    auto lines = jsonl(s / "out" / "results.jsonl");
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[1]["id"] == "rr/in_flight=8");
+    CHECK(lines[1]["client_job"]["duration_ns"] == 300'000'000);
+    CHECK(lines[0]["plan"]["model"]["overrides"] == json::array({"duration=300ms", "warmup=100ms"}));
+    CHECK(contains(slurp(s / "err"), "reports: "));
+
+    // -q: only the report directory (and what failed) is printed.
+    auto [rc6, out6] =
+        run("--only stream --set duration=300ms --set warmup=100ms -q -o '" + (s / "quiet").string() + "'");
+    CHECK(rc6 == 0);
+    CHECK(out6 == "reports: " + (s / "quiet").string() + "\n");
+}

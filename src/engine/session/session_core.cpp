@@ -372,6 +372,7 @@ side_result session_core::collect() {
     }
     for (auto& f : r.flows)
         r.latency.merge(f.latency);
+    interval_latency intervals; // the workers' per-second latencies, merged
     for (std::size_t wi = 0; wi < workers_.size(); ++wi) {
         auto& w = workers_[wi];
         r.workers[wi].index = worker_index_[wi];
@@ -399,8 +400,13 @@ side_result session_core::collect() {
             r.samples[i].bytes += w->samples[i].bytes;
             r.samples[i].transactions += w->samples[i].transactions;
         }
+        intervals.merge(w->intervals);
         r.rusage_user_s += w->rusage.user_s;
         r.rusage_system_s += w->rusage.system_s;
+    }
+    for (std::size_t i = 0; i < r.samples.size(); ++i) {
+        r.samples[i].latency_p50_us = intervals.percentile_us(i, 50);
+        r.samples[i].latency_p99_us = intervals.percentile_us(i, 99);
     }
     e.connect += setup_errors_.connect;
     e.read += setup_errors_.read;

@@ -93,6 +93,9 @@ struct error_counts {
 struct sample {
     double t = 0; ///< seconds since the window started
     std::uint64_t bytes = 0, transactions = 0;
+    /// Latency percentiles of the interval in µs, merged over the workers (engine/stats/
+    /// interval_latency.hpp, within ~3%); empty when no latency was recorded in it.
+    std::optional<double> latency_p50_us, latency_p99_us;
     friend bool operator==(const sample&, const sample&) = default;
 };
 

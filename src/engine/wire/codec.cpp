@@ -218,6 +218,8 @@ template <class V> void fields(sample& x, V&& v) {
     v("t", x.t);
     v("bytes", x.bytes);
     v("transactions", x.transactions);
+    v("latency_p50_us", x.latency_p50_us);
+    v("latency_p99_us", x.latency_p99_us);
 }
 
 template <class V> void fields(relay_worker& x, V&& v) {

@@ -86,6 +86,7 @@ result<void> worker::prepare() {
     samples.assign(static_cast<std::size_t>(std::ceil(window_s)), sample{});
     for (std::size_t i = 0; i < samples.size(); ++i)
         samples[i].t = std::min<double>(double(i + 1), window_s);
+    if (job.histograms) intervals.reserve(samples.size());
 
     for (std::uint32_t i = 0; i < conns_.size(); ++i) {
         conn& c = *conns_[i];
@@ -179,8 +180,11 @@ void worker::fail_conn(conn& c, std::uint64_t counters::*err) noexcept {
 
 void worker::record(conn& c, std::int64_t ns) noexcept {
     // The window flag, not the clock, decides: it flips with the counter snapshot.
-    if (c.hist != nullptr && in_window_)
-        c.hist->record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)));
+    if (c.hist != nullptr && in_window_) {
+        const auto v = static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0));
+        c.hist->record(v);
+        intervals.record(next_sample_, v); // the open interval: samples before it are closed
+    }
 }
 
 std::int64_t worker::on_timers(std::int64_t now) noexcept {

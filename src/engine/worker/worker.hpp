@@ -18,6 +18,7 @@
 #include "engine/core/pattern.hpp"
 #include "engine/core/socket.hpp"
 #include "engine/stats/cpu_stats.hpp"
+#include "engine/stats/interval_latency.hpp"
 #include "engine/worker/finish_line.hpp"
 #include "engine/worker/flow.hpp"
 
@@ -66,6 +67,7 @@ class worker {
     [[nodiscard]] int app_cpu() const { return app_cpu_; }
     histogram latency, connect_latency, close_latency, handshake_latency;
     std::vector<sample> samples;     ///< per second of the window: bytes and transactions in it
+    interval_latency intervals;      ///< per second of the window: the latencies record()ed in it
     std::vector<counters> crr_flows; ///< tcp_crr server: per flow, over the window
     std::vector<tls_report> crr_tls; ///< tcp_crr server over TLS: per flow, the last handshake
     counters extra;                  ///< errors not tied to a connection (accept, rejected hello)

@@ -9,14 +9,16 @@
 #include "remote/agent.hpp"
 #include "runner/cli/check.hpp"
 #include "runner/cli/dry_run.hpp"
+#include "runner/cli/report.hpp"
 #include "runner/cli/run.hpp"
 #include "runner/plan/plan.hpp"
+#include "runner/plan/select.hpp"
 #include "runner/results/compare.hpp"
 
 namespace kp::runner {
 namespace {
 
-constexpr std::string_view subcommands[] = {"run", "validate", "check", "agent", "compare"};
+constexpr std::string_view subcommands[] = {"run", "validate", "check", "agent", "compare", "report"};
 
 int validate_plans(const std::vector<std::string>& files) {
     int rc = exit_ok;
@@ -34,13 +36,19 @@ int validate_plans(const std::vector<std::string>& files) {
 }
 
 int run_command(const std::string& file, bool dry_run, run_options options) {
-    auto p = load_plan_file(file);
+    auto p = load_plan_file(file, options.overrides);
     if (!p) {
         fmt::print(stderr, "{}", p.error().text);
         return exit_usage;
     }
+    // --only: a pattern that matches nothing is the command line's mistake, before anything runs.
+    auto chosen = select_instances(expand(*p), options.only);
+    if (!chosen) {
+        fmt::print(stderr, "kperf-plan: {}", chosen.error());
+        return exit_usage;
+    }
     if (dry_run) {
-        fmt::print("{}", format_dry_run(*p));
+        fmt::print("{}", format_dry_run(*p, *chosen));
         return exit_ok;
     }
     return run_plan(*p, options);
@@ -91,6 +99,16 @@ int run_cli(int argc, char** argv) {
     run->add_option("--known-hosts", options.known_hosts, "known_hosts file (overrides the plan's)");
     run->add_flag("--accept-new-host-keys", options.accept_new_host_keys,
                   "Accept and record host keys not yet known (a changed key is never accepted)");
+    run->add_option("--only", options.only,
+                    "Run only the instances whose id matches this glob, e.g. 'rpc/*' (repeatable)");
+    run->add_option("--set", options.overrides,
+                    "Override a parameter for every scenario, e.g. duration=1s (repeatable; above the plan)");
+    run->add_flag("-q,--quiet", options.quiet,
+                  "No progress lines and no summary table; errors and the "
+                  "report directory only");
+    run->add_flag(
+        "--json", options.json,
+        "Write the results.jsonl lines to stdout as they are produced; human output goes to stderr");
 
     std::string check_file;
     run_options check_options;
@@ -112,6 +130,13 @@ int run_cli(int argc, char** argv) {
     compare->add_option("--tolerance", tolerances,
                         "Tolerance per metric, e.g. throughput_bps=5% (repeatable)");
 
+    std::string report_results, report_base, report_out;
+    auto* report = app.add_subcommand("report", "Write the self-contained HTML report of a results file");
+    report->add_option("results", report_results, "results.json, results.jsonl or a results directory")
+        ->required();
+    report->add_option("--baseline", report_base, "Compare with these earlier results in the report");
+    report->add_option("-o,--output", report_out, "HTML file (default: report.html beside the results)");
+
     std::vector<char*> cargv;
     for (auto& a : args)
         cargv.push_back(a.data());
@@ -125,6 +150,7 @@ int run_cli(int argc, char** argv) {
     if (check->parsed()) return check_command(check_file, check_options);
     if (agent->parsed()) return remote::agent_main();
     if (compare->parsed()) return compare_main(base, fresh, tolerances);
+    if (report->parsed()) return report_main(report_results, report_base, report_out);
     options.argv.assign(argv, argv + argc);
     return run_command(plan_file, dry_run, options);
 }

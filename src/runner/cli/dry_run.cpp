@@ -50,9 +50,14 @@ std::string format_setups(const plan& p) {
 }
 
 std::string format_dry_run(const plan& p) {
-    const auto instances = expand(p);
+    return format_dry_run(p, expand(p));
+}
+
+std::string format_dry_run(const plan& p, const std::vector<instance>& instances) {
     std::string out = fmt::format("plan '{}' ({}): {} instance{}; dry run, nothing is contacted\n", p.name,
                                   p.file, instances.size(), instances.size() == 1 ? "" : "s");
+    for (const auto& o : p.override_text)
+        out += fmt::format("--set {}: above everything the plan says\n", o);
     if (auto s = format_setups(p); !s.empty()) out += "\n" + s;
     std::size_t n = 0;
     for (const auto& in : instances) {

@@ -17,8 +17,10 @@
 #include "runner/orchestrate/orchestrate.hpp"
 #include "runner/orchestrate/repeat.hpp"
 #include "runner/plan/expand.hpp"
+#include "runner/plan/select.hpp"
 #include "runner/report/csv.hpp"
 #include "runner/report/files.hpp"
+#include "runner/report/html.hpp"
 #include "runner/report/json.hpp"
 #include "runner/report/junit.hpp"
 #include "runner/report/progress.hpp"
@@ -95,7 +97,7 @@ nlohmann::json plan_model(const plan& p, const std::vector<instance>& instances)
         for (const auto& m : i.members)
             list.back()["members"].push_back(entry(m));
     }
-    return {{"hosts", hosts}, {"instances", list}};
+    return {{"hosts", hosts}, {"instances", list}, {"overrides", p.override_text}};
 }
 
 /// The files of one run, rewritten as it goes.
@@ -105,9 +107,27 @@ struct report_files {
     jsonl_writer jsonl;
     progress* prog = nullptr;
     results_json_text json_text; ///< each instance serialized once, as it finishes
+    html_report html;            ///< report.html: each instance condensed once, as it finishes
+
+    bool stream = false; ///< --json: each results.jsonl line to stdout as well
+
+    /// Report writes that failed (a full disk, a read-only mount): the run then exits 3.
+    mutable std::size_t failed_writes = 0;
+    mutable std::string first_failure;
 
     void warn(const result<void>& r) const {
-        if (!r && prog) prog->log("kperf-plan: warning: " + r.error().message);
+        if (r) return;
+        if (failed_writes++ == 0) first_failure = r.error().message;
+        if (prog) prog->log("kperf-plan: warning: " + r.error().message);
+    }
+    /// One results.jsonl line: appended and synced, and with --json written to stdout.
+    void line(const nlohmann::json& j) {
+        warn(jsonl.append(j));
+        if (!stream) return;
+        std::string text = j.dump();
+        text += '\n';
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
     }
     /// Appends a finished instance to results.jsonl and rewrites results.json and results.csv.
     void finished(const run_record& run, const instance_record& rec) {
@@ -116,8 +136,9 @@ struct report_files {
         ::malloc_trim(0);
         {
             const nlohmann::json j = instance_json(rec); // freed before the rewrite
-            warn(jsonl.append(j));
+            line(j);
             json_text.add(j);
+            html.add(j);
         }
         rewrite(run);
     }
@@ -125,6 +146,11 @@ struct report_files {
         warn(write_file_atomic(dir + "/results.json", json_text.text(run)));
         warn(write_file_atomic(dir + "/results.csv",
                                csv_text(run, csv_repeats ? csv_rows::repeats : csv_rows::aggregate)));
+        // Instances never add()ed (skipped ones are not persisted) are condensed here, as text() does.
+        std::vector<nlohmann::json> rest;
+        for (std::size_t i = html.size(); i < run.instances.size(); ++i)
+            rest.push_back(instance_json(run.instances[i]));
+        warn(write_file_atomic(dir + "/report.html", html.text(run_json_frame(run), rest)));
     }
 };
 
@@ -139,6 +165,18 @@ int exit_code_of(const run_record& run, bool regressed) {
     return expect_failed || regressed ? exit_failed : exit_ok;
 }
 
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        auto nl = text.find('\n', at);
+        if (nl == std::string::npos) nl = text.size();
+        out.push_back(text.substr(at, nl - at));
+        at = nl + 1;
+    }
+    return out;
+}
+
 /// This process's peak resident memory so far, KiB.
 long max_rss_kib() {
     rusage u{};
@@ -149,7 +187,14 @@ long max_rss_kib() {
 
 int run_plan(const plan& p, const run_options& options) {
     signal_scope signals;
-    auto instances = expand(p);
+    auto chosen = select_instances(expand(p), options.only);
+    if (!chosen) {
+        fmt::print(stderr, "kperf-plan: {}", chosen.error());
+        return exit_usage;
+    }
+    auto instances = std::move(*chosen);
+    // --json: stdout carries the results.jsonl lines, so everything for humans goes to stderr.
+    std::FILE* human = options.json ? stderr : stdout;
     nlohmann::json baseline;
     if (!options.baseline.empty()) {
         auto b = load_results(options.baseline);
@@ -185,13 +230,14 @@ int run_plan(const plan& p, const run_options& options) {
     std::chrono::nanoseconds estimate{0};
     for (const auto& i : instances)
         estimate += planned_time(i);
-    progress prog(stdout, ::isatty(STDOUT_FILENO) == 1, instances.size(), estimate);
+    progress prog(human, ::isatty(::fileno(human)) == 1, instances.size(), estimate, options.quiet);
     report_files files{*dir, options.csv_repeats, {}, &prog};
+    files.stream = options.json;
     if (auto r = files.jsonl.open(*dir + "/results.jsonl"); !r) {
         fmt::print(stderr, "kperf-plan: {}\n", r.error().message);
         return exit_usage;
     }
-    prog.log(
+    prog.note(
         fmt::format("kperf-plan: plan {}: {} instance(s); reports in {}", p.name, instances.size(), *dir));
 
     std::set<std::string> needed;
@@ -205,8 +251,12 @@ int run_plan(const plan& p, const run_options& options) {
                 needed.insert(h.host);
     std::string executable = std::filesystem::read_symlink("/proc/self/exe").string();
     const auto setup_began = std::chrono::steady_clock::now();
-    agent_pool pool =
-        open_agents(p, needed, options, executable, [&prog](const std::string& l) { prog.log(l); });
+    agent_pool pool = open_agents(p, needed, options, executable, [&prog](const std::string& l) {
+        // An agent's routine lines (ready, shutting down) are notes; anything else is news.
+        bool routine = l.find(" ready (protocol ") != std::string::npos ||
+                       l.find("shutdown requested: ") != std::string::npos;
+        routine ? prog.note(l) : prog.log(l);
+    });
     run.agents_setup_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_began).count();
     run.hosts = pool.hosts;
@@ -229,7 +279,7 @@ int run_plan(const plan& p, const run_options& options) {
         return exit_usage;
     }
 
-    files.warn(files.jsonl.append(run_header_json(run)));
+    files.line(run_header_json(run));
     files.rewrite(run);
     run_instances(p, instances, pool, prog, run, [&](const instance_record& rec) {
         run.max_rss_kib = max_rss_kib();
@@ -257,9 +307,19 @@ int run_plan(const plan& p, const run_options& options) {
     files.rewrite(run);
     if (!options.junit.empty()) files.warn(write_file_atomic(options.junit, junit_xml(run)));
 
-    fmt::print("\n{}", summary_table(run));
-    if (!comparison_text.empty()) fmt::print("\nbaseline {}:\n{}", options.baseline, comparison_text);
-    fmt::print("reports: {}\n", *dir);
+    if (!options.quiet) fmt::print(human, "\n{}", summary_table(run));
+    if (!comparison_text.empty() && (!options.quiet || regressed))
+        fmt::print(human, "\nbaseline {}:\n{}", options.baseline, comparison_text);
+    if (options.quiet) // what failed, still: the summary's FAIL/ERROR lines
+        for (const auto& l : lines_of(summary_table(run)))
+            if (l.starts_with("FAIL ") || l.starts_with("ERROR ")) fmt::print(stderr, "{}\n", l);
+    fmt::print(human, "reports: {}\n", *dir);
+    // Results that did not reach the disk are not results: never exit 0 (or 1) without them.
+    if (files.failed_writes > 0) {
+        fmt::print(stderr, "kperf-plan: reports are incomplete: {} write(s) failed; the first: {}\n",
+                   files.failed_writes, files.first_failure);
+        if (code != 130) return exit_infrastructure;
+    }
     return code;
 }
 

@@ -7,13 +7,17 @@ namespace kp::runner {
 
 /// Options of `run` that are not part of the plan.
 struct run_options {
-    std::string output_dir;            ///< -o DIR; empty: results/<plan-name>/<UTC timestamp>/
-    std::string junit;                 ///< --junit FILE
-    std::string baseline;              ///< --baseline FILE
-    bool csv_repeats = false;          ///< --csv-repeats
-    std::string known_hosts;           ///< --known-hosts FILE (overrides the plan's)
-    bool accept_new_host_keys = false; ///< --accept-new-host-keys
-    std::vector<std::string> argv;     ///< the command line, recorded in results.json
+    std::string output_dir;             ///< -o DIR; empty: results/<plan-name>/<UTC timestamp>/
+    std::string junit;                  ///< --junit FILE
+    std::string baseline;               ///< --baseline FILE
+    bool csv_repeats = false;           ///< --csv-repeats
+    std::string known_hosts;            ///< --known-hosts FILE (overrides the plan's)
+    bool accept_new_host_keys = false;  ///< --accept-new-host-keys
+    std::vector<std::string> argv;      ///< the command line, recorded in results.json
+    std::vector<std::string> only;      ///< --only PATTERN: run the instances whose id matches a glob
+    std::vector<std::string> overrides; ///< --set KEY=VALUE, as loaded into the plan (plan::overrides)
+    bool quiet = false;                 ///< -q: no progress lines and no summary table
+    bool json = false;                  ///< --json: results.jsonl lines on stdout; human output on stderr
 };
 
 } // namespace kp::runner

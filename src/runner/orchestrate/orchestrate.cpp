@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/traffic/traffic.hpp"
 #include "engine/worker/placement.hpp"
 #include "runner/orchestrate/group.hpp"
 #include "runner/orchestrate/repeat.hpp"
@@ -54,6 +55,10 @@ std::chrono::nanoseconds planned_time(const instance& inst) {
         return (inst.job.warmup + inst.search->probe_duration) * static_cast<long>(inst.search->max_probes);
     std::size_t n = inst.until ? std::max<std::size_t>(inst.until->max_repeat, inst.repeat) : inst.repeat;
     n = std::max<std::size_t>(n, 1) * (inst.compare_direct ? 2 : 1); // compare_direct runs each repeat twice
+    if (inst.compare_idle) // each latency member runs alone after each repeat of the group
+        n *= 1 + static_cast<std::size_t>(
+                     std::count_if(inst.members.begin(), inst.members.end(),
+                                   [](const instance& m) { return !engine::info(m.job.kind).stream(); }));
     return (inst.job.warmup + inst.job.duration) * static_cast<long>(n);
 }
 

@@ -18,6 +18,10 @@ using engine::max_udp_payload;
 constexpr traffic_mask searchable = traffic_where([](const engine::traffic_info& k) { return k.searchable; });
 constexpr traffic_mask proxyable = traffic_where([](const engine::traffic_info& k) { return k.proxyable; });
 
+bool row_stream(traffic kind) {
+    return engine::info(kind).stream();
+}
+
 /// The value of every parameter before the plan says anything: the default job's, for the
 /// parameters that are job fields.
 param_value builtin_default(param p, traffic kind, const plan& pl) {
@@ -42,6 +46,8 @@ param_value builtin_default(param p, traffic kind, const plan& pl) {
         return std::uint64_t{d.request_size};
     case param::response_size:
         return std::uint64_t{d.response_size};
+    case param::message_size:
+        return std::uint64_t{row_stream(kind) ? d.write_size : d.request_size};
     case param::in_flight:
         return std::uint64_t{d.in_flight};
     case param::close:
@@ -116,7 +122,7 @@ class expander {
         std::size_t points = 1;
         for (const auto& axis : sc.matrix)
             points *= axis.values.size();
-        if (points + out.size() > max_instances) {
+        if (points + sc.include.size() + out.size() > max_instances) {
             diags_.error(sc.loc,
                          fmt::format("scenario '{}' expands to {} instances; a plan may have at most {}",
                                      sc.name, points, max_instances));
@@ -136,8 +142,29 @@ class expander {
         for (const auto& s : p_.defaults.settings)
             base.put(s, true);
         for (const auto& s : sc.settings)
-            base.put(s, sc.is_group()); // a group's settings are its members' defaults
+            base.put(s, sc.is_group());    // a group's settings are its members' defaults
+        for (const auto& s : p_.overrides) // `--set`: above the plan, applied where it can
+            base.put(s, true);
+        // A matrix with only `include:` runs only its entries.
+        if (sc.matrix.empty() && !sc.include.empty()) points = 0;
+        std::vector<bool> excluded_some(sc.exclude.size(), false);
         std::vector<std::size_t> index(sc.matrix.size(), 0);
+        const std::size_t first = out.size();
+        auto emit = [&](resolved& r, instance& in, const std::vector<const matrix_axis*>& member_axes,
+                        const std::vector<const setting*>& member_values) {
+            if (std::any_of(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                            [&](const instance& o) { return o.id == in.id; })) {
+                diags_.error(
+                    in.loc,
+                    fmt::format("matrix include: '{}' is already a combination of the matrix", in.id));
+                return;
+            }
+            if (sc.is_group()) {
+                if (group(sc, r, member_axes, member_values, in)) out.push_back(std::move(in));
+            } else if (resolve(sc, r, in)) {
+                out.push_back(std::move(in));
+            }
+        };
         for (std::size_t n = 0; n < points; ++n) {
             resolved r = base;
             instance in;
@@ -160,16 +187,50 @@ class expander {
                 in.id += fmt::format("{}{}={}", a == 0 ? "/" : ",", key, v.text);
                 in.matrix.emplace_back(std::move(key), v.text);
             }
-            if (sc.is_group()) {
-                if (group(sc, r, member_axes, member_values, in)) out.push_back(std::move(in));
-            } else if (resolve(sc, r, in)) {
-                out.push_back(std::move(in));
+            // `exclude:` drops the combinations holding all of an entry's values.
+            bool dropped = false;
+            for (std::size_t e = 0; e < sc.exclude.size(); ++e) {
+                bool all = std::all_of(
+                    sc.exclude[e].values.begin(), sc.exclude[e].values.end(), [&](const setting& x) {
+                        for (std::size_t a = 0; a < sc.matrix.size(); ++a)
+                            if (sc.matrix[a].member.empty() && sc.matrix[a].key == x.key)
+                                return format_param(x.key, x.value) ==
+                                       format_param(x.key, sc.matrix[a].values[index[a]].value);
+                        return false;
+                    });
+                if (all) excluded_some[e] = dropped = true;
             }
+            if (!dropped) emit(r, in, member_axes, member_values);
             // Odometer with the first key outermost, so ids come out in reading order.
             for (std::size_t a = sc.matrix.size(); a-- > 0;) {
                 if (++index[a] < sc.matrix[a].values.size()) break;
                 index[a] = 0;
             }
+        }
+        auto axis_of = [&](const setting& x) {
+            return std::any_of(sc.matrix.begin(), sc.matrix.end(),
+                               [&](const matrix_axis& a) { return a.member.empty() && a.key == x.key; });
+        };
+        for (std::size_t e = 0; e < sc.exclude.size(); ++e)
+            // An entry naming something that is not an axis was refused by the loader already.
+            if (!excluded_some[e] &&
+                std::all_of(sc.exclude[e].values.begin(), sc.exclude[e].values.end(), axis_of))
+                diags_.error(sc.exclude[e].loc,
+                             "matrix exclude: this entry matches no combination of the matrix");
+        // `include:` adds one instance per entry, its values tied together.
+        for (const auto& entry : sc.include) {
+            resolved r = base;
+            instance in;
+            in.scenario = sc.name;
+            in.loc = entry.loc;
+            in.id = sc.name;
+            for (std::size_t i = 0; i < entry.values.size(); ++i) {
+                const setting& v = entry.values[i];
+                r.put(v, sc.is_group());
+                in.id += fmt::format("{}{}={}", i == 0 ? "/" : ",", info(v.key).name, v.text);
+                in.matrix.emplace_back(std::string(info(v.key).name), v.text);
+            }
+            emit(r, in, {}, {});
         }
     }
 
@@ -189,6 +250,8 @@ class expander {
                 rm.put(s, false);
             for (std::size_t a = 0; a < axes.size(); ++a)
                 if (axes[a]->member == m.name) rm.put(*values[a], false);
+            for (const auto& s : p_.overrides) // above a member's own settings too
+                rm.put(s, true);
             instance in;
             in.scenario = sc.name;
             in.member = m.name;
@@ -335,6 +398,7 @@ class expander {
         j.read_size = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::read_size, kind));
         j.request_size = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::request_size, kind));
         j.response_size = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::response_size, kind));
+        (void)message_size(r, kind, j);
         j.in_flight = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::in_flight, kind));
         j.close = get<engine::crr_close>(r, param::close, kind);
         j.arrivals = get<engine::arrival>(r, param::arrival, kind);
@@ -417,14 +481,62 @@ class expander {
         for (std::size_t i = 0; i < param_count; ++i) {
             auto p = static_cast<param>(i);
             if (!(info(p).applies_to & mask_of(kind))) continue;
+            if (p == param::message_size && !r[p]) continue; // the two sizes show what ran
             const setting* s = r.set[i];
             if (p == param::setup && !s) continue; // listed only when one is chosen
             std::string text = s ? (s->key == param::tls ? format_param(p, s->value) : s->text)
                                  : format_param(p, builtin_default(p, kind, p_));
+            if (r[param::message_size] && (p == param::write_size || p == param::read_size ||
+                                           p == param::request_size || p == param::response_size))
+                text = format_param(p, std::uint64_t{p == param::write_size     ? j.write_size
+                                                     : p == param::read_size    ? j.read_size
+                                                     : p == param::request_size ? j.request_size
+                                                                                : j.response_size});
             if (p == param::congestion && text.empty()) text = "default";
             if (p == param::max_pacing_rate && !s) text = "unlimited";
             if (p == param::rate && in.search) text = "search";
             in.params.emplace_back(std::string(info(p).name), std::move(text));
+        }
+        return ok;
+    }
+
+    /// `message_size`: both sizes of the exchange at once. A size written at a more specific
+    /// level than message_size (the scenario over `defaults:`) keeps its own value; both written
+    /// at one level is an error.
+    bool message_size(const resolved& r, traffic kind, engine::job_spec& j) {
+        const setting* ms = r[param::message_size];
+        if (!ms) return true;
+        const bool ms_default = r.from_defaults[static_cast<std::size_t>(param::message_size)];
+        const bool stream = row_stream(kind);
+        const auto value = static_cast<std::uint32_t>(std::get<std::uint64_t>(ms->value));
+        bool ok = true;
+        for (param p : stream ? std::array{param::write_size, param::read_size}
+                              : std::array{param::request_size, param::response_size}) {
+            const setting* own = r[p];
+            const bool own_default = own && r.from_defaults[static_cast<std::size_t>(p)];
+            if (own && own_default == ms_default) {
+                if (!ms_default) {
+                    diags_.error(own->loc,
+                                 fmt::format("'{}' and 'message_size' are both set; message_size sets {} "
+                                             "and {} together",
+                                             info(p).name,
+                                             info(stream ? param::write_size : param::request_size).name,
+                                             info(stream ? param::read_size : param::response_size).name));
+                    ok = false;
+                }
+                continue; // both from defaults: the explicit size stays
+            }
+            if (own && !own_default) continue; // the scenario's own size beats defaults' message_size
+            (p == param::write_size     ? j.write_size
+             : p == param::read_size    ? j.read_size
+             : p == param::request_size ? j.request_size
+                                        : j.response_size) = value;
+        }
+        if (engine::info(kind).udp() && value > max_udp_payload && !ms_default) {
+            diags_.error(ms->loc,
+                         fmt::format("message_size: a UDP datagram carries at most {} bytes, got '{}'",
+                                     max_udp_payload, ms->text));
+            ok = false;
         }
         return ok;
     }

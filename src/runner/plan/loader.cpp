@@ -138,6 +138,9 @@ class loader {
                 settings(kl, v);
             } else if (key == "setups") {
                 setups(kl, v);
+            } else if (key.starts_with("x-")) {
+                // An extension key, as in compose files: not read, a place for anchors (`&base`)
+                // that scenarios merge with `<<: *base`.
             } else {
                 unknown(key, kl, top_keys);
             }
@@ -146,6 +149,42 @@ class loader {
         if (!hosts) d_.error(loc_of(root), "missing 'hosts' (e.g. hosts: {me: {}} for this machine)");
         if (!scenarios) d_.error(loc_of(root), "missing 'scenarios' (a list of scenarios)");
         setup_hosts_defined();
+    }
+
+    /// One `--set KEY=VALUE`: a known parameter and a value checked as plan text would be.
+    void override_item(const std::string& item) {
+        auto eq = item.find('=');
+        if (eq == std::string::npos || eq == 0)
+            return d_.error({}, "expected KEY=VALUE, e.g. --set duration=1s");
+        const std::string key = item.substr(0, eq), text = item.substr(eq + 1);
+        auto p = param_from_name(key);
+        if (!p) {
+            auto hint = did_you_mean(key, param_names());
+            return d_.error({}, fmt::format("unknown parameter '{}'{}", key, hint));
+        }
+        if (*p == param::client || *p == param::server || *p == param::traffic)
+            return d_.error({}, fmt::format("'{}' cannot be overridden: it decides what a scenario is", key));
+        auto s = value(*p, {}, YAML::Node(text));
+        if (!s) return;
+        for (const auto& sc : p_.scenarios) {
+            auto varies = [&](const scenario& x) {
+                for (const auto& a : x.matrix)
+                    if (a.key == *p) return a.loc.line;
+                for (const auto& e : x.include)
+                    for (const auto& v : e.values)
+                        if (v.key == *p) return v.loc.line;
+                return 0;
+            };
+            if (int line = varies(sc))
+                d_.error({}, fmt::format("scenario '{}' varies '{}' in its matrix (line {}); pick its values "
+                                         "with --only instead",
+                                         sc.name, key, line));
+        }
+        p_.overrides.erase(std::remove_if(p_.overrides.begin(), p_.overrides.end(),
+                                          [&](const setting& o) { return o.key == *p; }),
+                           p_.overrides.end());
+        p_.overrides.push_back(std::move(*s));
+        p_.override_text.push_back(item);
     }
 
     /// Indices of scenarios that had errors: expansion skips them to avoid follow-on errors.
@@ -158,9 +197,11 @@ class loader {
         return l.line > 0 ? l : fallback;
     }
 
-    /// Calls f(key, key position, value) for each entry, reporting duplicate and non-scalar keys.
+    /// Calls f(key, key position, value) for each entry, reporting duplicate and non-scalar keys;
+    /// YAML merge keys (`<<: *base`) add the merged mappings' entries that are not written here.
     template <class F> void entries(const YAML::Node& m, F&& f) {
         std::vector<std::pair<std::string, source_loc>> seen;
+        std::vector<YAML::Node> merges;
         for (auto it = m.begin(); it != m.end(); ++it) {
             // A copy (a Node is a handle): it-> returns a proxy, and a reference into it dangles.
             const YAML::Node k = it->first;
@@ -175,9 +216,40 @@ class loader {
                          fmt::format("duplicate key '{}' (first at line {})", key, first->second.line));
                 continue;
             }
+            if (key == "<<") { // YAML merge key: its mappings' entries come after the explicit ones
+                merges.push_back(it->second);
+                continue;
+            }
             seen.emplace_back(key, loc_of(k));
             f(key, loc_of(k), it->second);
         }
+        // `<<: *base` or `<<: [*a, *b]`: each entry not written here, the first source winning.
+        // Their positions are where the anchored mapping was written, so errors point there.
+        std::vector<YAML::Node> sources;
+        for (const auto& mv : merges) {
+            if (mv.IsMap())
+                sources.push_back(mv);
+            else if (mv.IsSequence())
+                for (const auto& x : mv)
+                    if (x.IsMap())
+                        sources.push_back(x);
+                    else
+                        d_.error(loc_of(x),
+                                 "<<: expected a mapping (an alias such as *base), got " + kind_of(x));
+            else
+                d_.error(loc_of(mv),
+                         "<<: expected a mapping or a list of them (aliases such as *base), got " +
+                             kind_of(mv));
+        }
+        for (const auto& src : sources)
+            for (auto it = src.begin(); it != src.end(); ++it) {
+                const YAML::Node k = it->first;
+                if (!k.IsScalar() || k.Scalar() == "<<") continue;
+                const std::string& key = k.Scalar();
+                if (std::any_of(seen.begin(), seen.end(), [&](auto& s) { return s.first == key; })) continue;
+                seen.emplace_back(key, loc_of(k));
+                f(key, loc_of(k), it->second);
+            }
     }
 
     void unknown(const std::string& key, source_loc kl, std::span<const std::string_view> known) {
@@ -571,6 +643,26 @@ class loader {
             if (axis.member.empty() && sc.find(axis.key))
                 d_.error(axis.loc, fmt::format("'{}' is set both in the scenario and in its matrix",
                                                info(axis.key).name));
+        for (const auto& e : sc.include)
+            for (const auto& v : e.values)
+                if (sc.find(v.key))
+                    d_.error(v.loc, fmt::format("'{}' is set both in the scenario and in its matrix include",
+                                                info(v.key).name));
+        for (const auto& e : sc.exclude)
+            for (const auto& v : e.values)
+                if (std::none_of(sc.matrix.begin(), sc.matrix.end(),
+                                 [&](const matrix_axis& a) { return a.key == v.key && a.member.empty(); })) {
+                    std::vector<std::string_view> axes;
+                    for (const auto& a : sc.matrix)
+                        axes.push_back(info(a.key).name);
+                    auto hint = did_you_mean(info(v.key).name, axes);
+                    d_.error(v.loc, fmt::format("matrix exclude: '{}' is not an axis of this matrix{}",
+                                                info(v.key).name,
+                                                hint.empty()
+                                                    ? (axes.empty() ? std::string(" (it has none)")
+                                                                    : fmt::format(" (axes: {})", join(axes)))
+                                                    : hint));
+                }
         if (sc.search) search_conflicts(sc);
         if (!defaults) group_checks(sc);
         return !core_failed_;
@@ -786,9 +878,42 @@ class loader {
         return s;
     }
 
+    /// `include:` / `exclude:` of a matrix: a list of mappings, parameter -> one value each.
+    void matrix_entries(const std::string& what, source_loc k, const YAML::Node& list,
+                        std::vector<matrix_entry>& out) {
+        if (!list.IsSequence() || list.size() == 0)
+            return d_.error(loc_or(list, k),
+                            fmt::format("matrix {}: expected a list of mappings such as [{{request_size: 64, "
+                                        "response_size: 64}}], got {}",
+                                        what, list.IsSequence() ? "[]" : kind_of(list)));
+        for (const auto& item : list) {
+            matrix_entry e{loc_or(item, k), {}};
+            if (!item.IsMap() || item.size() == 0) {
+                d_.error(e.loc, fmt::format("matrix {}: expected a mapping of parameters to values, got {}",
+                                            what, item.IsMap() ? "{}" : kind_of(item)));
+                continue;
+            }
+            bool ok = true;
+            entries(item, [&](const std::string& key, source_loc kk, const YAML::Node& x) {
+                auto p = param_from_name(key);
+                if (!p) {
+                    ok = false;
+                    return unknown(key, kk, param_names());
+                }
+                if (auto s = value(*p, kk, x))
+                    e.values.push_back(std::move(*s));
+                else
+                    ok = false;
+            });
+            if (ok) out.push_back(std::move(e));
+        }
+    }
+
     void matrix(source_loc kl, const YAML::Node& v, scenario& sc) {
         if (!map("matrix", kl, v)) return;
         entries(v, [&](const std::string& written, source_loc k, const YAML::Node& values) {
+            if (written == "include" || written == "exclude")
+                return matrix_entries(written, k, values, written == "include" ? sc.include : sc.exclude);
             // `up.flows`: a group's axis for member "up" (checked in group_checks).
             std::string member, key = written;
             if (auto dot = member_dot(written)) {
@@ -1154,7 +1279,8 @@ class document_counter final : public YAML::EventHandler {
 
 } // namespace
 
-std::expected<plan, load_failure> load_plan(std::string_view file, std::string_view text) {
+std::expected<plan, load_failure> load_plan(std::string_view file, std::string_view text,
+                                            const std::vector<std::string>& overrides) {
     diagnostics d;
     if (auto bad = prescan_plan_text(text)) {
         d.error(bad->loc, bad->message);
@@ -1193,6 +1319,14 @@ std::expected<plan, load_failure> load_plan(std::string_view file, std::string_v
     p.name = stem(file);
     loader l(p, d);
     l.top(docs[0]);
+    // `--set` items: their errors are the command line's, not the file's.
+    std::string override_errors;
+    for (const auto& item : overrides) {
+        diagnostics od;
+        loader(p, od).override_item(item);
+        for (const auto& e : od.sorted())
+            override_errors += fmt::format("--set {}: {}\n", item, e.message);
+    }
     if (l.defaults_ok_) {
         // Expand only the scenarios that loaded cleanly: their errors would only repeat.
         plan clean = p;
@@ -1200,11 +1334,17 @@ std::expected<plan, load_failure> load_plan(std::string_view file, std::string_v
             clean.scenarios.erase(clean.scenarios.begin() + static_cast<std::ptrdiff_t>(*i));
         (void)expand_checked(clean, d);
     }
-    if (d.any()) return std::unexpected(failure(file, text, d));
+    if (d.any() || !override_errors.empty()) {
+        load_failure f = d.any() ? failure(file, text, d) : load_failure{};
+        f.text = override_errors + f.text;
+        if (!d.any()) f.diagnostics.push_back(diagnostic{{}, override_errors});
+        return std::unexpected(std::move(f));
+    }
     return p;
 }
 
-std::expected<plan, load_failure> load_plan_file(const std::string& path) {
+std::expected<plan, load_failure> load_plan_file(const std::string& path,
+                                                 const std::vector<std::string>& overrides) {
     auto fail_with = [&](std::string message) {
         load_failure f{{diagnostic{{}, std::move(message)}}, 0, {}};
         f.text = format_diagnostics(path, "", f.diagnostics);
@@ -1251,7 +1391,7 @@ std::expected<plan, load_failure> load_plan_file(const std::string& path) {
         got += static_cast<std::size_t>(n);
     }
     text.resize(got);
-    return load_plan(path, text);
+    return load_plan(path, text, overrides);
 }
 
 } // namespace kp::runner

@@ -89,6 +89,8 @@ constexpr std::array<param_info, param_count> table = {{
      "bytes per request"},
     {"response_size", param_kind::size, using_size(engine::uses_response_size), 1, 64 * mib,
      "bytes per response"},
+    {"message_size", param_kind::size, all_traffic, 1, 64 * mib,
+     "request_size and response_size together (rr, crr), or write_size and read_size (streams)"},
     {"in_flight", param_kind::count, pipelined, 1, 65536, "requests pipelined per flow"},
     {"close", param_kind::crr_close, crr, 0, 0,
      "how each connection ends: server (server's FIN, as netperf), reset (client's RST) or client"},

@@ -38,6 +38,7 @@ enum class param : std::uint8_t {
     read_size,
     request_size,
     response_size,
+    message_size, ///< request_size and response_size together, or write_size and read_size
     in_flight,
     close,
     rate,

@@ -77,6 +77,13 @@ struct matrix_axis {
     std::string member; ///< a group's `up.flows:` axis varies member "up" only; empty: every member
 };
 
+/// One entry of a matrix's `include:` (an extra combination, its values tied together) or
+/// `exclude:` (combinations to drop: those with all of these axis values).
+struct matrix_entry {
+    source_loc loc;
+    std::vector<setting> values; ///< in the order written
+};
+
 /// `placement:` per side, plus distinct_rx.
 struct placement_spec {
     std::optional<located<engine::placement_rule>> client, server;
@@ -91,6 +98,7 @@ struct scenario {
     source_loc loc;
     std::vector<setting> settings; ///< in the order written
     std::vector<matrix_axis> matrix;
+    std::vector<matrix_entry> include, exclude; ///< the matrix's `include:` and `exclude:`
     std::optional<placement_spec> placement;
     std::optional<located<until_rule>> until; ///< until_rule: runner/plan/until.hpp
     std::vector<expectation> expect;
@@ -136,6 +144,10 @@ struct plan {
     scenario defaults;
     std::vector<scenario> scenarios;
     plan_settings settings;
+    /// `--set KEY=VALUE` from the command line: above everything the plan says, applied where
+    /// they can (as `defaults:`); `override_text` keeps them as written, for the results.
+    std::vector<setting> overrides;
+    std::vector<std::string> override_text;
     /// The host called `name`, or nullptr.
     [[nodiscard]] const host* find_host(std::string_view name) const;
     /// The setup called `name`, or nullptr.
@@ -156,8 +168,12 @@ struct load_failure {
 inline constexpr std::size_t max_plan_bytes = 1 << 20;
 
 /// Parses and checks plan `text`; `file` names it in messages. Never touches the disk.
-[[nodiscard]] std::expected<plan, load_failure> load_plan(std::string_view file, std::string_view text);
+/// `overrides` are `--set KEY=VALUE` items: each checked exactly like plan text, an error
+/// reading "--set duration=1: duration: ...".
+[[nodiscard]] std::expected<plan, load_failure> load_plan(std::string_view file, std::string_view text,
+                                                          const std::vector<std::string>& overrides = {});
 /// Reads `path` (refusing files over max_plan_bytes) and loads it.
-[[nodiscard]] std::expected<plan, load_failure> load_plan_file(const std::string& path);
+[[nodiscard]] std::expected<plan, load_failure> load_plan_file(const std::string& path,
+                                                               const std::vector<std::string>& overrides = {});
 
 } // namespace kp::runner

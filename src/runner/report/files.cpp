@@ -121,8 +121,16 @@ result<void> write_file_atomic(const std::string& path, const std::string& text)
     auto written = write_fully(fd, text, tmp);
     if (written && ::fsync(fd) != 0) written = fail(errno_error("syncing " + tmp));
     ::close(fd);
-    if (!written) return written;
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(errno_error("renaming " + tmp + " to " + path));
+    // A write that failed (a full disk) leaves the previous file as it was and no .tmp behind.
+    if (!written) {
+        ::unlink(tmp.c_str());
+        return written;
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        auto e = fail(errno_error("renaming " + tmp + " to " + path));
+        ::unlink(tmp.c_str());
+        return e;
+    }
     sync_directory_of(path);
     return {};
 }
@@ -144,7 +152,12 @@ result<void> jsonl_writer::append(const nlohmann::json& value) {
     if (fd_ < 0) return fail("results.jsonl is not open");
     // One write per line: with O_APPEND a kill leaves whole lines, at worst a torn last one.
     std::string line = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-    if (auto w = write_fully(fd_, line, path_); !w) return w;
+    const off_t before = ::lseek(fd_, 0, SEEK_END);
+    if (auto w = write_fully(fd_, line, path_); !w) {
+        // A part of the line got out (a full disk): cut it off, so the file stays whole lines.
+        if (before >= 0 && ::ftruncate(fd_, before) == 0) ::fdatasync(fd_);
+        return w;
+    }
     if (::fdatasync(fd_) != 0) return fail(errno_error("syncing " + path_));
     return {};
 }

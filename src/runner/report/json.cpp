@@ -358,9 +358,6 @@ json run_header_json(const run_record& r) {
     };
 }
 
-namespace {
-
-/// Everything of the document but the instances: `"instances": []`.
 json run_json_frame(const run_record& r) {
     json doc = run_header_json(r);
     doc["type"] = "results";
@@ -377,6 +374,8 @@ json run_json_frame(const run_record& r) {
     doc["baseline"] = r.baseline ? comparison_json(*r.baseline) : json(nullptr);
     return doc;
 }
+
+namespace {
 
 std::string dump_text(const json& j) {
     return j.dump(2, ' ', false, json::error_handler_t::replace);

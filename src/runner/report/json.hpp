@@ -19,6 +19,9 @@ inline constexpr int results_schema_version = 1;
 [[nodiscard]] nlohmann::json instance_json(const instance_record& r);
 /// One host: transport, capabilities, environment, failure.
 [[nodiscard]] nlohmann::json host_json(const host_record& h);
+/// Everything of results.json but the instances (`"instances": []`): header, status, summary,
+/// baseline.
+[[nodiscard]] nlohmann::json run_json_frame(const run_record& r);
 /// The whole results.json document.
 [[nodiscard]] nlohmann::json run_json(const run_record& r);
 

@@ -12,8 +12,9 @@ namespace kp::runner {
 
 using namespace std::chrono;
 
-progress::progress(std::FILE* out, bool live, std::size_t total, nanoseconds estimate)
-    : out_(out), live_(live), total_(total), remaining_planned_(estimate), started_(steady_clock::now()) {}
+progress::progress(std::FILE* out, bool live, std::size_t total, nanoseconds estimate, bool quiet)
+    : out_(out), live_(live && !quiet), total_(total), remaining_planned_(estimate),
+      started_(steady_clock::now()), quiet_(quiet) {}
 
 std::string progress::clock_text(seconds s) {
     auto t = s.count() < 0 ? 0 : s.count();
@@ -51,7 +52,7 @@ void progress::begin(std::size_t k, const std::string& id, nanoseconds planned) 
     current_planned_ = planned;
     remaining_planned_ = remaining_planned_ > planned ? remaining_planned_ - planned : nanoseconds(0);
     instance_started_ = steady_clock::now();
-    if (!live_) {
+    if (!live_ && !quiet_) {
         fmt::print(out_, "[{}/{}] {} ...\n", k, total_, id);
         std::fflush(out_);
     }
@@ -73,6 +74,8 @@ void progress::tick() {
 void progress::end(const instance_record& r) {
     std::lock_guard lock(mutex_);
     clear_locked();
+    current_planned_ = nanoseconds(0);
+    if (quiet_) return;
     std::string status = r.status == instance_status::ok ? "ok" : to_string(r.status);
     std::string tail = r.failure
                            ? fmt::format(" ({}: {}: {})", r.failure->host, r.failure->step, r.failure->error)
@@ -89,6 +92,10 @@ void progress::log(const std::string& line) {
     clear_locked();
     fmt::print(out_, "{}\n", line);
     draw_locked();
+}
+
+void progress::note(const std::string& line) {
+    if (!quiet_) log(line);
 }
 
 void progress::finish() {
@@ -110,24 +117,27 @@ std::string human_latency_us(double us) {
     return fmt::format("{:.4g} {}", v, units[u]);
 }
 
-std::string headline(const instance_record& r) {
-    const auto& a = r.aggregate;
+std::string headline(engine::traffic kind, const metric_values& v, bool group) {
     std::string s;
     auto add = [&s](std::string part) { s += (s.empty() ? "" : " ") + part; };
+    auto get = [&v](metric m) { return v[static_cast<std::size_t>(m)]; };
     // A group: its total goodput first, whatever its members are.
-    bool rr = !r.is_group() && !engine::info(r.kind).stream();
-    if (const auto* m = a.find(metric::connections_per_s))
-        add(fmt::format("{} conn/s", human_number(m->value)));
-    if (const auto* m = a.find(metric::transactions_per_s))
-        add(fmt::format("{} tx/s", human_number(m->value)));
-    if (const auto* m = a.find(metric::throughput_bps); m && !rr)
-        add(fmt::format("{}bit/s", human_number(m->value)));
-    if (const auto* m = a.find(metric::latency_p50)) add("p50 " + human_latency_us(m->value));
-    if (const auto* m = a.find(metric::latency_p99)) add("p99 " + human_latency_us(m->value));
-    if (const auto* m = a.find(metric::loss_ratio)) add(fmt::format("loss {:.3g}%", m->value * 100));
-    if (const auto* m = a.find(metric::fairness); m && r.is_group())
-        add(fmt::format("fair {:.3f}", m->value));
+    bool rr = !group && !engine::info(kind).stream();
+    if (auto m = get(metric::connections_per_s)) add(fmt::format("{} conn/s", human_number(*m)));
+    if (auto m = get(metric::transactions_per_s)) add(fmt::format("{} tx/s", human_number(*m)));
+    if (auto m = get(metric::throughput_bps); m && !rr) add(fmt::format("{}bit/s", human_number(*m)));
+    if (auto m = get(metric::latency_p50)) add("p50 " + human_latency_us(*m));
+    if (auto m = get(metric::latency_p99)) add("p99 " + human_latency_us(*m));
+    if (auto m = get(metric::loss_ratio)) add(fmt::format("loss {:.3g}%", *m * 100));
+    if (auto m = get(metric::fairness); m && group) add(fmt::format("fair {:.3f}", *m));
     return s.empty() ? "-" : s;
+}
+
+std::string headline(const instance_record& r) {
+    metric_values v;
+    for (const auto& m : r.aggregate.metrics)
+        v[static_cast<std::size_t>(m.which)] = m.value;
+    return headline(r.kind, v, r.is_group());
 }
 
 } // namespace kp::runner

@@ -15,7 +15,9 @@ namespace kp::runner {
 class progress {
   public:
     /// `total` instances, `estimate` the planned traffic time of the whole run.
-    progress(std::FILE* out, bool live, std::size_t total, std::chrono::nanoseconds estimate);
+    /// `quiet` (-q): no instance lines and no live line; log() still prints.
+    progress(std::FILE* out, bool live, std::size_t total, std::chrono::nanoseconds estimate,
+             bool quiet = false);
 
     /// Instance `k` (1-based) starts; `planned` is its planned traffic time.
     void begin(std::size_t k, const std::string& id, std::chrono::nanoseconds planned);
@@ -27,6 +29,8 @@ class progress {
     void end(const instance_record& r);
     /// Prints a message line above the live line.
     void log(const std::string& line);
+    /// log() for routine information: left out when quiet.
+    void note(const std::string& line);
     /// Clears the live line for good (before the summary).
     void finish();
 
@@ -45,10 +49,14 @@ class progress {
     std::chrono::nanoseconds remaining_planned_, current_planned_{0};
     std::chrono::steady_clock::time_point started_, instance_started_;
     bool drawn_ = false;
+    bool quiet_ = false;
 };
 
 /// The headline figures of an instance for humans: "9.41 Gbit/s", "52.1k tx/s p99 85 us".
 [[nodiscard]] std::string headline(const instance_record& r);
+/// The same from the aggregate values of a `kind` instance or (`group`) a group, as read back
+/// from results.json.
+[[nodiscard]] std::string headline(engine::traffic kind, const metric_values& v, bool group);
 /// A latency in microseconds for humans, in the unit that fits and with 3 to 4 significant
 /// digits: "850 ns", "48.77 us", "92 ms", "1.5 s".
 [[nodiscard]] std::string human_latency_us(double us);

@@ -19,23 +19,11 @@ std::string cpu_text(const instance_record& r) {
     const auto* c = r.aggregate.find(metric::client_cpu_s);
     const auto* s = r.aggregate.find(metric::server_cpu_s);
     if (!c || !s) return "-";
-    return fmt::format("{:.2f}/{:.2f}", c->value, s->value);
+    return cpu_cell(c->value, s->value);
 }
 
 const char* outcome_word(const instance_record& r) {
-    switch (r.status) {
-    case instance_status::ok:
-        return "pass";
-    case instance_status::expect_failed:
-        return "FAIL";
-    case instance_status::failed:
-        return "ERROR";
-    case instance_status::interrupted:
-        return "INTERRUPTED";
-    case instance_status::skipped:
-        return "skipped";
-    }
-    return "?";
+    return outcome_word(r.status);
 }
 
 /// "SEARCH rr-knee: peak 412k/s, bracket [412k/s, 431k/s], 17 probes (bracket ... within 5%)".
@@ -123,6 +111,26 @@ std::string traffic_name(const instance_record& r) {
 }
 
 } // namespace
+
+std::string cpu_cell(double client_cpu_s, double server_cpu_s) {
+    return fmt::format("{:.2f}/{:.2f}", client_cpu_s, server_cpu_s);
+}
+
+const char* outcome_word(instance_status status) {
+    switch (status) {
+    case instance_status::ok:
+        return "pass";
+    case instance_status::expect_failed:
+        return "FAIL";
+    case instance_status::failed:
+        return "ERROR";
+    case instance_status::interrupted:
+        return "INTERRUPTED";
+    case instance_status::skipped:
+        return "skipped";
+    }
+    return "?";
+}
 
 std::string summary_table(const run_record& run) {
     std::size_t w = 8;

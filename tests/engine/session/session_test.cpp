@@ -181,6 +181,16 @@ TEST_CASE("session: smoke run of every kind for one second") {
         auto r = run_pair(job);
         CHECK(r.client.samples.size() == 1);
         CHECK(r.client.seconds == doctest::Approx(1.0));
+        // rr kinds: the one interval's latency percentiles match the whole window's histogram.
+        if (kind == traffic::tcp_rr || kind == traffic::tcp_crr || kind == traffic::udp_rr) {
+            REQUIRE(r.client.samples[0].latency_p50_us);
+            REQUIRE(r.client.samples[0].latency_p99_us);
+            for (double p : {50.0, 99.0})
+                CHECK(*(p == 50 ? r.client.samples[0].latency_p50_us : r.client.samples[0].latency_p99_us) ==
+                      doctest::Approx(double(r.client.latency.percentile(p)) / 1e3).epsilon(0.04));
+        } else {
+            CHECK(!r.client.samples[0].latency_p50_us);
+        }
         std::uint64_t moved =
             total(r.client, &flow_result::bytes_sent) + total(r.client, &flow_result::bytes_received);
         CHECK(moved > 0);

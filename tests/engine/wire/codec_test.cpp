@@ -86,7 +86,7 @@ side_result full_side() {
     s.rusage_user_s = 1.25;
     s.rusage_system_s = 2.5;
     s.errors = {1, 2, 3, 4, 5, 6};
-    s.samples = {{1.0, 100, 10}, {2.0, 200, 20}};
+    s.samples = {{1.0, 100, 10, 12.5, 80.0}, {2.0, 200, 20, std::nullopt, std::nullopt}};
     s.placement_note = "distinct_rx: ...";
     s.ktls_available = true;
     s.tls_stat = {{"TlsCurrTxSw", 2}, {"TlsTxSw", 40}};
