@@ -168,7 +168,8 @@ constexpr column tail_columns[] = {
      }},
 };
 
-/// Appended after the appended metrics, in the order they were added.
+/// Appended after the appended metrics, in the order they were added. A metric added from now on
+/// goes here too, at the end, not into appended_metric_columns (that would move these).
 constexpr column late_columns[] = {
     // The setup that held (`setup:`); a member row gives its group's.
     {"setup",
