@@ -296,6 +296,13 @@ result<engine::side_result> agent_client::wait(const std::string& instance, time
                                            instance_args{instance}, t);
 }
 
+result<std::vector<engine::sample>> agent_client::samples(const std::string& instance, timeout t) {
+    auto r = impl_->rpc<samples_reply>("samples " + instance, protocol::request_type::samples,
+                                       instance_args{instance}, t);
+    if (!r) return fail(r.error());
+    return std::move(r->samples);
+}
+
 result<void> agent_client::stop(const std::string& instance, timeout t) {
     return on_instance(*impl_, protocol::request_type::stop, instance, t);
 }

@@ -71,6 +71,8 @@ class agent_client {
     result<clock_reading> clock(timeout t);
     /// Waits for `instance` to finish (at most `t`), then returns its collected figures.
     result<engine::side_result> wait(const std::string& instance, timeout t);
+    /// The per-second samples of running `instance` closed so far (a wait() may be pending).
+    result<std::vector<engine::sample>> samples(const std::string& instance, timeout t);
     /// Stops traffic of `instance` now; a pending wait() then returns.
     result<void> stop(const std::string& instance, timeout t);
     /// The figures of `instance` after stop() (wait() already returns them).

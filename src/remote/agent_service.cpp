@@ -126,6 +126,7 @@ agent_service::answer agent_service::dispatch(const protocol::request& r) {
     case request_type::start:
     case request_type::stop:
     case request_type::collect:
+    case request_type::samples:
         return quick(r);
     case request_type::release:
         return release(r.args);
@@ -249,6 +250,15 @@ agent_service::outcome agent_service::quick(const protocol::request& r) {
         std::lock_guard lock(mutex_);
         in.stopped = true;
         return engine::wire::encode(no_fields{});
+    }
+    if (r.type == request_type::samples) { // while its wait runs: read-only, closed seconds only
+        {
+            std::lock_guard lock(mutex_);
+            if (in.at < step::started)
+                return err(error_code::bad_state,
+                           fmt::format("instance '{}' is {}", in.name, step_name(in.at)), ctx);
+        }
+        return engine::wire::encode(samples_reply{in.session->live_samples()});
     }
     {
         std::lock_guard lock(mutex_);

@@ -111,6 +111,15 @@ template <class V> void fields(clock_reply& x, V&& v) {
     v("realtime_ns", x.realtime_ns, engine::wire::required);
 }
 
+/// The reply to samples: the per-second samples of a running instance closed so far.
+struct samples_reply {
+    std::vector<engine::sample> samples;
+    friend bool operator==(const samples_reply&, const samples_reply&) = default;
+};
+template <class V> void fields(samples_reply& x, V&& v) {
+    v("samples", x.samples, engine::wire::required);
+}
+
 /// The reply to listen and forward: where clients connect, which certificate to pin.
 struct listen_reply {
     std::uint16_t port = 0;

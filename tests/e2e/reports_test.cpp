@@ -376,3 +376,46 @@ scenarios:
     CHECK(rc6 == 0);
     CHECK(out6 == "reports: " + (s / "quiet").string() + "\n");
 }
+
+TEST_CASE(
+    "e2e: -i prints a line per second while an instance runs; results-samples.csv holds the same seconds") {
+    scratch s;
+    auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-interval
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 3s, warmup: 200ms}
+scenarios:
+  - name: rr
+    traffic: tcp_rr
+  - name: up
+    traffic: tcp_stream
+)");
+    auto r = run_kperf({plan.string(), "-i", "-o", (s / "out").string()}, s / "log", 60s);
+    INFO(r.log);
+    REQUIRE(r.code == 0);
+    // Three seconds each: rr from its client (with that second's p50/p99), the stream from its server.
+    const std::regex rr_line(
+        R"(\n  rr client +[123]\.0 s  [0-9.]+k? tx/s  p50 [0-9.]+ [nu]s  p99 [0-9.]+ [num]?s)");
+    const std::regex up_line(R"(\n  up server +[123]\.0 s  [0-9.]+[kMG]?bit/s)");
+    auto count = [&](const std::regex& re) {
+        return std::distance(std::sregex_iterator(r.log.begin(), r.log.end(), re), std::sregex_iterator());
+    };
+    CHECK(count(rr_line) == 3);
+    CHECK(count(up_line) == 3);
+    auto csv = lines_of(slurp(s / "out" / "results-samples.csv"));
+    REQUIRE(!csv.empty());
+    CHECK(csv[0] == "plan,instance,repeat,side,second,t,bytes,transactions,throughput_bps,transactions_per_s,"
+                    "latency_p50_us,latency_p99_us");
+    // Per instance, 3 seconds on each of the two sides.
+    CHECK(csv.size() == 1 + 2 * 2 * 3);
+    std::size_t rr_client = 0;
+    for (const auto& l : csv)
+        if (l.starts_with("e2e-interval,rr,0,client,")) {
+            ++rr_client;
+            auto f = split(l, ',');
+            REQUIRE(f.size() == 12);
+            CHECK(std::stod(f[9]) > 0); // transactions/s
+            CHECK_FALSE(f[11].empty()); // p99 of that second
+        }
+    CHECK(rr_client == 3);
+}

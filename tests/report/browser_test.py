@@ -53,6 +53,7 @@ scenarios:
     group:
       - {name: bulk, traffic: tcp_stream}
       - {name: probe, traffic: tcp_rr, rate: 200/s}
+    compare_idle: true
 """
 
 SOLO = """version: 1
@@ -118,6 +119,13 @@ def expected_charts(doc):
             want.add('search:%d' % k)
         if i.get('hops'):
             want.update({'via:%d' % k, 'hops:%d' % k})
+        g = i.get('group')
+        if g:
+            want.add('group-members:%d' % k)
+            if any(r.get('client', {}).get('samples') for m in g['members'] for r in m['repeats']):
+                want.add('group-stack:%d' % k)
+            if g.get('idle'):
+                want.add('group-inflation:%d' % k)
     return want
 
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/core/error.hpp"
 #include "engine/core/job.hpp"
@@ -63,6 +64,10 @@ class session {
 
     /// The figures of this side; valid after wait() returned true or after stop().
     [[nodiscard]] virtual side_result collect() = 0;
+
+    /// The per-second samples closed so far (every worker past them), while traffic runs: safe
+    /// from another thread once start() has returned. For live progress (`run -i`).
+    [[nodiscard]] virtual std::vector<sample> live_samples() const { return {}; }
 };
 
 /// Opens the listening socket(s) for a server side on `bind_address` (port 0: any).

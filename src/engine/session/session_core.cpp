@@ -292,6 +292,30 @@ void session_core::stop() {
         w->stop();
 }
 
+std::vector<sample> session_core::live_samples() const {
+    std::vector<sample> out;
+    if (workers_.empty()) return out;
+    std::size_t closed = SIZE_MAX;
+    for (const auto& w : workers_)
+        closed = std::min(closed, w->closed_samples());
+    if (closed == 0 || closed == SIZE_MAX) return out;
+    interval_latency merged;
+    merged.reserve(closed);
+    out.resize(closed);
+    for (const auto& w : workers_)
+        for (std::size_t i = 0; i < closed && i < w->samples.size(); ++i) {
+            out[i].t = w->samples[i].t;
+            out[i].bytes += w->samples[i].bytes;
+            out[i].transactions += w->samples[i].transactions;
+            merged.merge_interval(w->intervals, i, i);
+        }
+    for (std::size_t i = 0; i < closed; ++i) {
+        out[i].latency_p50_us = merged.percentile_us(i, 50);
+        out[i].latency_p99_us = merged.percentile_us(i, 99);
+    }
+    return out;
+}
+
 side_result session_core::collect() {
     if (started_ && !joined_) {
         if (!wait(std::chrono::steady_clock::now() + std::chrono::nanoseconds(2 * linger_ns))) stop();

@@ -42,6 +42,7 @@ class session_core : public session {
     bool wait(std::chrono::steady_clock::time_point deadline) override;
     void stop() override;
     [[nodiscard]] side_result collect() override;
+    [[nodiscard]] std::vector<sample> live_samples() const override;
 
   protected:
     session_core(const job_spec& job, bool server);

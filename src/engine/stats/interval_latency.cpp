@@ -45,4 +45,11 @@ std::optional<double> interval_latency::percentile_us(std::size_t i, double p) c
     return std::nullopt; // not reached: the counts sum to n
 }
 
+void interval_latency::merge_interval(const interval_latency& other, std::size_t from,
+                                      std::size_t to) noexcept {
+    if (from >= other.intervals_ || to >= intervals_) return;
+    for (std::uint32_t b = 0; b < coarse_buckets; ++b)
+        counts_[to * coarse_buckets + b] += other.counts_[from * coarse_buckets + b];
+}
+
 } // namespace kp::engine

@@ -31,6 +31,9 @@ class interval_latency {
     }
     /// Adds `other`'s counts, interval by interval (grows to the longer of the two).
     void merge(const interval_latency& other);
+    /// Adds `other`'s interval `from` into this one's interval `to` (reserved here). For a reader
+    /// of closed intervals while their owner records into later ones.
+    void merge_interval(const interval_latency& other, std::size_t from, std::size_t to) noexcept;
 
     [[nodiscard]] std::size_t intervals() const noexcept { return intervals_; }
     [[nodiscard]] std::uint64_t count(std::size_t i) const noexcept;

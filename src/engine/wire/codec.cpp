@@ -315,6 +315,12 @@ json wire_encode(const side_result& v) {
 void wire_decode(const json& j, const std::string& path, side_result& v) {
     wire::read_fields(j, path, v);
 }
+json wire_encode(const sample& v) {
+    return wire::encode_fields(v);
+}
+void wire_decode(const json& j, const std::string& path, sample& v) {
+    wire::read_fields(j, path, v);
+}
 
 result<job_spec> decode_job(const json& j) {
     return wire::decode<job_spec>(j, "job");

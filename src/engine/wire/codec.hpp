@@ -62,6 +62,8 @@ nlohmann::json wire_encode(const job_spec& v);
 void wire_decode(const nlohmann::json& j, const std::string& path, job_spec& v);
 nlohmann::json wire_encode(const side_result& v);
 void wire_decode(const nlohmann::json& j, const std::string& path, side_result& v);
+nlohmann::json wire_encode(const sample& v); ///< one per-second sample (live samples travel alone)
+void wire_decode(const nlohmann::json& j, const std::string& path, sample& v);
 nlohmann::json wire_encode(const histogram& v);
 void wire_decode(const nlohmann::json& j, const std::string& path, histogram& v);
 

@@ -229,6 +229,7 @@ void worker::loop() noexcept {
                 sample_bytes_ = total_bytes_;
                 sample_tx_ = total_tx_;
                 ++next_sample_;
+                closed_samples_.store(next_sample_, std::memory_order_release);
             }
             if (now >= w_end) end_window(now);
         }
@@ -303,6 +304,7 @@ void worker::end_window(std::int64_t now) noexcept {
             samples[next_sample_].bytes = total_bytes_ - sample_bytes_;
             samples[next_sample_].transactions = total_tx_ - sample_tx_;
             ++next_sample_;
+            closed_samples_.store(next_sample_, std::memory_order_release);
         }
         if (auto r = read_rusage(rusage_scope::thread)) rusage = rusage_delta(ru_begin_, *r);
     }

@@ -40,7 +40,7 @@ struct run_context {
     const tls::context* tls = nullptr; ///< tcp_crr with TLS: this side's context
     /// tcp_crr server: the flows' probe connections; a client's FIN on one ends that flow.
     std::span<const int> probes;
-    finish_line* finish = nullptr;     ///< each worker arrives here when its thread is done
+    finish_line* finish = nullptr; ///< each worker arrives here when its thread is done
 };
 
 class worker {
@@ -60,6 +60,11 @@ class worker {
     void stop() noexcept;
     void join();
     [[nodiscard]] bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+    /// How many of `samples` (and of `intervals`) are closed: written once and never again, so
+    /// another thread may read them while the worker runs (the live samples of `-i`).
+    [[nodiscard]] std::size_t closed_samples() const noexcept {
+        return closed_samples_.load(std::memory_order_acquire);
+    }
 
     // Results, valid after join().
     [[nodiscard]] const std::string& pin_error() const { return pin_error_; }
@@ -135,6 +140,7 @@ class worker {
     std::uint64_t total_bytes_ = 0, total_tx_ = 0;
     std::uint64_t sample_bytes_ = 0, sample_tx_ = 0;
     std::size_t next_sample_ = 0;
+    std::atomic<std::size_t> closed_samples_{0}; ///< next_sample_, published for live readers
     rusage_times ru_begin_;
     std::uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
     bool in_window_ = false, ended_ = false, paced_ = false;

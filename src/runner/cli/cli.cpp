@@ -106,6 +106,8 @@ int run_cli(int argc, char** argv) {
     run->add_flag("-q,--quiet", options.quiet,
                   "No progress lines and no summary table; errors and the "
                   "report directory only");
+    run->add_flag("-i,--interval", options.interval,
+                  "While an instance runs, print a line per second: rate and that second's p50/p99");
     run->add_flag(
         "--json", options.json,
         "Write the results.jsonl lines to stdout as they are produced; human output goes to stderr");

@@ -146,6 +146,7 @@ struct report_files {
         warn(write_file_atomic(dir + "/results.json", json_text.text(run)));
         warn(write_file_atomic(dir + "/results.csv",
                                csv_text(run, csv_repeats ? csv_rows::repeats : csv_rows::aggregate)));
+        warn(write_file_atomic(dir + "/results-samples.csv", samples_csv_text(run)));
         // Instances never add()ed (skipped ones are not persisted) are condensed here, as text() does.
         std::vector<nlohmann::json> rest;
         for (std::size_t i = html.size(); i < run.instances.size(); ++i)
@@ -233,6 +234,7 @@ int run_plan(const plan& p, const run_options& options) {
     progress prog(human, ::isatty(::fileno(human)) == 1, instances.size(), estimate, options.quiet);
     report_files files{*dir, options.csv_repeats, {}, &prog};
     files.stream = options.json;
+    prog.set_interval(options.interval);
     if (auto r = files.jsonl.open(*dir + "/results.jsonl"); !r) {
         fmt::print(stderr, "kperf-plan: {}\n", r.error().message);
         return exit_usage;

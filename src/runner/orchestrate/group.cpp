@@ -1,5 +1,7 @@
 #include "runner/orchestrate/group.hpp"
 
+#include "runner/orchestrate/live.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <future>
@@ -173,6 +175,17 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
     for (auto& s : sides)
         ws.push_back(async([&s, wait_for] { return s.agent->wait(s.name, wait_for); }));
     bool stopped = false, interrupted_now = false;
+    // -i: each member's receiving side (streams) or client (rr, crr), as for an instance.
+    live_printer live(prog.interval() ? &prog : nullptr);
+    for (auto& sd : sides) {
+        const instance& m = *sd.member;
+        const bool stream = engine::info(m.job.kind).stream();
+        const bool receives = stream ? (sd.which == side::server ? m.job.dir != engine::direction::reverse
+                                                                 : m.job.dir != engine::direction::forward)
+                                     : sd.which == side::client;
+        if (receives)
+            live.watch(sd.agent, sd.name, m.id + (sd.which == side::server ? " server" : " client"), stream);
+    }
     for (;;) {
         std::size_t done = 0, pending = sides.size();
         for (std::size_t i = 0; i < sides.size(); ++i) {
@@ -185,6 +198,7 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
         }
         if (done == sides.size()) break;
         prog.tick();
+        live.poll();
         // An interrupt, or one side failed: stop every side now rather than let them run out.
         bool one_failed = std::any_of(sides.begin(), sides.end(),
                                       [](const side_run& s) { return s.outcome && !*s.outcome; });
@@ -205,6 +219,8 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
         cleanup();
         return std::unexpected(interrupted_at("wait"));
     }
+    for (auto& sd : sides)
+        live.rest(sd.name, (*sd.outcome)->samples);
     cleanup();
 
     // Each member's repeat, on the runner's clock.

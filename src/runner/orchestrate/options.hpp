@@ -18,6 +18,7 @@ struct run_options {
     std::vector<std::string> overrides; ///< --set KEY=VALUE, as loaded into the plan (plan::overrides)
     bool quiet = false;                 ///< -q: no progress lines and no summary table
     bool json = false;                  ///< --json: results.jsonl lines on stdout; human output on stderr
+    bool interval = false;              ///< -i: a line per second while an instance runs
 };
 
 } // namespace kp::runner

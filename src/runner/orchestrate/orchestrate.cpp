@@ -126,6 +126,7 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
         repeat_context ctx{
             &inst, client,       server, address_of(p, pool, inst.server), r, [&prog] { prog.tick(); },
             via,   via_addresses};
+        if (prog.interval()) ctx.live = &prog;
         auto rep = run_repeat(ctx);
         if (!rep) {
             rec.failure = rep.error();

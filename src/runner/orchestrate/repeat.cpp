@@ -8,7 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "engine/traffic/traffic.hpp"
 #include "remote/clock.hpp"
+#include "runner/orchestrate/live.hpp"
 #include "runner/results/metrics.hpp"
 
 namespace kp::runner {
@@ -151,11 +153,19 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
         wh.push_back(async([&h, wait_for] { return h.agent->wait(h.name, wait_for); }));
     std::optional<result<engine::side_result>> ws_r, wc_r;
     bool stopped = false, interrupted_now = false;
+    // -i: rates are the client's for rr and crr, the receiving side's for streams.
+    live_printer live(ctx.live);
+    const bool stream = engine::info(inst.job.kind).stream();
+    if (!stream || inst.job.dir != engine::direction::forward)
+        live.watch(client.agent, client.name, inst.id + " client", stream);
+    if (stream && inst.job.dir != engine::direction::reverse)
+        live.watch(server.agent, server.name, inst.id + " server", stream);
     while (!ws_r || !wc_r) {
         (ws_r ? wc : ws).wait_for(poll);
         if (!ws_r && ready(ws)) ws_r = ws.get();
         if (!wc_r && ready(wc)) wc_r = wc.get();
         if (ctx.tick) ctx.tick();
+        live.poll();
         // An interrupt, or one side failed: stop both now rather than let the other run out.
         bool one_failed = (ws_r && !*ws_r) || (wc_r && !*wc_r);
         if (!stopped && (interrupt_requested || one_failed)) {
@@ -175,6 +185,8 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     for (std::size_t i = 0; i < hops.size(); ++i)
         if (!wh_r[i]) return failed(hops[i], "wait", wh_r[i].error());
     if (interrupted_now) return interrupted("wait");
+    live.rest(server.name, (*ws_r)->samples);
+    live.rest(client.name, (*wc_r)->samples);
     cleanup();
 
     repeat_record rec;

@@ -9,6 +9,7 @@
 
 #include "remote/agent_client.hpp"
 #include "runner/plan/expand.hpp"
+#include "runner/report/progress.hpp"
 #include "runner/results/record.hpp"
 
 namespace kp::runner {
@@ -30,6 +31,8 @@ struct repeat_context {
     /// first. Empty: the client connects to the server directly.
     std::vector<remote::agent_client*> via;
     std::vector<std::string> via_addresses;
+    /// `run -i`: where the per-second lines go while traffic runs; null: none.
+    progress* live = nullptr;
     /// How long both ends may take to open their data connections (`check` probes: shorter).
     std::chrono::milliseconds establish_timeout{std::chrono::seconds(30)};
 };

@@ -247,4 +247,31 @@ std::string csv_text(const run_record& run, csv_rows rows) {
     return out;
 }
 
+std::string samples_csv_text(const run_record& run) {
+    std::string out = std::string(samples_csv_columns) + "\n";
+    auto rows_of = [&](const instance_record& r) {
+        for (const auto& rep : r.repeats)
+            for (const auto* side : {&rep.client, &rep.server}) {
+                double prev = 0;
+                for (std::size_t i = 0; i < side->samples.size(); ++i) {
+                    const auto& s = side->samples[i];
+                    const double dt = s.t - prev > 0 ? s.t - prev : 1;
+                    prev = s.t;
+                    out +=
+                        fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(run.plan_name),
+                                    csv_field(r.id), rep.index, side == &rep.client ? "client" : "server",
+                                    i + 1, number(s.t), s.bytes, s.transactions,
+                                    number(8.0 * double(s.bytes) / dt), number(double(s.transactions) / dt),
+                                    number(s.latency_p50_us), number(s.latency_p99_us));
+                }
+            }
+    };
+    for (const auto& r : run.instances) {
+        for (const auto& m : r.members)
+            rows_of(m);
+        rows_of(r);
+    }
+    return out;
+}
+
 } // namespace kp::runner

@@ -340,7 +340,11 @@ json view_of(const json& inst) {
                                 {"role", "group host"},
                                 {"cpu_s", num(h, "cpu_s").value_or(0)},
                                 {"demand", nullptr}});
-        v["group"] = {{"members", members}, {"idle", idle}, {"min_overlap", member(g, "min_overlap")}};
+        const auto fairness = values[static_cast<std::size_t>(metric::fairness)];
+        v["group"] = {{"members", members},
+                      {"idle", idle},
+                      {"min_overlap", member(g, "min_overlap")},
+                      {"fairness", fairness ? json(*fairness) : json(nullptr)}};
     }
     return v;
 }

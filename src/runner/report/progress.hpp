@@ -29,6 +29,9 @@ class progress {
     void end(const instance_record& r);
     /// Prints a message line above the live line.
     void log(const std::string& line);
+    /// `run -i`: per-second lines while traffic runs (runner/orchestrate/live.hpp).
+    void set_interval(bool on) { interval_ = on; }
+    [[nodiscard]] bool interval() const { return interval_; }
     /// log() for routine information: left out when quiet.
     void note(const std::string& line);
     /// Clears the live line for good (before the summary).
@@ -50,6 +53,7 @@ class progress {
     std::chrono::steady_clock::time_point started_, instance_started_;
     bool drawn_ = false;
     bool quiet_ = false;
+    bool interval_ = false;
 };
 
 /// The headline figures of an instance for humans: "9.41 Gbit/s", "52.1k tx/s p99 85 us".

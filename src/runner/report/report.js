@@ -207,6 +207,51 @@
         });
       },
     },
+    { // a group: its members per second, stacked; each member's headline and the fairness; latency inflation
+      kind: 'group',
+      applies: (i) => i.group && Array.isArray(i.group.members) && i.group.members.length > 0,
+      draw(i, holder, k) {
+        const g = i.group;
+        const name = (m) => m.id.split('/').pop();
+        const isStream = (m) => typeof m.rate_label === 'string' && m.rate_label.startsWith('throughput');
+        const withSeries = g.members.filter((m) => Array.isArray(m.series) && m.series.length > 0);
+        // Stack what adds up: the stream members' goodput, else (no streams) the transactions.
+        const streams = withSeries.filter(isStream);
+        const stacked = streams.length ? streams : withSeries;
+        if (stacked.length) {
+          const sets = stacked.map((m, j) => {
+            const c = palette[j % palette.length], s = m.series[0];
+            return { label: name(m), data: s.t.map((t, n) => ({ x: t, y: s.rate[n] })), borderColor: c,
+                     backgroundColor: c + '66', fill: j ? '-1' : 'origin', pointRadius: 0 };
+          });
+          chart(holder, 'group-stack', k, 'members per second, stacked (repeat ' + stacked[0].series[0].repeat + ')', {
+            type: 'line', data: { datasets: sets },
+            options: { scales: {
+              x: axis('time in window [s]', { type: 'linear', min: 0 }),
+              y: axis(stacked[0].rate_label, { stacked: true, beginAtZero: true, ticks: { callback: human } }),
+            } },
+          });
+        }
+        const labels = g.members.map(name);
+        const value = (m) => (m.headline && typeof m.headline.value === 'number' ? m.headline.value : null);
+        const sets = [{ label: 'goodput [bit/s]', data: g.members.map((m) => (isStream(m) ? value(m) : null)), backgroundColor: palette[0], yAxisID: 'y' }];
+        if (g.members.some((m) => !isStream(m)))
+          sets.push({ label: 'transactions [1/s]', data: g.members.map((m) => (isStream(m) ? null : value(m))), backgroundColor: palette[3], yAxisID: 'tx' });
+        const fair = typeof g.fairness === 'number' ? ', fairness ' + g.fairness.toFixed(3) : '';
+        const scales = { x: axis('member'), y: axis('goodput [bit/s]', { beginAtZero: true, ticks: { callback: human } }) };
+        if (sets.length > 1) scales.tx = axis('transactions [1/s]', { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, ticks: { callback: human } });
+        chart(holder, 'group-members', k, 'members' + fair, { type: 'bar', data: { labels, datasets: sets }, options: { scales } });
+        if (Array.isArray(g.idle) && g.idle.length > 0)
+          chart(holder, 'group-inflation', k, 'latency inflation under load (loaded minus alone)', {
+            type: 'bar',
+            data: { labels: g.idle.map((x) => x.member), datasets: [
+              { label: 'p50', data: g.idle.map((x) => x.p50_inflation_us), backgroundColor: palette[2] },
+              { label: 'p99', data: g.idle.map((x) => x.p99_inflation_us), backgroundColor: palette[1] },
+            ] },
+            options: { scales: { x: axis('latency member'), y: axis('inflation [µs]', { ticks: { callback: (v) => latency(v) } }) } },
+          });
+      },
+    },
   ];
 
   function drawInstance(section) {

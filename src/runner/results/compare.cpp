@@ -167,7 +167,13 @@ result<json> load_results(const std::string& path) {
         json v = json::parse(line, nullptr, false);
         if (v.is_discarded() || !v.is_object()) continue;
         if (v.value("type", "") == "instance") doc["instances"].push_back(v);
+        // The header gives what results.json would: the plan, tool, hosts and start. A killed run
+        // has no end, so it reads as still running.
+        if (v.value("type", "") == "run")
+            for (const auto& [k, x] : v.items())
+                if (k != "type") doc[k] = x;
     }
+    if (!doc.contains("status")) doc["status"] = "running";
     return doc;
 }
 

@@ -65,8 +65,10 @@ TEST_CASE("tcp_crr: each close mode ends connections as it says") {
         CHECK(transactions + 1 >= conns);
         CHECK(conns + 1 >= transactions);
         // The server counts a connection only once it has seen the end it expects (a FIN, or
-        // the RST with reset): a wrong end counts as a read error.
-        CHECK(total(r.server, &flow_result::connections) + 16 >= conns);
+        // the RST with reset): a wrong end counts as a read error. Each side's window opens when
+        // its own clock thread releases its workers, so the two windows are apart by a wake-up
+        // (about a millisecond on a busy machine): allow 1% at the edges besides 16.
+        CHECK(total(r.server, &flow_result::connections) + 16 + conns / 100 >= conns);
         CHECK(r.server.errors.read == 0);
         CHECK(r.client.errors.read == 0);
         CHECK(r.client.errors.connect == 0);

@@ -99,10 +99,16 @@ TEST_CASE("compare: compare_main reads results.json and results.jsonl, exits 1 o
     std::ofstream(dir / "base.json") << base.dump();
     // A jsonl with a torn last line, as a killed run leaves it.
     std::ofstream(dir / "new.jsonl")
-        << json{{"type", "run"}}.dump() << "\n"
+        << json{{"type", "run"}, {"plan", {{"name", "p"}}}}.dump() << "\n"
         << instance("bulk", {{"throughput_bps", metric_json(1e9, 0.9e9, 1.1e9)}}).dump()
         << "\n{\"type\":\"inst";
     CHECK(compare_main((dir / "base.json").string(), (dir / "new.jsonl").string(), {}) == 1);
+    // The header's figures come along (the report of a killed run shows its plan), as running.
+    auto loaded = load_results((dir / "new.jsonl").string());
+    REQUIRE(loaded.has_value());
+    CHECK((*loaded)["plan"]["name"] == "p");
+    CHECK((*loaded)["status"] == "running");
+    CHECK((*loaded)["instances"].size() == 1);
     CHECK(compare_main((dir / "base.json").string(), (dir / "base.json").string(), {}) == 0);
     CHECK(compare_main((dir / "base.json").string(), (dir / "nope.json").string(), {}) == 2);
     CHECK(compare_main((dir / "base.json").string(), (dir / "base.json").string(), {"x=1%"}) == 2);
