@@ -32,11 +32,25 @@ std::optional<std::uint64_t> unsigned_field(const nlohmann::json& j, std::string
 }
 
 // Parses JSON without exceptions leaking out; the message names the position of the fault.
+/// No message of the protocol nests deeper than this; a hostile or broken peer's 1e6-deep
+/// array is refused while it is read, before it is built (or destroyed, recursively).
+constexpr int max_depth = 64;
+struct too_deep {};
+
 std::expected<nlohmann::json, std::string> parse_json(std::string_view payload) {
-    // nlohmann reports the position only through its exception, so catch it right here.
+    // nlohmann reports the position only through its exception, so catch it right here. Every
+    // json::exception: a number out of range (1e400) is out_of_range, not parse_error.
+    auto bounded = [](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+        if (depth > max_depth && (event == nlohmann::json::parse_event_t::object_start ||
+                                  event == nlohmann::json::parse_event_t::array_start))
+            throw too_deep{};
+        return true;
+    };
     try {
-        return nlohmann::json::parse(payload.begin(), payload.end());
-    } catch (const nlohmann::json::parse_error& e) {
+        return nlohmann::json::parse(payload.begin(), payload.end(), bounded);
+    } catch (const too_deep&) {
+        return std::unexpected(fmt::format("nested deeper than {} levels", max_depth));
+    } catch (const nlohmann::json::exception& e) {
         std::string what = e.what();
         // Drop the "[json.exception.parse_error.101] " tag: it means nothing to a user.
         if (auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);

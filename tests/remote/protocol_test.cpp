@@ -138,3 +138,22 @@ TEST_CASE("protocol: every request and error name parses back") {
         CHECK(parse_error_code(to_string(c)) == c);
     }
 }
+
+TEST_CASE(
+    "protocol: a hostile reply (1e6-deep nesting, a number out of range) is a clean error, not a crash") {
+    std::string deep =
+        R"({"id":1,"ok":true,"result":)" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
+    auto r = parse_reply(deep);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message == "malformed reply: nested deeper than 64 levels");
+    auto big = parse_reply(R"({"id":1e400,"ok":true})");
+    REQUIRE_FALSE(big.has_value());
+    CHECK(big.error().message.starts_with("malformed reply: number overflow"));
+    // The agent's side of the same: a request that nests too deep is refused with bad_json.
+    auto req = parse_request(R"({"id":1,"type":"hello","args":)" + std::string(100, '[') +
+                             std::string(100, ']') + "}");
+    REQUIRE_FALSE(req.has_value());
+    CHECK(req.error().error.code == error_code::bad_json);
+    // What the protocol really sends still parses.
+    CHECK(parse_reply(R"({"id":2,"ok":true,"result":{"a":[[1,2],[3,4]]}})").has_value());
+}
