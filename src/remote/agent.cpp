@@ -1,7 +1,9 @@
 #include "remote/agent.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <array>
@@ -28,7 +30,10 @@ namespace {
 constexpr auto exit_grace = std::chrono::milliseconds(1500);
 
 template <class... A> void log(fmt::format_string<A...> f, A&&... a) {
-    fmt::print(stderr, "agent[{}]: {}\n", getpid(), fmt::format(f, std::forward<A>(a)...));
+    // Not fmt::print: it throws when stderr is a closed pipe (the runner's SSH session is gone),
+    // and the agent must still put its setups back then.
+    const std::string line = fmt::format("agent[{}]: {}\n", getpid(), fmt::format(f, std::forward<A>(a)...));
+    std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
 }
 
@@ -52,6 +57,14 @@ class frame_writer {
     int fd_;
     std::mutex mutex_;
 };
+
+/// SIGTERM (also the death signal when the parent goes, see agent_main) ends the agent as the end
+/// of its control stream does: through this pipe, so that the setups are put back first.
+int term_pipe[2] = {-1, -1};
+extern "C" void on_term(int) {
+    const char c = 't';
+    [[maybe_unused]] auto n = ::write(term_pipe[1], &c, 1);
+}
 
 protocol::reply stream_error(protocol::error_code code, std::string message) {
     protocol::reply r;
@@ -84,6 +97,18 @@ int agent_main() {
         log("cannot set up the control stream: {}", std::strerror(errno));
         return 3;
     }
+    // A local agent is started with PR_SET_PDEATHSIG SIGKILL (local_transport.cpp); a setup it
+    // applied must still be put back when the runner dies, so the death signal becomes SIGTERM,
+    // which ends the agent through the normal exit below. The end of stdin says the same.
+    if (::pipe2(term_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
+        struct sigaction sa {};
+        sa.sa_handler = on_term;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGTERM, &sa, nullptr);
+        ::sigaction(SIGHUP, &sa, nullptr); // a session that hangs up (sshd) ends it the same way
+        int pdeath = 0;
+        if (::prctl(PR_GET_PDEATHSIG, &pdeath) == 0 && pdeath == SIGKILL) ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    }
     frame_writer writer(out);
     capabilities caps = probe_capabilities();
     auto service =
@@ -95,6 +120,16 @@ int agent_main() {
     std::array<char, 64 * 1024> buf;
     std::string why = "end of control stream";
     while (!service->shutdown_requested()) {
+        pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {term_pipe[0], POLLIN, 0}};
+        if (::poll(fds, term_pipe[0] >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+            why = fmt::format("polling the control stream: {}", std::strerror(errno));
+            break;
+        }
+        if (term_pipe[0] >= 0 && (fds[1].revents & POLLIN)) {
+            why = "terminated (SIGTERM or SIGHUP)";
+            break;
+        }
+        if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
@@ -138,6 +173,9 @@ int agent_main() {
 
     log("{}: stopping all sessions and exiting", why);
     service->stop_all();
+    // Before anything that may hang: a host must not keep a setup because its runner went away.
+    for (const auto& e : service->restore_setups())
+        log("could not put back {}", e);
     if (!service->wait_idle(std::chrono::steady_clock::now() + exit_grace)) {
         // A session did not stop in time; exiting closes its sockets all the same.
         log("sessions still busy after {} ms; exiting anyway", exit_grace.count());

@@ -318,6 +318,15 @@ result<void> agent_client::release(const std::string& instance, timeout t) {
     return on_instance(*impl_, protocol::request_type::release, instance, t);
 }
 
+result<setup_reply> agent_client::setup_apply(const setup_apply_args& a, timeout t) {
+    return impl_->rpc<setup_reply>("setup " + a.setup, protocol::request_type::setup_apply, a, t);
+}
+
+result<setup_reply> agent_client::setup_restore(const std::string& setup, timeout t) {
+    return impl_->rpc<setup_reply>("restore setup " + setup, protocol::request_type::setup_restore,
+                                   setup_restore_args{setup}, t);
+}
+
 void agent_client::shutdown() {
     std::call_once(impl_->shut, [this] {
         impl_->closing = true;

@@ -80,6 +80,12 @@ class agent_client {
     /// Drops the session of `instance` on the agent, closing its sockets and freeing its ports.
     result<void> release(const std::string& instance, timeout t = std::chrono::seconds(5));
 
+    /// Applies a setup on the agent's host (remote/setup.hpp); the reply says what it changed.
+    /// A failing step is an error naming it; the agent has then undone the rest.
+    result<setup_reply> setup_apply(const setup_apply_args& a, timeout t);
+    /// Puts a setup back; the reply's `errors` list what could not be.
+    result<setup_reply> setup_restore(const std::string& setup, timeout t);
+
     /// Politely asks the agent to exit, then closes the transport. Idempotent.
     void shutdown();
     /// False once the agent exited or the stream broke.

@@ -130,6 +130,9 @@ agent_service::answer agent_service::dispatch(const protocol::request& r) {
         return quick(r);
     case request_type::release:
         return release(r.args);
+    case request_type::setup_apply:
+    case request_type::setup_restore:
+        return setup(r);
     case request_type::shutdown: {
         std::lock_guard lock(mutex_);
         shutdown_ = true;
@@ -354,6 +357,35 @@ agent_service::outcome agent_service::run_long(const protocol::request& r,
         inst->at = step::finished;
     }
     return engine::wire::encode(inst->session->collect());
+}
+
+agent_service::outcome agent_service::setup(const protocol::request& r) {
+    // No timeout given: a minute, so that a hung command cannot hold the setup forever.
+    auto deadline = std::chrono::steady_clock::now() +
+                    (r.timeout.count() > 0 ? r.timeout : std::chrono::milliseconds(60000));
+    std::expected<setup_reply, std::string> done;
+    std::string ctx;
+    if (r.type == request_type::setup_apply) {
+        auto a = args_of<setup_apply_args>(r.args, "setup_apply");
+        if (!a) return std::unexpected(a.error());
+        ctx = "setup_apply " + a->setup;
+        done = setups_.apply(*a, deadline);
+    } else {
+        auto a = args_of<setup_restore_args>(r.args, "setup_restore");
+        if (!a) return std::unexpected(a.error());
+        ctx = "setup_restore " + a->setup;
+        done = setups_.restore(a->setup, deadline);
+    }
+    if (!done) return err(error_code::setup_failed, done.error(), ctx);
+    return engine::wire::encode(*done);
+}
+
+std::vector<std::string> agent_service::restore_setups() {
+    std::vector<std::string> errors;
+    for (const auto& rep : setups_.restore_all(std::chrono::steady_clock::now() + std::chrono::seconds(10)))
+        for (const auto& e : rep.errors)
+            errors.push_back(fmt::format("setup '{}': {}", rep.setup, e));
+    return errors;
 }
 
 void agent_service::stop_all() {

@@ -14,6 +14,7 @@
 #include "remote/capabilities.hpp"
 #include "remote/messages.hpp"
 #include "remote/protocol.hpp"
+#include "remote/setup.hpp"
 
 namespace kp::remote {
 
@@ -48,6 +49,8 @@ class agent_service : public std::enable_shared_from_this<agent_service> {
     bool wait_idle(std::chrono::steady_clock::time_point deadline);
     /// Drops every session, closing their sockets. Call when idle.
     void release_all();
+    /// Puts back every setup still applied (end of stream, shutdown); one line per error.
+    std::vector<std::string> restore_setups();
 
     struct instance; ///< one engine session and its state (agent_service.cpp)
 
@@ -80,6 +83,7 @@ class agent_service : public std::enable_shared_from_this<agent_service> {
     found find(const json& args, std::string_view what);
     found lookup(const std::string& name, std::string_view what);
     void reply(const protocol::request& r, outcome o);
+    outcome setup(const protocol::request& r);
 
     sender send_;
     capabilities caps_;
@@ -87,7 +91,8 @@ class agent_service : public std::enable_shared_from_this<agent_service> {
     mutable std::mutex mutex_;
     std::condition_variable idle_;
     std::map<std::string, std::shared_ptr<instance>> instances_;
-    int running_ = 0; // worker threads alive
+    host_setups setups_; ///< thread-safe on its own
+    int running_ = 0;    // worker threads alive
     bool greeted_ = false;
     bool shutdown_ = false;
 };

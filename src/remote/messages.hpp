@@ -131,4 +131,86 @@ template <class V> void fields(listen_reply& x, V&& v) {
     v("tls_fingerprint", x.tls_fingerprint);
 }
 
+/// One `name: value` of a setup: a sysctl (net.core.busy_poll: 50) or an IRQ affinity
+/// (eth0: "0-1").
+struct setup_entry {
+    std::string name, value;
+    friend bool operator==(const setup_entry&, const setup_entry&) = default;
+};
+template <class V> void fields(setup_entry& x, V&& v) {
+    v("name", x.name, engine::wire::required);
+    v("value", x.value, engine::wire::required);
+}
+
+/// setup_apply: apply setup `setup` on this host, in this order: sysctls, IRQ affinities, `run`
+/// commands; `undo` runs when it is restored (remote/setup.hpp).
+struct setup_apply_args {
+    std::string setup;
+    std::vector<setup_entry> sysctl, irq_affinity;
+    std::vector<std::string> run, undo;
+    friend bool operator==(const setup_apply_args&, const setup_apply_args&) = default;
+};
+template <class V> void fields(setup_apply_args& x, V&& v) {
+    v("setup", x.setup, engine::wire::required);
+    v("sysctl", x.sysctl);
+    v("irq_affinity", x.irq_affinity);
+    v("run", x.run);
+    v("undo", x.undo);
+}
+
+/// setup_restore: put setup `setup` back.
+struct setup_restore_args {
+    std::string setup;
+    friend bool operator==(const setup_restore_args&, const setup_restore_args&) = default;
+};
+template <class V> void fields(setup_restore_args& x, V&& v) {
+    v("setup", x.setup, engine::wire::required);
+}
+
+/// A value a setup changed: a sysctl (`irq` 0) or one IRQ's affinity of `interface`.
+struct setup_change {
+    std::string name; ///< the sysctl, or the interface
+    std::uint32_t irq = 0;
+    std::string before, after; ///< as read back from /proc
+    friend bool operator==(const setup_change&, const setup_change&) = default;
+};
+template <class V> void fields(setup_change& x, V&& v) {
+    v("name", x.name, engine::wire::required);
+    v("irq", x.irq);
+    v("before", x.before);
+    v("after", x.after);
+}
+
+/// A command a setup ran through /bin/sh -c, its exit code (128+N: killed by signal N; -1:
+/// could not start) and the first bytes of its output.
+struct setup_command {
+    std::string command;
+    int exit_code = 0;
+    std::string stdout_text, stderr_text;
+    friend bool operator==(const setup_command&, const setup_command&) = default;
+};
+template <class V> void fields(setup_command& x, V&& v) {
+    v("command", x.command, engine::wire::required);
+    v("exit_code", x.exit_code, engine::wire::required);
+    v("stdout", x.stdout_text);
+    v("stderr", x.stderr_text);
+}
+
+/// The reply to setup_apply (what was changed) and to setup_restore (what was written back and
+/// which undo commands ran; `errors` lists what could not be put back).
+struct setup_reply {
+    std::string setup;
+    std::vector<setup_change> sysctl, irqs;
+    std::vector<setup_command> commands;
+    std::vector<std::string> errors;
+    friend bool operator==(const setup_reply&, const setup_reply&) = default;
+};
+template <class V> void fields(setup_reply& x, V&& v) {
+    v("setup", x.setup, engine::wire::required);
+    v("sysctl", x.sysctl);
+    v("irqs", x.irqs);
+    v("commands", x.commands);
+    v("errors", x.errors);
+}
+
 } // namespace kp::remote

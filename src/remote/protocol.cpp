@@ -11,14 +11,14 @@ namespace kp::remote::protocol {
 
 namespace {
 
-constexpr std::array<std::string_view, 14> request_names = {
-    "hello", "environment", "listen",  "connect",  "establish", "start", "wait",
-    "stop",  "collect",     "release", "shutdown", "forward",   "clock", "samples"};
+constexpr std::array<std::string_view, 16> request_names = {
+    "hello",   "environment", "listen",   "connect", "establish", "start",   "wait",        "stop",
+    "collect", "release",     "shutdown", "forward", "clock",     "samples", "setup_apply", "setup_restore"};
 
-constexpr std::array<std::string_view, 13> error_names = {
+constexpr std::array<std::string_view, 14> error_names = {
     "bad_frame", "bad_json",         "bad_request",     "unknown_type", "version_mismatch",
     "no_hello",  "no_such_instance", "instance_exists", "busy",         "bad_state",
-    "timeout",   "engine",           "internal"};
+    "timeout",   "engine",           "internal",        "setup_failed"};
 
 std::string_view json_type(const nlohmann::json& j) {
     return j.type_name();

@@ -24,8 +24,9 @@ namespace kp::remote::protocol {
 
 /// Bumped on any incompatible change; the hello request and reply keep their shape forever.
 // 2: error kinds; cipher names as in plans ("aes-128-gcm"). 3: the clock request, start's at_ns
-// (the runner needs both of every agent).
-inline constexpr int version = 4;
+// (the runner needs both of every agent). 4: the samples request (run -i). 5: setup_apply and
+// setup_restore, the setup_failed code (a plan with setups needs them of every agent it names).
+inline constexpr int version = 5;
 /// Bytes of the length prefix.
 inline constexpr std::size_t header_size = 4;
 /// Largest frame either side accepts; a longer length prefix means the stream is garbage.
@@ -44,9 +45,11 @@ enum class request_type : std::uint8_t {
     collect,
     release,
     shutdown,
-    forward, ///< a forwarder: listens on args.bind, relays to args.next (engine/forwarder/forwarder.hpp)
-    clock,   ///< the host's CLOCK_REALTIME (remote/clock.hpp estimates the offset from it)
-    samples  ///< a running instance's per-second samples so far (`run -i`)
+    forward,      ///< a forwarder: listens on args.bind, relays to args.next (engine/forwarder/forwarder.hpp)
+    clock,        ///< the host's CLOCK_REALTIME (remote/clock.hpp estimates the offset from it)
+    samples,      ///< a running instance's per-second samples so far (`run -i`)
+    setup_apply,  ///< apply a setup (sysctl, irq_affinity, run), saving what it changes (remote/setup.hpp)
+    setup_restore ///< put a setup back; the agent also does so when its control stream closes
 };
 [[nodiscard]] std::string_view to_string(request_type t);
 [[nodiscard]] std::optional<request_type> parse_request_type(std::string_view s);
@@ -66,6 +69,7 @@ enum class error_code : std::uint8_t {
     timeout,          ///< the request's timeout passed
     engine,           ///< the engine failed (sockets, TLS, pinning)
     internal,         ///< a bug in the agent (an exception); the agent stays up
+    setup_failed,     ///< a setup step failed (the message names it); what it had done is undone
 };
 [[nodiscard]] std::string_view to_string(error_code c);
 [[nodiscard]] std::optional<error_code> parse_error_code(std::string_view s);

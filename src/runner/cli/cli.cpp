@@ -26,6 +26,7 @@ int validate_plans(const std::vector<std::string>& files) {
         auto p = load_plan_file(f);
         if (p) {
             fmt::print("{}: ok\n", f);
+            fmt::print("{}", format_setups(*p)); // what the plan would change and run on its hosts
         } else {
             fmt::print(stderr, "{}", p.error().text);
             rc = exit_usage;

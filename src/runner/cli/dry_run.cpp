@@ -29,6 +29,26 @@ std::string describe_rule(const engine::placement_rule& r) {
 
 } // namespace
 
+std::string format_setups(const plan& p) {
+    if (p.setups.empty()) return {};
+    std::string out = "setups (applied on these hosts around the instances that name them, then put back):\n";
+    for (const auto& s : p.setups) {
+        out += fmt::format("  {}:{}\n", s.name, s.hosts.empty() ? " changes nothing" : "");
+        for (const auto& h : s.hosts) {
+            for (const auto& [k, v] : h.sysctl)
+                out += fmt::format("    host {}: sysctl {} = {}\n", h.host, k, v);
+            for (const auto& [iface, cpus] : h.irq_affinity)
+                out += fmt::format("    host {}: irq_affinity {}: every IRQ of {} to CPUs {}\n", h.host,
+                                   iface, iface, cpus);
+            for (const auto& c : h.run)
+                out += fmt::format("    host {}: run: {}\n", h.host, c);
+            for (const auto& c : h.undo)
+                out += fmt::format("    host {}: undo: {}\n", h.host, c);
+        }
+    }
+    return out;
+}
+
 std::string format_dry_run(const plan& p) {
     return format_dry_run(p, expand(p));
 }
@@ -38,6 +58,7 @@ std::string format_dry_run(const plan& p, const std::vector<instance>& instances
                                   p.file, instances.size(), instances.size() == 1 ? "" : "s");
     for (const auto& o : p.override_text)
         out += fmt::format("--set {}: above everything the plan says\n", o);
+    if (auto s = format_setups(p); !s.empty()) out += "\n" + s;
     std::size_t n = 0;
     for (const auto& in : instances) {
         out += fmt::format("\n[{}/{}] {}\n", ++n, instances.size(), in.id);
@@ -47,6 +68,7 @@ std::string format_dry_run(const plan& p, const std::vector<instance>& instances
                             "warm-up; repeat {}\n",
                             in.members.size(), format_duration(in.job.duration),
                             format_duration(in.job.warmup), in.repeat);
+            if (!in.setup.empty()) out += fmt::format("    setup: {}\n", in.setup);
             if (in.compare_idle)
                 out += "    compare_idle: each latency member also runs alone after each repeat\n";
             for (const auto& e : in.expect)

@@ -14,4 +14,8 @@ namespace kp::runner {
 /// The same for `instances` of `p` only (`--only`).
 [[nodiscard]] std::string format_dry_run(const plan& p, const std::vector<instance>& instances);
 
+/// The plan's setups: each value it writes and each command it runs, with the host, one line
+/// each (`validate` and --dry-run show them); empty without setups.
+[[nodiscard]] std::string format_setups(const plan& p);
+
 } // namespace kp::runner

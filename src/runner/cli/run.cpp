@@ -247,6 +247,10 @@ int run_plan(const plan& p, const run_options& options) {
         needed.insert({i->client, i->server});
         needed.insert(i->via.begin(), i->via.end()); // proxy hosts run forwarders
     }
+    for (const auto& i : instances) // the hosts a setup changes, even those without traffic
+        if (const setup_def* s = p.find_setup(i.setup))
+            for (const auto& h : s->hosts)
+                needed.insert(h.host);
     std::string executable = std::filesystem::read_symlink("/proc/self/exe").string();
     const auto setup_began = std::chrono::steady_clock::now();
     agent_pool pool = open_agents(p, needed, options, executable, [&prog](const std::string& l) {

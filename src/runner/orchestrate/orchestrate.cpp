@@ -12,6 +12,7 @@
 #include "runner/orchestrate/group.hpp"
 #include "runner/orchestrate/repeat.hpp"
 #include "runner/orchestrate/search.hpp"
+#include "runner/orchestrate/setup.hpp"
 #include "runner/results/expect_eval.hpp"
 #include "runner/results/stats.hpp"
 
@@ -157,6 +158,7 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
 void run_instances(const plan& p, const std::vector<instance>& instances, agent_pool& pool, progress& prog,
                    run_record& run, const std::function<void(const instance_record&)>& persist) {
     bool aborted = false;
+    setup_keeper setups(p, pool, prog); // restores what it applied however this loop ends
     for (std::size_t k = 0; k < instances.size(); ++k) {
         const instance& inst = instances[k];
         if (aborted || interrupt_requested) {
@@ -168,8 +170,21 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
             continue;
         }
         prog.begin(k + 1, inst.id, planned_time(inst));
-        run.instances.push_back(inst.is_group() ? run_group(p, inst, pool, prog)
-                                                : run_instance(p, inst, pool, prog));
+        instance_record set;
+        if (auto failed = setups.enter(inst, set)) {
+            // Before any traffic: the instance fails, its members with it.
+            instance_record rec = record_of(inst);
+            rec.status = instance_status::failed;
+            rec.failure = std::move(failed);
+            rec.setup = std::move(set.setup);
+            for (auto& m : rec.members)
+                m.status = instance_status::failed;
+            run.instances.push_back(std::move(rec));
+        } else {
+            run.instances.push_back(inst.is_group() ? run_group(p, inst, pool, prog)
+                                                    : run_instance(p, inst, pool, prog));
+            run.instances.back().setup = std::move(set.setup);
+        }
         const auto& rec = run.instances.back();
         prog.end(rec);
         // A host whose agent died or stopped answering is declared dead once: the instances after

@@ -90,6 +90,8 @@ param_value builtin_default(param p, traffic kind, const plan& pl) {
         return d.sockopts.zerocopy;
     case param::on_error:
         return pl.settings.when_failed;
+    case param::setup:
+        return std::string(); // none: the hosts stay as they are
     }
     throw std::logic_error("builtin_default: unknown parameter");
 }
@@ -293,6 +295,7 @@ class expander {
         g.job.id = g.id;
         g.repeat = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::repeat, first.job.kind));
         g.when_failed = get<on_error>(r, param::on_error, first.job.kind);
+        g.setup = first.setup; // set on the group only (a member may not), so the same in each
         if (const auto& u = sc.until ? sc.until : p_.defaults.until) {
             g.until = u->value;
             g.until->min_repeat = std::max<std::size_t>(2, g.repeat);
@@ -424,6 +427,19 @@ class expander {
         j.sockopts.zerocopy = get<bool>(r, param::zerocopy, kind);
         in.repeat = static_cast<std::uint32_t>(get<std::uint64_t>(r, param::repeat, kind));
         in.when_failed = get<on_error>(r, param::on_error, kind);
+        in.setup = get<std::string>(r, param::setup, kind);
+        if (const setting* s = r[param::setup]; s && !p_.find_setup(in.setup)) {
+            std::vector<std::string_view> names;
+            for (const auto& d : p_.setups)
+                names.push_back(d.name);
+            auto hint = did_you_mean(in.setup, names);
+            diags_.error(s->loc, hint.empty()
+                                     ? fmt::format("setup '{}' is not defined (setups: {})", in.setup,
+                                                   names.empty() ? std::string("none")
+                                                                 : fmt::format("{}", fmt::join(names, ", ")))
+                                     : fmt::format("setup '{}' is not defined{}", in.setup, hint));
+            ok = false;
+        }
 
         if (row.udp()) {
             for (param p : {param::write_size, param::request_size, param::response_size}) {
@@ -467,6 +483,7 @@ class expander {
             if (!(info(p).applies_to & mask_of(kind))) continue;
             if (p == param::message_size && !r[p]) continue; // the two sizes show what ran
             const setting* s = r.set[i];
+            if (p == param::setup && !s) continue; // listed only when one is chosen
             std::string text = s ? (s->key == param::tls ? format_param(p, s->value) : s->text)
                                  : format_param(p, builtin_default(p, kind, p_));
             if (r[param::message_size] && (p == param::write_size || p == param::read_size ||
@@ -480,7 +497,7 @@ class expander {
             if (p == param::rate && in.search) text = "search";
             in.params.emplace_back(std::string(info(p).name), std::move(text));
         }
-        return true;
+        return ok;
     }
 
     /// `message_size`: both sizes of the exchange at once. A size written at a more specific

@@ -41,6 +41,9 @@ struct instance {
     source_loc via_placement_loc;
     bool compare_direct = false; ///< run each repeat once more without the proxies
     on_error when_failed = on_error::continue_run;
+    /// `setup:`, a name in plan::setups applied around the instance; empty: none. A group's
+    /// applies to every host its setup names, for all its members at once.
+    std::string setup;
     /// A group (plan.hpp scenario::members): its members, each a whole instance with the id
     /// "<group id>/<member>", one client and one server, and the group's warm-up and duration.
     /// The group itself has no client, server or kind of its own (job.kind is its first

@@ -21,7 +21,10 @@
 namespace kp::runner {
 namespace {
 
-constexpr std::string_view top_keys[] = {"version", "name", "hosts", "defaults", "scenarios", "settings"};
+constexpr std::string_view top_keys[] = {"version",   "name",     "hosts", "defaults",
+                                         "scenarios", "settings", "setups"};
+constexpr std::string_view setup_keys[] = {"hosts"};
+constexpr std::string_view setup_host_keys[] = {"sysctl", "irq_affinity", "run", "undo"};
 constexpr std::string_view host_keys[] = {"ssh",        "address", "identity", "known_hosts",
                                           "agent_path", "exec",    "jump"};
 constexpr std::string_view settings_keys[] = {"known_hosts", "connect_timeout", "on_error", "ssh_config"};
@@ -42,6 +45,7 @@ constexpr std::pair<std::string_view, std::string_view> group_only_keys[] = {
     {"via", "a proxy chain is not supported in a group member"},
     {"compare_idle", "set it on the group"},
     {"on_error", "set it on the group"},
+    {"setup", "a group's setup applies to every host of its members: set it on the group"},
 };
 constexpr std::string_view search_keys[] = {"rate",           "slo",     "precision", "max_probes",
                                             "probe_duration", "max_time"};
@@ -132,6 +136,8 @@ class loader {
                 scenario_list(kl, v);
             } else if (key == "settings") {
                 settings(kl, v);
+            } else if (key == "setups") {
+                setups(kl, v);
             } else if (key.starts_with("x-")) {
                 // An extension key, as in compose files: not read, a place for anchors (`&base`)
                 // that scenarios merge with `<<: *base`.
@@ -142,6 +148,7 @@ class loader {
         if (!version) d_.error(loc_of(root), "missing 'version: 1'");
         if (!hosts) d_.error(loc_of(root), "missing 'hosts' (e.g. hosts: {me: {}} for this machine)");
         if (!scenarios) d_.error(loc_of(root), "missing 'scenarios' (a list of scenarios)");
+        setup_hosts_defined();
     }
 
     /// One `--set KEY=VALUE`: a known parameter and a value checked as plan text would be.
@@ -420,6 +427,105 @@ class loader {
             t.port_given = true;
         }
         return t;
+    }
+
+    /// `setups: {NAME: {hosts: {HOST: {sysctl: {...}, irq_affinity: {...}, run: [...], undo: [...]}}}}`.
+    /// Host names are checked once the whole file is read (setup_hosts_defined).
+    void setups(source_loc kl, const YAML::Node& v) {
+        if (!map("setups", kl, v)) return;
+        entries(v, [&](const std::string& name, source_loc nl, const YAML::Node& sv) {
+            setup_def def{name, nl, {}};
+            if (!is_word(name))
+                d_.error(nl, fmt::format("setup name '{}': expected letters, digits, '_', '-' or '.'", name));
+            if (!sv.IsNull() && map(fmt::format("setup '{}'", name), nl, sv))
+                entries(sv, [&](const std::string& key, source_loc k, const YAML::Node& hv) {
+                    if (key != "hosts") return unknown(key, k, setup_keys);
+                    if (!map(fmt::format("setup '{}': hosts", name), k, hv)) return;
+                    entries(hv, [&](const std::string& h, source_loc hl, const YAML::Node& body) {
+                        setup_host sh{h, hl, {}, {}, {}, {}};
+                        if (!body.IsNull() && map(fmt::format("setup '{}': host '{}'", name, h), hl, body))
+                            setup_host_body(body, sh);
+                        def.hosts.push_back(std::move(sh));
+                    });
+                });
+            p_.setups.push_back(std::move(def));
+        });
+    }
+
+    void setup_host_body(const YAML::Node& m, setup_host& sh) {
+        entries(m, [&](const std::string& key, source_loc k, const YAML::Node& x) {
+            if (key == "password") return d_.error(k, std::string(no_passwords));
+            if (std::find(std::begin(setup_host_keys), std::end(setup_host_keys), key) ==
+                std::end(setup_host_keys))
+                return unknown(key, k, setup_host_keys);
+            if (key == "run" || key == "undo") {
+                auto& out = key == "run" ? sh.run : sh.undo;
+                auto one = [&](const YAML::Node& c) {
+                    if (c.IsScalar() && !c.Scalar().empty())
+                        out.push_back(c.Scalar());
+                    else
+                        d_.error(loc_or(c, k),
+                                 fmt::format("{}: expected a command (a non-empty string), got {}", key,
+                                             c.IsScalar() ? std::string("''") : kind_of(c)));
+                };
+                if (x.IsSequence())
+                    for (std::size_t i = 0; i < x.size(); ++i)
+                        one(x[i]);
+                else
+                    one(x);
+                return;
+            }
+            if (!map(key, k, x)) return;
+            entries(x, [&](const std::string& name, source_loc nk, const YAML::Node& val) {
+                auto text = scalar(fmt::format("{}.{}", key, name), nk, val);
+                if (!text) return;
+                if (key == "sysctl") {
+                    // A name as sysctl(8) writes it (net.core.busy_poll) or as a path under
+                    // /proc/sys (net/ipv4/conf/eth0.100/rp_filter); nothing that leaves /proc/sys.
+                    bool ok = !name.empty() && name.front() != '.' && name.front() != '/' &&
+                              name.find("..") == std::string::npos &&
+                              std::all_of(name.begin(), name.end(), [](char c) {
+                                  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                                         c == '-' || c == '.' || c == '/';
+                              });
+                    if (!ok)
+                        return d_.error(nk, fmt::format("sysctl: expected a name such as net.core.busy_poll, "
+                                                        "got '{}'",
+                                                        name));
+                    if (text->empty() || text->find('\n') != std::string::npos)
+                        return d_.error(loc_or(val, nk),
+                                        fmt::format("sysctl.{}: expected a value on one line", name));
+                    sh.sysctl.emplace_back(name, *text);
+                } else {
+                    if (!is_word(name))
+                        return d_.error(
+                            nk, fmt::format("irq_affinity: expected an interface name, got '{}'", name));
+                    auto cpus = engine::parse_cpu_list(*text);
+                    if (!cpus || cpus->empty())
+                        return d_.error(loc_or(val, nk),
+                                        fmt::format("irq_affinity.{}: expected a CPU list such as 0-3,8, got "
+                                                    "'{}'",
+                                                    name, *text));
+                    sh.irq_affinity.emplace_back(name, *text);
+                }
+            });
+        });
+    }
+
+    /// Every host a setup names must be a plan host.
+    void setup_hosts_defined() {
+        std::vector<std::string_view> names;
+        for (const auto& h : p_.hosts)
+            names.push_back(h.name);
+        for (const auto& def : p_.setups)
+            for (const auto& sh : def.hosts) {
+                if (p_.find_host(sh.host)) continue;
+                auto hint = did_you_mean(sh.host, names);
+                d_.error(sh.loc, hint.empty() ? fmt::format("setup '{}': undefined host '{}' (hosts are: {})",
+                                                            def.name, sh.host, fmt::join(names, ", "))
+                                              : fmt::format("setup '{}': undefined host '{}'{}", def.name,
+                                                            sh.host, hint));
+            }
     }
 
     void settings(source_loc kl, const YAML::Node& v) {
@@ -829,6 +935,10 @@ class loader {
                     loc_or(values, k),
                     fmt::format("matrix '{}': expected a non-empty list of values such as [1, 8]", key));
             }
+            if (!member.empty() && *p == param::setup)
+                return d_.error(k, fmt::format("matrix '{}': a group's setup applies to every host of its "
+                                               "members; write 'setup'",
+                                               written));
             if (!member.empty() && (*p == param::duration || *p == param::warmup || *p == param::repeat))
                 return d_.error(k, fmt::format("matrix '{}': {} applies to the group as a whole, not to one "
                                                "member; write '{}'",
@@ -1107,6 +1217,12 @@ std::string ssh_address::str() const {
     // A port not written may come from ssh_config: print what the plan says, not a guess.
     if (!port_given && user.empty()) return who + where;
     return fmt::format("{}{}:{}", who, where, port);
+}
+
+const setup_def* plan::find_setup(std::string_view n) const {
+    for (const auto& s : setups)
+        if (s.name == n) return &s;
+    return nullptr;
 }
 
 const host* plan::find_host(std::string_view n) const {

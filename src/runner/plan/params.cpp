@@ -115,6 +115,8 @@ constexpr std::array<param_info, param_count> table = {{
     {"zerocopy", param_kind::boolean, stream, 0, 0, "MSG_ZEROCOPY on send"},
     {"on_error", param_kind::on_error, all_traffic, 0, 0,
      "continue or abort the plan when an instance fails"},
+    {"setup", param_kind::word, all_traffic, 0, 0,
+     "the host configuration (a name under 'setups:') applied around the instance"},
 }};
 
 constexpr auto names = [] {

@@ -59,9 +59,10 @@ enum class param : std::uint8_t {
     congestion,
     max_pacing_rate,
     zerocopy,
-    on_error
+    on_error,
+    setup
 };
-inline constexpr std::size_t param_count = static_cast<std::size_t>(param::on_error) + 1;
+inline constexpr std::size_t param_count = static_cast<std::size_t>(param::setup) + 1;
 
 /// How a parameter's value is written.
 enum class param_kind : std::uint8_t {

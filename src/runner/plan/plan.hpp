@@ -116,12 +116,31 @@ struct scenario {
     [[nodiscard]] const setting* find(param p) const;
 };
 
+/// One host's part of a setup (`setups: NAME: hosts: HOST: {...}`), each list in the order
+/// written: applied in that order (sysctl, then irq_affinity, then run), restored in reverse.
+struct setup_host {
+    std::string host;
+    source_loc loc;
+    std::vector<std::pair<std::string, std::string>> sysctl;       ///< name -> value
+    std::vector<std::pair<std::string, std::string>> irq_affinity; ///< interface -> CPU list
+    std::vector<std::string> run, undo;                            ///< shell commands
+};
+
+/// A named host configuration (`setups:`), chosen per scenario by the `setup` parameter.
+/// `default: {}` (no hosts) changes nothing.
+struct setup_def {
+    std::string name;
+    source_loc loc;
+    std::vector<setup_host> hosts; ///< in the order written
+};
+
 /// A whole plan file.
 struct plan {
     std::string file;   ///< the name it was loaded under, for messages
     std::string source; ///< the text, for diagnostics and the report (and its hash)
     std::string name;   ///< `name:`; default: the file's stem
     std::vector<host> hosts;
+    std::vector<setup_def> setups; ///< `setups:`, in the order written
     scenario defaults;
     std::vector<scenario> scenarios;
     plan_settings settings;
@@ -131,6 +150,8 @@ struct plan {
     std::vector<std::string> override_text;
     /// The host called `name`, or nullptr.
     [[nodiscard]] const host* find_host(std::string_view name) const;
+    /// The setup called `name`, or nullptr.
+    [[nodiscard]] const setup_def* find_setup(std::string_view name) const;
     /// `file:line:col: message` with the source line and caret, for errors found later
     /// (e.g. a placement rule that cannot hold on a host).
     [[nodiscard]] std::string diagnose(source_loc loc, std::string message) const;

@@ -168,6 +168,17 @@ constexpr column tail_columns[] = {
      }},
 };
 
+/// Appended after the appended metrics, in the order they were added. A metric added from now on
+/// goes here too, at the end, not into appended_metric_columns (that would move these).
+constexpr column late_columns[] = {
+    // The setup that held (`setup:`); a member row gives its group's.
+    {"setup",
+     [](const row_source& s) {
+         const auto& set = s.group ? s.group->setup : s.r.setup;
+         return set ? set->name : std::string();
+     }},
+};
+
 std::vector<column> build_columns(csv_rows rows) {
     std::vector<column> c;
     c.insert(c.end(), std::begin(id_columns), std::end(id_columns));
@@ -177,6 +188,7 @@ std::vector<column> build_columns(csv_rows rows) {
     if (rows == csv_rows::aggregate) c.insert(c.end(), std::begin(ci_columns), std::end(ci_columns));
     c.insert(c.end(), std::begin(tail_columns), std::end(tail_columns));
     c.insert(c.end(), std::begin(appended_metric_columns), std::end(appended_metric_columns));
+    c.insert(c.end(), std::begin(late_columns), std::end(late_columns));
     return c;
 }
 

@@ -163,6 +163,34 @@ json aggregate_json(const instance_aggregate& a) {
 
 namespace {
 
+/// `setup`: what the instance's setup applied on each host (null without one).
+json setup_json(const std::optional<setup_record>& s) {
+    if (!s) return nullptr;
+    auto values = [](const std::vector<setup_value>& list, bool irq) {
+        json out = json::array();
+        for (const auto& v : list) {
+            json x = {{irq ? "interface" : "name", v.name}, {"before", v.before}, {"after", v.after}};
+            if (irq) x["irq"] = v.irq;
+            out.push_back(std::move(x));
+        }
+        return out;
+    };
+    json hosts = json::array();
+    for (const auto& h : s->hosts) {
+        json commands = json::array();
+        for (const auto& c : h.commands)
+            commands.push_back({{"command", c.command},
+                                {"exit_code", c.exit_code},
+                                {"stdout", c.stdout_text},
+                                {"stderr", c.stderr_text}});
+        hosts.push_back({{"host", h.host},
+                         {"sysctl", values(h.sysctl, false)},
+                         {"irq_affinity", values(h.irqs, true)},
+                         {"commands", commands}});
+    }
+    return {{"name", s->name}, {"hosts", hosts}};
+}
+
 /// A group: its own figures per repeat and aggregated, and every member as an instance.
 json group_json(const instance_record& r) {
     const group_record& g = *r.group;
@@ -235,6 +263,7 @@ json group_json(const instance_record& r) {
         {"repeats", repeats},
         {"aggregate", aggregate_json(r.aggregate)},
         {"checks", checks},
+        {"setup", setup_json(r.setup)},
         {"group",
          {{"members", members},
           {"hosts", hosts},
@@ -270,7 +299,11 @@ json instance_json(const instance_record& r) {
         {"aggregate", aggregate_json(r.aggregate)},
         {"checks", checks},
     };
-    if (!r.member.empty()) out["member"] = r.member;
+    if (!r.member.empty())
+        out["member"] = r.member;
+    else
+        out["setup"] = setup_json(r.setup); // a group's setup is the group's, not its members'
+
     out["aggregate"]["handshake_latency_histogram"] = merged_handshakes(r.repeats);
     if (r.search) out["search"] = search_json(*r.search);
     if (!r.hops.empty()) out["hops"] = hops_json(r.hops);

@@ -105,6 +105,34 @@ struct group_record {
     std::vector<idle_record> idle;
 };
 
+/// A value a setup changed on a host: a sysctl, or one IRQ (`irq`) of interface `name`.
+struct setup_value {
+    std::string name;
+    std::uint32_t irq = 0;
+    std::string before, after;
+};
+
+/// A command a setup ran, its exit code and the first bytes of its output.
+struct setup_command_record {
+    std::string command;
+    int exit_code = 0;
+    std::string stdout_text, stderr_text;
+};
+
+/// What a setup applied on one host (remote/setup.hpp).
+struct setup_host_record {
+    std::string host;
+    std::vector<setup_value> sysctl, irqs;
+    std::vector<setup_command_record> commands;
+};
+
+/// The setup that held during an instance (`setup:`), host by host in plan order; a setup
+/// shared with the instance before it was applied once, and is recorded in each.
+struct setup_record {
+    std::string name;
+    std::vector<setup_host_record> hosts;
+};
+
 /// Everything recorded about one instance.
 struct instance_record {
     std::string id;
@@ -128,7 +156,8 @@ struct instance_record {
     /// repeats[].client.latency the latency merged over its latency members.
     std::vector<instance_record> members;
     std::optional<group_record> group;
-    std::string member; ///< a member's name in its group
+    std::string member;                ///< a member's name in its group
+    std::optional<setup_record> setup; ///< `setup:` instances (a group's, not its members')
     [[nodiscard]] bool is_group() const { return group.has_value(); }
 };
 
