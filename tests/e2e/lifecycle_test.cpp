@@ -29,9 +29,9 @@ std::vector<std::string> readme_csv_columns() {
 
 TEST_SUITE("e2e-lifecycle") {
 
-TEST_CASE("e2e: a matrix with repeats gives a JSONL line per instance and the README's CSV columns") {
-    scratch s;
-    auto plan = s.write("plan.yaml", R"(version: 1
+    TEST_CASE("e2e: a matrix with repeats gives a JSONL line per instance and the README's CSV columns") {
+        scratch s;
+        auto plan = s.write("plan.yaml", R"(version: 1
 name: e2e-columns
 hosts: {me: {}}
 defaults: {client: me, server: me, duration: 300ms, warmup: 100ms, repeat: 2}
@@ -44,43 +44,44 @@ scenarios:
   - name: stream
     traffic: tcp_stream
 )");
-    auto r = run_kperf({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
-    INFO(r.log);
-    REQUIRE(r.code == 0);
+        auto r = run_kperf({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
+        INFO(r.log);
+        REQUIRE(r.code == 0);
 
-    // results.jsonl: the run header, then one instance per line, each a JSON document.
-    auto lines = jsonl(s / "out" / "results.jsonl");
-    REQUIRE(lines.size() == 4);
-    CHECK(lines[0]["type"] == "run");
-    std::vector<std::string> ids;
-    for (std::size_t i = 1; i < lines.size(); ++i) {
-        CHECK(lines[i]["type"] == "instance");
-        CHECK(lines[i]["repeats"].size() == 2);
-        ids.push_back(lines[i]["id"]);
+        // results.jsonl: the run header, then one instance per line, each a JSON document.
+        auto lines = jsonl(s / "out" / "results.jsonl");
+        REQUIRE(lines.size() == 4);
+        CHECK(lines[0]["type"] == "run");
+        std::vector<std::string> ids;
+        for (std::size_t i = 1; i < lines.size(); ++i) {
+            CHECK(lines[i]["type"] == "instance");
+            CHECK(lines[i]["repeats"].size() == 2);
+            ids.push_back(lines[i]["id"]);
+        }
+        CHECK(ids == std::vector<std::string>{"rr/in_flight=1", "rr/in_flight=4", "stream"});
+
+        // results.csv: the header is exactly the README's table, then one row per instance.
+        auto csv = lines_of(slurp(s / "out" / "results.csv"));
+        REQUIRE(csv.size() == 4);
+        auto readme = readme_csv_columns();
+        CHECK(readme.size() > 20);
+        CHECK(split(csv[0], ',') == readme);
+        CHECK(csv[1].starts_with("e2e-columns,"));
+        CHECK(csv[1].find(",rr/in_flight=1,rr,tcp_rr,in_flight=1,me,me,ok,2,") != std::string::npos);
+
+        // --csv-repeats: one row per repeat.
+        auto again =
+            run_kperf({"run", plan.string(), "-o", (s / "out2").string(), "--csv-repeats"}, s / "log2");
+        REQUIRE(again.code == 0);
+        auto rows = lines_of(slurp(s / "out2" / "results.csv"));
+        CHECK(rows.size() == 1 + 3 * 2);
+        CHECK(split(rows[0], ',')[3] == "repeat");
     }
-    CHECK(ids == std::vector<std::string>{"rr/in_flight=1", "rr/in_flight=4", "stream"});
 
-    // results.csv: the header is exactly the README's table, then one row per instance.
-    auto csv = lines_of(slurp(s / "out" / "results.csv"));
-    REQUIRE(csv.size() == 4);
-    auto readme = readme_csv_columns();
-    CHECK(readme.size() > 20);
-    CHECK(split(csv[0], ',') == readme);
-    CHECK(csv[1].starts_with("e2e-columns,"));
-    CHECK(csv[1].find(",rr/in_flight=1,rr,tcp_rr,in_flight=1,me,me,ok,2,") != std::string::npos);
-
-    // --csv-repeats: one row per repeat.
-    auto again = run_kperf({"run", plan.string(), "-o", (s / "out2").string(), "--csv-repeats"}, s / "log2");
-    REQUIRE(again.code == 0);
-    auto rows = lines_of(slurp(s / "out2" / "results.csv"));
-    CHECK(rows.size() == 1 + 3 * 2);
-    CHECK(split(rows[0], ',')[3] == "repeat");
-}
-
-TEST_CASE("e2e: an agent killed mid-scenario fails that scenario with a reason; the others run") {
-    scratch s;
-    // Two plan hosts on this machine: two agents. Host b's agent is killed during `victim`.
-    auto plan = s.write("plan.yaml", R"(version: 1
+    TEST_CASE("e2e: an agent killed mid-scenario fails that scenario with a reason; the others run") {
+        scratch s;
+        // Two plan hosts on this machine: two agents. Host b's agent is killed during `victim`.
+        auto plan = s.write("plan.yaml", R"(version: 1
 name: e2e-agent-death
 hosts: {a: {}, b: {}}
 defaults: {warmup: 100ms, duration: 500ms}
@@ -99,37 +100,39 @@ scenarios:
     client: a
     server: b
 )");
-    auto before = live_agents_of_test_binary();
-    runner_process run({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
-    auto m = run.await(std::regex(R"(\bb: agent\[([0-9]+)\])"), 20s);
-    REQUIRE_MESSAGE(!m.empty(), run.log());
-    pid_t victim_agent = static_cast<pid_t>(std::stol(m[1]));
-    REQUIRE(!run.await(std::regex(R"(\[1/3\] victim)"), 20s).empty());
-    std::this_thread::sleep_for(1s); // well inside the 6 s of traffic
-    REQUIRE(::kill(victim_agent, SIGKILL) == 0);
+        auto before = live_agents_of_test_binary();
+        runner_process run({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
+        auto m = run.await(std::regex(R"(\bb: agent\[([0-9]+)\])"), 20s);
+        REQUIRE_MESSAGE(!m.empty(), run.log());
+        pid_t victim_agent = static_cast<pid_t>(std::stol(m[1]));
+        REQUIRE(!run.await(std::regex(R"(\[1/3\] victim)"), 20s).empty());
+        std::this_thread::sleep_for(1s); // well inside the 6 s of traffic
+        REQUIRE(::kill(victim_agent, SIGKILL) == 0);
 
-    int code = run.wait(60s);
-    INFO(run.log());
-    CHECK(code == 3);
-    auto doc = load_json(s / "out" / "results.json");
-    auto& inst = doc["instances"];
-    REQUIRE(inst.size() == 3);
-    CHECK(inst[0]["id"] == "victim");
-    CHECK(inst[0]["status"] == "failed");
-    CHECK(inst[0]["failure"]["host"] == "b");
-    CHECK(inst[0]["failure"]["error"].get<std::string>().find("agent on host b") != std::string::npos);
-    CHECK(inst[1]["status"] == "ok");
-    CHECK(inst[1]["repeats"][0]["metrics"]["transactions_per_s"].get<double>() > 0);
-    CHECK(inst[2]["status"] == "failed");
-    CHECK(inst[2]["failure"]["host"] == "b");
-    // The surviving agent exited with the run.
-    std::this_thread::sleep_for(500ms);
-    for (pid_t p : live_agents_of_test_binary()) CHECK_MESSAGE(before.contains(p), "agent " << p << " outlived the run");
-}
+        int code = run.wait(60s);
+        INFO(run.log());
+        CHECK(code == 3);
+        auto doc = load_json(s / "out" / "results.json");
+        auto& inst = doc["instances"];
+        REQUIRE(inst.size() == 3);
+        CHECK(inst[0]["id"] == "victim");
+        CHECK(inst[0]["status"] == "failed");
+        CHECK(inst[0]["failure"]["host"] == "b");
+        CHECK(inst[0]["failure"]["error"].get<std::string>().find("agent on host b") != std::string::npos);
+        CHECK(inst[1]["status"] == "ok");
+        CHECK(inst[1]["repeats"][0]["metrics"]["transactions_per_s"].get<double>() > 0);
+        CHECK(inst[2]["status"] == "failed");
+        CHECK(inst[2]["failure"]["host"] == "b");
+        // The surviving agent exited with the run.
+        std::this_thread::sleep_for(500ms);
+        for (pid_t p : live_agents_of_test_binary())
+            CHECK_MESSAGE(before.contains(p), "agent " << p << " outlived the run");
+    }
 
-TEST_CASE("e2e: a hung agent (SIGSTOP) is declared dead once: its instance fails after the window, the later ones at once") {
-    scratch s;
-    auto plan = s.write("plan.yaml", R"(version: 1
+    TEST_CASE("e2e: a hung agent (SIGSTOP) is declared dead once: its instance fails after the window, the "
+              "later ones at once") {
+        scratch s;
+        auto plan = s.write("plan.yaml", R"(version: 1
 name: e2e-agent-hung
 hosts: {a: {}, b: {}}
 defaults: {warmup: 100ms, duration: 500ms}
@@ -152,41 +155,42 @@ scenarios:
     client: b
     server: a
 )");
-    runner_process run({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
-    auto m = run.await(std::regex(R"(\bb: agent\[([0-9]+)\])"), 20s);
-    REQUIRE_MESSAGE(!m.empty(), run.log());
-    pid_t hung = static_cast<pid_t>(std::stol(m[1]));
-    REQUIRE(!run.await(std::regex(R"(\[1/4\] victim)"), 20s).empty());
-    std::this_thread::sleep_for(500ms);
-    REQUIRE(::kill(hung, SIGSTOP) == 0);
-    struct reap {
-        pid_t pid;
-        ~reap() { ::kill(pid, SIGKILL); } // a stopped process takes SIGKILL
-    } guard{hung};
+        runner_process run({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
+        auto m = run.await(std::regex(R"(\bb: agent\[([0-9]+)\])"), 20s);
+        REQUIRE_MESSAGE(!m.empty(), run.log());
+        pid_t hung = static_cast<pid_t>(std::stol(m[1]));
+        REQUIRE(!run.await(std::regex(R"(\[1/4\] victim)"), 20s).empty());
+        std::this_thread::sleep_for(500ms);
+        REQUIRE(::kill(hung, SIGSTOP) == 0);
+        struct reap {
+            pid_t pid;
+            ~reap() { ::kill(pid, SIGKILL); } // a stopped process takes SIGKILL
+        } guard{hung};
 
-    int code = run.wait(60s);
-    INFO(run.log());
-    CHECK(code == 3);
-    // The window (2.1 s) plus the 5 s margin and the reply grace, once; not once per instance.
-    CHECK(run.seconds() < 25);
-    CHECK(contains(run.log(), "kperf-plan: host b declared dead"));
-    auto doc = load_json(s / "out" / "results.json");
-    auto& inst = doc["instances"];
-    REQUIRE(inst.size() == 4);
-    CHECK(inst[0]["status"] == "failed");
-    CHECK(inst[0]["failure"]["host"] == "b");
-    CHECK(inst[1]["status"] == "ok");
-    for (int k : {2, 3}) {
-        CHECK(inst[k]["status"] == "failed");
-        CHECK(inst[k]["failure"]["host"] == "b");
-        CHECK(inst[k]["failure"]["step"] == "declared dead");
-        CHECK(inst[k]["elapsed_s"].get<double>() < 0.5);
+        int code = run.wait(60s);
+        INFO(run.log());
+        CHECK(code == 3);
+        // The window (2.1 s) plus the 5 s margin and the reply grace, once; not once per instance.
+        CHECK(run.seconds() < 25);
+        CHECK(contains(run.log(), "kperf-plan: host b declared dead"));
+        auto doc = load_json(s / "out" / "results.json");
+        auto& inst = doc["instances"];
+        REQUIRE(inst.size() == 4);
+        CHECK(inst[0]["status"] == "failed");
+        CHECK(inst[0]["failure"]["host"] == "b");
+        CHECK(inst[1]["status"] == "ok");
+        for (int k : {2, 3}) {
+            CHECK(inst[k]["status"] == "failed");
+            CHECK(inst[k]["failure"]["host"] == "b");
+            CHECK(inst[k]["failure"]["step"] == "declared dead");
+            CHECK(inst[k]["elapsed_s"].get<double>() < 0.5);
+        }
     }
-}
 
 } // TEST_SUITE
 
-TEST_CASE("e2e: a full disk under -o fails the run with exit 3; results.jsonl keeps whole lines, no .tmp is left") {
+TEST_CASE(
+    "e2e: a full disk under -o fails the run with exit 3; results.jsonl keeps whole lines, no .tmp is left") {
     if (::geteuid() != 0) {
         kp::test::skip("mounting a small tmpfs needs root");
         return;
@@ -214,8 +218,9 @@ scenarios:
     traffic: tcp_rr
     matrix: {in_flight: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]}
 )");
-    auto r = run_kperf({plan.string(), "-o", (small / "res").string(), "--junit", (small / "junit.xml").string()},
-                       s / "log", 90s);
+    auto r =
+        run_kperf({plan.string(), "-o", (small / "res").string(), "--junit", (small / "junit.xml").string()},
+                  s / "log", 90s);
     INFO(r.log);
     CHECK(r.code == 3);
     CHECK(contains(r.log, "No space left on device"));

@@ -153,26 +153,33 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
         }
     }
 
-    // One instant for every side: far enough ahead that every start request arrives before it.
-    // A start only creates and pins the workers; they are released at the instant.
-    const auto lead = std::chrono::milliseconds(200) + std::chrono::milliseconds(2) * sides.size();
+    // One instant for every side: far enough ahead that every start request is answered before
+    // it (a start creates and pins the workers; they are released at the instant). A side whose
+    // answer came after the instant started late, and is counted as such.
+    const auto lead = std::chrono::milliseconds(300) + std::chrono::milliseconds(5) * sides.size();
     const std::int64_t at =
         realtime_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(lead).count();
     {
-        std::vector<std::future<result<void>>> ss;
+        std::vector<std::future<std::pair<result<void>, std::int64_t>>> ss;
         for (auto& s : sides) {
             std::int64_t host_at = at + clocks[s.host].offset_ns;
-            ss.push_back(async([&s, host_at] { return s.agent->start(s.name, start_timeout, host_at); }));
+            ss.push_back(async([&s, host_at] {
+                auto r = s.agent->start(s.name, start_timeout, host_at);
+                return std::pair{std::move(r), realtime_ns()};
+            }));
         }
-        std::vector<result<void>> sr;
+        std::vector<std::pair<result<void>, std::int64_t>> sr;
         for (auto& f : ss)
             sr.push_back(f.get());
         for (std::size_t i = 0; i < sides.size(); ++i)
-            if (!sr[i]) return failed(sides[i], "start", sr[i].error().message);
+            if (!sr[i].first) return failed(sides[i], "start", sr[i].first.error().message);
+        grec.late_starts = static_cast<std::size_t>(
+            std::count_if(sr.begin(), sr.end(), [at](const auto& x) { return x.second > at; }));
     }
 
     const auto wait_for =
-        std::chrono::duration_cast<agent_client::timeout>(g.job.warmup + g.job.duration + lead) + wait_margin(g.job);
+        std::chrono::duration_cast<agent_client::timeout>(g.job.warmup + g.job.duration + lead) +
+        wait_margin(g.job);
     std::vector<std::future<result<engine::side_result>>> ws;
     for (auto& s : sides)
         ws.push_back(async([&s, wait_for] { return s.agent->wait(s.name, wait_for); }));

@@ -191,9 +191,10 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
         // this one that need it fail at once, with this reason.
         if (rec.failure && rec.failure->host_lost && pool.find(rec.failure->host)) {
             pool.declare_dead(rec.failure->host, *rec.failure);
-            prog.log(fmt::format("kperf-plan: host {} declared dead ({}: {}); the instances that need it fail "
-                                 "at once",
-                                 rec.failure->host, rec.failure->step, rec.failure->error));
+            prog.log(
+                fmt::format("kperf-plan: host {} declared dead ({}: {}); the instances that need it fail "
+                            "at once",
+                            rec.failure->host, rec.failure->step, rec.failure->error));
         }
         persist(rec);
         if (rec.status == instance_status::failed && inst.when_failed == on_error::abort_run) {

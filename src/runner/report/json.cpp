@@ -212,6 +212,7 @@ json group_json(const instance_record& r) {
              {"shared_window",
               {{"start_ns", rep.shared_start_ns}, {"end_ns", rep.shared_end_ns}, {"seconds", seconds}}},
              {"overlap", i < g.repeats.size() ? g.repeats[i].overlap : 0.0},
+             {"late_starts", i < g.repeats.size() ? g.repeats[i].late_starts : 0},
              {"clock_offset_ns", rep.clock_offset_ns},
              {"clock_uncertainty_ns", rep.clock_uncertainty_ns},
              {"hosts", hosts}});

@@ -83,8 +83,13 @@ std::string group_lines(const instance_record& r) {
     std::vector<std::string> hosts;
     for (const auto& h : order)
         hosts.push_back(fmt::format("{} {:.2f} s", h, cpu[h].first / double(cpu[h].second)));
-    std::string out = fmt::format("GROUP {}: {} members, window overlap {:.1f}%; cpu per host (once): {}\n",
-                                  r.id, r.members.size(), overlap * 100, fmt::join(hosts, ", "));
+    std::size_t late = 0;
+    for (const auto& rep : g.repeats)
+        late += rep.late_starts;
+    std::string out = fmt::format("GROUP {}: {} members, window overlap {:.1f}%{}; cpu per host (once): {}\n",
+                                  r.id, r.members.size(), overlap * 100,
+                                  late ? fmt::format(", {} side(s) started late", late) : std::string(),
+                                  fmt::join(hosts, ", "));
     for (const auto& i : g.idle) {
         const instance_record* m = nullptr;
         for (const auto& x : r.members)

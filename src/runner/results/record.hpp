@@ -85,6 +85,7 @@ struct group_repeat {
     /// The intersection of every member's window over the planned duration (1: all members
     /// measured the whole duration together).
     double overlap = 0;
+    std::size_t late_starts = 0;       ///< sides whose start was answered only after the instant
     std::vector<group_host_cpu> hosts; ///< in plan host order
 };
 
