@@ -47,6 +47,12 @@ scenarios:
         auto r = run_kperf({"run", plan.string(), "-o", (s / "out").string()}, s / "log");
         INFO(r.log);
         REQUIRE(r.code == 0);
+        // rpctest's view: with two repeats, the median of the per-repeat p50s, in the summary and the CSV.
+        CHECK(std::regex_search(
+            r.log,
+            std::regex(
+                R"(\nMEDIAN rr/in_flight=1: p50 median of 2 repeats [0-9.]+ [nu]s \(merged histogram [0-9.]+ [nu]s\)\n)")));
+        CHECK_FALSE(contains(r.log, "MEDIAN stream"));
 
         // results.jsonl: the run header, then one instance per line, each a JSON document.
         auto lines = jsonl(s / "out" / "results.jsonl");

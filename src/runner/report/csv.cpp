@@ -177,6 +177,13 @@ constexpr column late_columns[] = {
          const auto& set = s.group ? s.group->setup : s.r.setup;
          return set ? set->name : std::string();
      }},
+    // rpctest's view: the median of the per-repeat p50s (aggregate rows with two repeats or more;
+    // latency_p50_us is the merged histogram's).
+    {"latency_p50_median_of_repeats_us",
+     [](const row_source& s) {
+         const auto* a = s.r.aggregate.find(metric::latency_p50);
+         return !s.rep && a && a->stats.n >= 2 ? number(a->stats.median) : std::string();
+     }},
 };
 
 std::vector<column> build_columns(csv_rows rows) {

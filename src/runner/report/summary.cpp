@@ -155,6 +155,10 @@ std::string summary_table(const run_record& run) {
                                m.repeats.size(), headline(m), "-", outcome_word(m));
     }
     for (const auto& r : run.instances) {
+        // rpctest's view of latency over several runs: the median of the per-repeat medians.
+        if (const auto* a = r.aggregate.find(metric::latency_p50); a && a->stats.n >= 2 && !r.search)
+            out += fmt::format("MEDIAN {}: p50 median of {} repeats {} (merged histogram {})\n", r.id,
+                               a->stats.n, human_latency_us(a->stats.median), human_latency_us(a->value));
         if (const auto& s = r.search) out += search_line(r.id, *s);
         if (!r.hops.empty()) out += proxy_lines(r);
         if (r.is_group()) out += group_lines(r);
