@@ -259,6 +259,19 @@ std::set<pid_t> announced_agents(const std::string& log) {
     return out;
 }
 
+run_result run_plan(const kp::test::netns_hosts& f, const scratch& s, const std::string& text,
+                    std::chrono::milliseconds limit) {
+    auto plan = s.write("plan.yaml", text);
+    return run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()}, s / "log",
+                     limit);
+}
+
+double metric_of(const json& inst, const std::string& m) {
+    const auto& ms = inst["aggregate"]["metrics"];
+    REQUIRE_MESSAGE(ms.contains(m), inst["id"].get<std::string>() << " has no " << m);
+    return ms[m]["value"].get<double>();
+}
+
 bool skip_without_netns() {
     std::string why = kp::test::netns_hosts::unavailable_reason();
     if (why.empty()) return false;

@@ -18,6 +18,10 @@
 
 #include "skip.hpp"
 
+namespace kp::test {
+class netns_hosts;
+}
+
 namespace kp::e2e {
 
 namespace fs = std::filesystem;
@@ -119,6 +123,13 @@ bool is_live_agent(pid_t pid);
 std::set<pid_t> live_agents_of_test_binary();
 /// The agent pids the runner announced in its log ("me: agent[1234]: ... ready").
 std::set<pid_t> announced_agents(const std::string& log);
+
+/// Writes `text` as plan.yaml in `s` and runs it to the end (at most `limit`) with its reports in
+/// s/out, trusting the fixture's host keys.
+run_result run_plan(const kp::test::netns_hosts& f, const scratch& s, const std::string& text,
+                    std::chrono::milliseconds limit = 120s);
+/// The aggregate value of metric `m` of an instance record (fails the test when it has none).
+double metric_of(const json& inst, const std::string& m);
 
 /// Skips the test (kp::test::skip; returns true) when namespaces or sshd are not available.
 bool skip_without_netns();

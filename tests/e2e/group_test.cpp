@@ -56,19 +56,6 @@ scenarios:
                        name, hosts, scenarios);
 }
 
-run_result run_plan(const netns_hosts& f, const scratch& s, const std::string& text,
-                    std::chrono::milliseconds limit = 120s) {
-    auto plan = s.write("plan.yaml", text);
-    return run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()}, s / "log",
-                     limit);
-}
-
-double metric_of(const json& inst, const std::string& m) {
-    const auto& ms = inst["aggregate"]["metrics"];
-    REQUIRE_MESSAGE(ms.contains(m), inst["id"].get<std::string>() << " has no " << m);
-    return ms[m]["value"].get<double>();
-}
-
 /// Every member's window overlaps the group's shared window for at least `share` of `seconds`.
 void check_overlap(const json& g, double seconds, double share) {
     for (const auto& rep : g["repeats"]) {

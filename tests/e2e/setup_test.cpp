@@ -46,19 +46,6 @@ bool sysctl_becomes(const netns_hosts& f, std::size_t i, const std::string& path
     return sysctl_of(f, i, path) == want;
 }
 
-run_result run_plan(const netns_hosts& f, const scratch& s, const std::string& text,
-                    std::chrono::milliseconds limit = 120s) {
-    auto plan = s.write("plan.yaml", text);
-    return run_kperf({plan.string(), "-o", (s / "out").string(), "--known-hosts", f.known_hosts()}, s / "log",
-                     limit);
-}
-
-double metric_of(const json& inst, const std::string& m) {
-    const auto& ms = inst["aggregate"]["metrics"];
-    REQUIRE_MESSAGE(ms.contains(m), inst["id"].get<std::string>() << " has no " << m);
-    return ms[m]["value"].get<double>();
-}
-
 /// The column `name` of every data row of a CSV file.
 std::vector<std::string> csv_column(const fs::path& p, const std::string& name) {
     auto rows = lines_of(slurp(p));

@@ -10,26 +10,6 @@
 #include "runner/plan/diagnostics.hpp"
 
 namespace kp::runner {
-namespace {
-
-/// Edit distance, for the ids nearest to a pattern that matched nothing.
-std::size_t distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j)
-        row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diag = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            std::size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
-
-} // namespace
 
 std::expected<std::vector<instance>, std::string> select_instances(std::vector<instance> all,
                                                                    const std::vector<std::string>& patterns) {
@@ -51,7 +31,7 @@ std::expected<std::vector<instance>, std::string> select_instances(std::vector<i
             if (c != '*' && c != '?') bare += c;
         std::vector<std::pair<std::size_t, std::string>> near;
         for (const auto& in : all)
-            near.emplace_back(distance(bare, in.id.substr(0, std::max(bare.size(), std::size_t{1}) + 8)),
+            near.emplace_back(edit_distance(bare, in.id.substr(0, std::max(bare.size(), std::size_t{1}) + 8)),
                               in.id);
         std::stable_sort(near.begin(), near.end(), [](auto& a, auto& b) { return a.first < b.first; });
         std::vector<std::string> ids;
