@@ -38,6 +38,9 @@ constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
 constexpr std::uint64_t tag_wake = 0, tag_listen = 1; // relays: 2 + 2 * slot + fd index
 constexpr int max_events = 128;
 constexpr int accepts_per_event = 64;
+/// Rounds of one relay's pump before the worker turns to its other relays and its window edges:
+/// a relay whose ends both keep up with it would otherwise never let go of the worker.
+constexpr int rounds_per_turn = 8;
 
 std::unexpected<error> usage(std::string message) {
     error e = make_error(std::move(message));
@@ -102,6 +105,7 @@ struct relay {
     bool hup[2] = {false, false};
     direction_state dir[2];
     std::int64_t accepted_ns = 0;
+    bool queued = false;                 ///< in the worker's list of relays to pump again
     std::unique_ptr<std::byte[]> memory; ///< both directions' buffers; kept when the slot is reused
 };
 
@@ -111,6 +115,8 @@ class relay_worker {
         : sh_(sh), cpu_(cpu), listener_(std::move(listener)), buf_size_(buf_size), slots_(slots),
           rx_(static_cast<std::size_t>(cpu_count())) {
         rx_at_end.assign(rx_.size(), 0);
+        again_.reserve(slots); // each slot is queued at most once: no allocation when queueing
+        turn_.reserve(slots);
         free_.reserve(slots);
         for (std::size_t i = slots; i-- > 0;)
             free_.push_back(static_cast<std::uint32_t>(i));
@@ -185,7 +191,7 @@ class relay_worker {
                                                   ? never
                                                   : sh_.begin.load(std::memory_order_relaxed));
             if (pending_hellos_ > 0) next = std::min(next, last_scan + scan_every_ns);
-            int timeout = next == never ? -1 : ms_until(next);
+            int timeout = !again_.empty() ? 0 : next == never ? -1 : ms_until(next);
             int n = epoll_wait(epoll_.get(), events, max_events, timeout);
             for (int i = 0; i < n; ++i) {
                 std::uint64_t tag = events[i].data.u64;
@@ -199,6 +205,7 @@ class relay_worker {
                              events[i].events);
                 }
             }
+            pump_again();
             if (pending_hellos_ > 0 && mono_ns() - last_scan >= scan_every_ns) {
                 last_scan = mono_ns();
                 scan_hellos(last_scan);
@@ -364,7 +371,8 @@ class relay_worker {
     /// other side resumes it. A FIN is passed on once its direction's buffer is drained.
     void pump(std::uint32_t s) noexcept {
         relay& r = slots_[s];
-        for (bool moved = true; moved;) {
+        bool moved = true;
+        for (int round = 0; moved && round < rounds_per_turn; ++round) {
             moved = false;
             for (int k = 0; k < 2; ++k) {
                 direction_state& d = r.dir[k];
@@ -408,7 +416,24 @@ class relay_worker {
                 }
             }
         }
-        if (r.dir[0].shut && r.dir[1].shut) close_relay(s, false);
+        if (r.dir[0].shut && r.dir[1].shut) return close_relay(s, false);
+        if (moved && !r.queued) { // more to move: its turn comes again after the other relays'
+            r.queued = true;
+            again_.push_back(s);
+        }
+    }
+
+    /// Gives every relay that still had bytes to move another turn (the epoll wait before it
+    /// does not block while there are any).
+    void pump_again() noexcept {
+        if (again_.empty()) return;
+        turn_.swap(again_);
+        for (std::uint32_t s : turn_) {
+            relay& r = slots_[s];
+            r.queued = false;
+            if (r.at == relay::stage::relaying) pump(s); // the slot may have closed since
+        }
+        turn_.clear();
     }
 
     /// Closes both sockets of a relay. With `reset`, an RST tells each peer that the chain broke
@@ -443,6 +468,7 @@ class relay_worker {
     std::uint32_t buf_size_;
     std::vector<relay> slots_;
     std::vector<std::uint32_t> free_;
+    std::vector<std::uint32_t> again_, turn_; ///< relays to pump again, and this turn's copy
     std::size_t pending_hellos_ = 0;
     live_counts c_;
     std::vector<counter> rx_; ///< admitted connections per Rx CPU (SO_INCOMING_CPU, client side)
@@ -621,7 +647,7 @@ class forwarder_impl final : public forwarder {
         r.seconds = complete ? std::chrono::duration<double>(sh_.job.duration).count()
                              : (real_end_ > real_begin_ ? double(real_end_ - real_begin_) / 1e9 : 0.0);
         if (cpu_begin_ && cpu_end_) {
-            cpu_window w = cpu_delta(*cpu_begin_, *cpu_end_);
+            cpu_window w = cpu_delta_over(*cpu_begin_, *cpu_end_, r.seconds);
             r.cpu_total = w.total;
             r.cpus = std::move(w.cpus);
         }

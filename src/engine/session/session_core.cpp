@@ -438,7 +438,7 @@ side_result session_core::collect() {
     e.timeout += setup_errors_.timeout;
     e.rejected_hello += setup_errors_.rejected_hello + rejected_hellos();
     if (cpu_begin_ && cpu_end_) {
-        cpu_window w = cpu_delta(*cpu_begin_, *cpu_end_);
+        cpu_window w = cpu_delta_over(*cpu_begin_, *cpu_end_, r.seconds);
         r.cpu_total = w.total;
         r.cpus = std::move(w.cpus);
     }

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <utility>
 #include <fstream>
 #include <sstream>
 
@@ -111,6 +113,39 @@ cpu_window cpu_delta(const cpu_snapshot& start, const cpu_snapshot& end) {
         auto s = std::find_if(start.cpus.begin(), start.cpus.end(),
                               [&](const cpu_ticks& t) { return t.cpu == e.cpu; });
         if (s != start.cpus.end()) w.cpus.push_back(ticks_delta(*s, e, hz));
+    }
+    return w;
+}
+
+namespace {
+
+void scale(cpu_time& t, double k) {
+    for (double* v : {&t.user, &t.nice, &t.system, &t.irq, &t.softirq, &t.steal, &t.idle})
+        *v *= k;
+}
+
+} // namespace
+
+cpu_window cpu_delta_over(const cpu_snapshot& start, const cpu_snapshot& end, double window_s) {
+    cpu_window w = cpu_delta(start, end);
+    const double span = std::chrono::duration<double>(end.at - start.at).count();
+    if (window_s <= 0) return w;
+    if (span > window_s) {
+        scale(w.total, window_s / span);
+        for (auto& c : w.cpus)
+            scale(c, window_s / span);
+    }
+    if (w.cpus.empty()) return w;
+    w.total = cpu_time{};
+    w.total.cpu = -1;
+    for (auto& c : w.cpus) {
+        const double all = c.busy() + c.idle;
+        if (all > window_s) scale(c, window_s / all);
+        for (auto [to, from] : {std::pair{&w.total.user, c.user}, {&w.total.nice, c.nice},
+                                {&w.total.system, c.system}, {&w.total.irq, c.irq},
+                                {&w.total.softirq, c.softirq}, {&w.total.steal, c.steal},
+                                {&w.total.idle, c.idle}})
+            *to += from;
     }
     return w;
 }

@@ -37,6 +37,12 @@ result<cpu_snapshot> parse_proc_stat(std::string_view text);
 /// CPU seconds spent between two snapshots. iowait is counted as idle. A CPU that is in only one
 /// snapshot (hotplug) is left out; counters that went backwards count as 0.
 cpu_window cpu_delta(const cpu_snapshot& start, const cpu_snapshot& end);
+/// The CPU time of a window of `window_s` seconds, from snapshots taken at its edges. A snapshot
+/// taken late (its thread woke after the edge) stretches the span: the deltas are scaled by
+/// window / (end.at - start.at), and each CPU is then capped at the window, since /proc/stat's
+/// ticks are coarse. So no CPU reports more than the window, and the total no more than
+/// cores x window.
+cpu_window cpu_delta_over(const cpu_snapshot& start, const cpu_snapshot& end, double window_s);
 
 /// Which rusage to read: the whole process, or the calling thread only (RUSAGE_THREAD).
 enum class rusage_scope : std::uint8_t { process, thread };

@@ -98,6 +98,15 @@ class tls_stream final : public stream_io {
     SSL* ssl_;
 };
 
+/// Whether a failed handshake step means the peer closed or reset the connection (rather than
+/// sending an alert or garbage): a peer that gave up, not a handshake that went wrong.
+bool peer_went_away(int ssl_error, int err) noexcept {
+    if (ssl_error == SSL_ERROR_ZERO_RETURN) return true;
+    const unsigned long top = ERR_peek_error();
+    if (ssl_error == SSL_ERROR_SYSCALL && top == 0) return err == 0 || err == ECONNRESET || err == EPIPE;
+    return ssl_error == SSL_ERROR_SSL && ERR_GET_REASON(top) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
 class pending_handshake final : public pending {
   public:
     pending_handshake(int fd, const context& ctx, SSL* ssl)
@@ -115,8 +124,10 @@ class pending_handshake final : public pending {
         int e = SSL_get_error(ssl_, r);
         if (e == SSL_ERROR_WANT_READ) return {io_status::retry, 0, false};
         if (e == SSL_ERROR_WANT_WRITE) return {io_status::retry, 0, true};
+        const int err = errno;
+        const bool gone = peer_went_away(e, err);
         record_failure(e);
-        return {io_status::error, 0, false};
+        return {gone ? io_status::closed : io_status::error, 0, false};
     }
 
     [[nodiscard]] error failure() const override { return make_error("TLS handshake: " + failure_); }

@@ -66,9 +66,10 @@ result<std::unique_ptr<stream_io>> handshake(int fd, const context& ctx,
 class pending {
   public:
     virtual ~pending() = default;
-    /// ok: handshake done; retry: wait for EPOLLIN (or EPOLLOUT with want_write); error: see failure().
+    /// ok: handshake done; retry: wait for EPOLLIN (or EPOLLOUT with want_write); closed: the
+    /// peer closed or reset the connection; error: the handshake failed. For both, see failure().
     virtual io_result step() noexcept = 0;
-    /// After step() returned error: what went wrong.
+    /// After step() returned closed or error: what went wrong.
     [[nodiscard]] virtual error failure() const = 0;
     /// After step() returned ok: checks the kTLS outcome against the mode, fills `out` (the
     /// handshake time counts from start()), and hands back the stream, which now owns the fd.

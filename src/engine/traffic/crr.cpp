@@ -426,7 +426,10 @@ void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
         auto r = slot.hs->step();
         if (r.status == io_status::retry) return want(r.want_write ? EPOLLOUT : EPOLLIN);
         if (r.status != io_status::ok) {
-            ++fc.err_connect;
+            // A client that hangs up mid-handshake is one abandoning its transaction at its
+            // window end, as with a connection that closes before its hello; were it a failure
+            // on its side, it counts it there.
+            if (r.status == io_status::error) ++fc.err_connect;
             return server_close(w, s, k);
         }
         auto io = slot.hs->finish(w.crr_tls[slot.flow]);

@@ -164,8 +164,20 @@ TEST_CASE("forwarder: relays a verified tcp_stream, and bidir") {
     SUBCASE("bidir") {
         job.dir = direction::bidir;
     }
+    SUBCASE("bidir, one forwarder worker for both connections") {
+        // One direction's relay must not starve the other's: the worker takes turns.
+        job.dir = direction::bidir;
+        job.workers = 1;
+    }
     auto r = run_chain(job);
     std::uint64_t got = total(r.server, &flow_result::bytes_received);
+    INFO("client sent ", total(r.client, &flow_result::bytes_sent), ", received ",
+         total(r.client, &flow_result::bytes_received), "; server sent ", total(r.server, &flow_result::bytes_sent),
+         "; client errors r/w/c ", r.client.errors.read, "/", r.client.errors.write, "/", r.client.errors.connect,
+         "; server errors r/w ", r.server.errors.read, "/", r.server.errors.write, "; windows s/c/p ",
+         r.server.seconds, "/", r.client.seconds, "/", r.proxy.seconds, "; relay conns ",
+         r.proxy.relay ? r.proxy.relay->connections : 0, " errors r/w/c ", r.proxy.errors.read, "/",
+         r.proxy.errors.write, "/", r.proxy.errors.connect);
     CHECK(got > 1'000'000);
     CHECK(r.server.errors.verify == 0);
     CHECK(r.client.errors.verify == 0);

@@ -67,6 +67,35 @@ TEST_CASE("cpu_stats: rejects /proc/stat without a cpu line or with garbage") {
     CHECK(garbage.error().message == "/proc/stat: cannot parse line 'cpu  1 2 x'");
 }
 
+TEST_CASE("cpu_stats: a late end snapshot is scaled back to the window, and no CPU exceeds it") {
+    const auto hz = static_cast<std::uint64_t>(clock_ticks_per_second());
+    cpu_snapshot a, b;
+    a.at = std::chrono::steady_clock::time_point(std::chrono::seconds(10));
+    b.at = a.at + std::chrono::milliseconds(1100); // the end was read 100 ms late
+    // CPU 0: busy all 1.1 s; CPU 1: 0.55 s busy and 0.55 s idle.
+    a.cpus = {{0, 0, 0, 0, 0, 0, 0, 0, 0}, {1, 0, 0, 0, 0, 0, 0, 0, 0}};
+    b.cpus = {{0, hz * 11 / 10, 0, 0, 0, 0, 0, 0, 0}, {1, hz * 55 / 100, 0, 0, hz * 55 / 100, 0, 0, 0, 0}};
+    b.total = {-1, hz * 165 / 100, 0, 0, hz * 55 / 100, 0, 0, 0, 0};
+    auto w = cpu_delta_over(a, b, 1.0);
+    REQUIRE(w.cpus.size() == 2);
+    CHECK(w.cpus[0].busy() == doctest::Approx(1.0));
+    CHECK(w.cpus[1].busy() == doctest::Approx(0.5));
+    CHECK(w.cpus[1].idle == doctest::Approx(0.5));
+    CHECK(w.total.busy() == doctest::Approx(1.5));
+    CHECK(w.total.busy() + w.total.idle == doctest::Approx(2.0));
+    // On time, but a tick too many on CPU 0 (ticks are coarse): capped at the window.
+    b.at = a.at + std::chrono::seconds(1);
+    b.cpus[0].user = hz + 2;
+    w = cpu_delta_over(a, b, 1.0);
+    CHECK(w.cpus[0].busy() == doctest::Approx(1.0));
+    CHECK(w.total.busy() + w.total.idle <= 2.0 + 1e-9);
+    // A shorter span is left as it is (a VM may lose ticks; nothing is invented).
+    b.at = a.at + std::chrono::milliseconds(900);
+    b.cpus[0].user = hz * 9 / 10;
+    w = cpu_delta_over(a, b, 1.0);
+    CHECK(w.cpus[0].busy() == doctest::Approx(0.9));
+}
+
 TEST_CASE("cpu_stats: delta converts ticks to seconds, iowait is idle, a vanished CPU is left out") {
     const double hz = static_cast<double>(clock_ticks_per_second());
     cpu_snapshot a, b;

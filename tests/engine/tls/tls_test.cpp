@@ -122,6 +122,42 @@ TEST_CASE("tls: a peer that hangs up during the handshake is an error") {
     ::close(c);
 }
 
+TEST_CASE("tls: a stepwise handshake tells a peer that hung up from one that failed it") {
+    auto id = tls::make_identity();
+    REQUIRE(id);
+    auto spec = spec_of(tls_mode::openssl, tls_version::v1_3, tls_cipher::aes_128_gcm);
+    auto server_ctx = tls::make_server_context(*id, spec);
+    REQUIRE(server_ctx);
+    auto step_until_done = [](tls::pending& p) {
+        for (int i = 0; i < 100; ++i) { // bounded: 100 x 20 ms
+            auto r = p.step();
+            if (r.status != io_status::retry) return r.status;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        return io_status::retry;
+    };
+    SUBCASE("hung up before its ClientHello: closed") {
+        auto [c, s] = tcp_pair();
+        auto p = tls::start(s, **server_ctx);
+        REQUIRE(p);
+        CHECK((*p)->step().status == io_status::retry);
+        ::close(c);
+        CHECK(step_until_done(**p) == io_status::closed);
+        ::close(s);
+    }
+    SUBCASE("sent garbage: error") {
+        auto [c, s] = tcp_pair();
+        auto p = tls::start(s, **server_ctx);
+        REQUIRE(p);
+        const char junk[] = "GET / HTTP/1.0\r\n\r\n";
+        REQUIRE(::send(c, junk, sizeof junk - 1, MSG_NOSIGNAL) > 0);
+        CHECK(step_until_done(**p) == io_status::error);
+        CHECK((*p)->failure().message.starts_with("TLS handshake: "));
+        ::close(c);
+        ::close(s);
+    }
+}
+
 TEST_CASE("tls: client context rejects a malformed fingerprint") {
     auto spec = spec_of(tls_mode::openssl, tls_version::v1_3, tls_cipher::aes_128_gcm);
     spec.peer_fingerprint = "abc";

@@ -159,7 +159,7 @@ std::uint64_t run_over_veth(const veth_pair& v, const job_spec& job, int* client
 
 } // namespace
 
-TEST_CASE("tcp_crr over veth: the default close keeps the rate far above a TIME_WAIT-starved one") {
+TEST_CASE("tcp_crr over veth: the default close leaves no TIME_WAIT on the client") {
     if (::geteuid() != 0) return kp::test::skip("needs root for network namespaces");
     veth_pair v;
     if (!v.ok) return kp::test::skip("could not create namespaces and a veth pair");
@@ -169,7 +169,10 @@ TEST_CASE("tcp_crr over veth: the default close keeps the rate far above a TIME_
     const std::uint64_t conns = run_over_veth(v, job, &tw);
     const double rate = double(conns) / 2.0;
     MESSAGE("veth, close server (default): ", rate, " connections/s, client TIME_WAITs ", tw);
-    CHECK(rate > 5000); // ~726/s when every connection left a TIME_WAIT on the client
+    // How fast is bench/'s business (this VM has shown 3.4k to 14k/s); here it only has to run.
+    // With close: client, every connection leaves a TIME_WAIT on the client, which runs a long
+    // test out of ephemeral ports; the default leaves them on the server.
+    CHECK(rate > 500);
     CHECK(tw < 16);
     if (std::getenv("KP_CRR_ALL_MODES") != nullptr) { // measurement aid: the other modes too
         for (crr_close m : {crr_close::reset, crr_close::client}) {
