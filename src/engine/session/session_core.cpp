@@ -359,6 +359,7 @@ side_result session_core::collect() {
         f.lost += d.lost;
         f.reordered += d.reordered;
         f.duplicated += d.duplicated;
+        f.tcp.total_retrans += d.retrans; // tcp_crr's; long-lived connections' come from tcp_info below
     };
     // Per worker: what it counted, the flows it carried and whose tcp_info it supplied.
     r.workers.resize(workers_.size());
@@ -410,6 +411,7 @@ side_result session_core::collect() {
         r.connect_latency.merge(w->connect_latency);
         r.close_latency.merge(w->close_latency);
         r.handshake_latency.merge(w->handshake_latency);
+        r.send_lateness.merge(w->send_lateness);
         add_errors(w->extra);
         for (std::size_t f = 0; f < w->crr_flows.size() && f < r.flows.size(); ++f) {
             add_traffic(r.flows[f], w->crr_flows[f]);

@@ -30,6 +30,7 @@ void issue(worker& w, conn& c, rr_state& s, std::int64_t now) noexcept {
         if (open) {
             if (now < c.next_send) break;
             t = c.next_send;
+            w.paced_send(t, now);
             c.next_send += w.next_gap(c.mean_gap_ns);
         }
         s.stamps[(s.head + s.outstanding) % depth] = t;

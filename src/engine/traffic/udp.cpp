@@ -111,7 +111,10 @@ void send_burst(worker& w, conn& c, std::int64_t now) noexcept {
             ++s.measured_sent;
             s.measured_bytes += static_cast<std::size_t>(n);
         }
-        if (paced) c.next_send += w.next_gap(c.mean_gap_ns);
+        if (paced) {
+            w.paced_send(c.next_send, now);
+            c.next_send += w.next_gap(c.mean_gap_ns);
+        }
     }
     w.set_interest(c, c.udp.get(), paced ? 0u : std::uint32_t{EPOLLOUT});
 }
@@ -269,7 +272,10 @@ void rr_send(worker& w, conn& c, std::int64_t now) noexcept {
             if (open) c.next_send += w.next_gap(c.mean_gap_ns); // a missed send is not retried late
             return;
         }
-        if (open) c.next_send += w.next_gap(c.mean_gap_ns);
+        if (open) {
+            w.paced_send(t, now);
+            c.next_send += w.next_gap(c.mean_gap_ns);
+        }
         s.stamps[k] = t;
         s.slot_seq[k] = s.seq++;
         s.head = (k + 1) % depth;

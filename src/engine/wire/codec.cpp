@@ -250,6 +250,7 @@ template <class V> void fields(side_result& x, V&& v) {
     v("connect_latency", x.connect_latency);
     v("close_latency", x.close_latency);
     v("handshake_latency", x.handshake_latency);
+    v("send_lateness", x.send_lateness);
     v("cpu_total", x.cpu_total);
     v("cpus", x.cpus);
     v("rusage_user_s", x.rusage_user_s);

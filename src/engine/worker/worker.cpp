@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ counters window_delta(const counters& b, const counters& e) noexcept {
     d.datagrams_sent = e.datagrams_sent - b.datagrams_sent;
     d.datagrams_received = e.datagrams_received - b.datagrams_received;
     d.lost = e.lost - b.lost;
+    d.retrans = e.retrans - b.retrans;
     d.reordered = e.reordered - b.reordered;
     d.duplicated = e.duplicated - b.duplicated;
     return d;
@@ -50,6 +52,7 @@ void accumulate(counters& a, const counters& b) noexcept {
     a.datagrams_sent += b.datagrams_sent;
     a.datagrams_received += b.datagrams_received;
     a.lost += b.lost;
+    a.retrans += b.retrans;
     a.reordered += b.reordered;
     a.duplicated += b.duplicated;
     a.err_connect += b.err_connect;
@@ -102,6 +105,7 @@ result<void> worker::prepare() {
         const role_hooks& h = hooks(c.role);
         h.prepare(*this, c);
         if (c.mean_gap_ns > 0 || h.timed) paced_ = true;
+        if (c.mean_gap_ns > 0) open_loop_ = true;
         if (c.io) {
             epoll_event e{h.reads_control ? std::uint32_t{EPOLLIN} : 0u, {.u64 = tag_of(tag::conn, i)}};
             if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.io->fd(), &e) != 0)
@@ -113,6 +117,7 @@ result<void> worker::prepare() {
                 return fail(errno_error("epoll_ctl"));
         }
     }
+    if (open_loop_) send_lateness.reserve();
     if (ctx_.listen_fd >= 0) {
         crr_kind::server_prepare(*this, crr_);
         epoll_event e{EPOLLIN | EPOLLEXCLUSIVE, {.u64 = tag_of(tag::listener, 0)}};
@@ -147,6 +152,9 @@ void worker::body(std::latch& ready, std::latch& go) noexcept {
     if (cpu_ >= 0) {
         if (auto r = pin_thread(0, cpu_); !r) pin_error_ = r.error().message;
     }
+    // The default 50 us timer slack would make every timed wake-up, and so every paced send
+    // and window edge, late by about as much.
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     ready.count_down();
     go.wait();
     loop();
@@ -216,9 +224,19 @@ void worker::loop() noexcept {
                          : ctx_.w.linger_end;
         std::int64_t wake = std::min(next_timer, boundary);
         std::int64_t wait = std::max<std::int64_t>(0, wake - now);
+        // Open loop: sleep until shortly before the next send is due, then poll without
+        // blocking until it is. The margin follows how late this thread's timed waits wake.
+        bool timed = false;
+        if (open_loop_ && next_timer <= boundary && wait > 0) {
+            const std::int64_t margin = std::clamp<std::int64_t>(2 * wake_late_ns_ + 2'000, 2'000, 100'000);
+            timed = wait > margin;
+            wait = timed ? wait - margin : 0;
+        }
+        const std::int64_t asleep = now;
         timespec ts{static_cast<time_t>(wait / second_ns), static_cast<long>(wait % second_ns)};
         int n = epoll_pwait2(epoll_.get(), events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
         now = mono_ns();
+        if (timed && n == 0) wake_late_ns_ += (std::max<std::int64_t>(0, now - asleep - wait) - wake_late_ns_) / 8;
         // Window edges first, so events that arrive after the end are not counted in it.
         if (!in_window_ && !ended_ && now >= w_begin) begin_window(now);
         if (in_window_) {

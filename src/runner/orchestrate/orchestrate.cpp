@@ -40,6 +40,8 @@ namespace {
 void finish_aggregate(const instance& inst, instance_record& rec) {
     rec.aggregate = aggregate_of(rec.repeats);
     if (rec.failure || rec.repeats.empty()) return;
+    if (const auto* late = rec.aggregate.find(metric::send_lateness_p99))
+        if (auto w = lateness_warning(inst, late->value)) rec.warnings.push_back(std::move(*w));
     bool all_passed = true;
     for (const auto& e : inst.expect) {
         rec.checks.push_back(evaluate_check({e.metric, e.op, e.bound, e.text}, rec.aggregate));
@@ -49,6 +51,29 @@ void finish_aggregate(const instance& inst, instance_record& rec) {
 }
 
 } // namespace
+
+double lateness_limit_us(const instance& inst) {
+    std::optional<double> tightest;
+    auto consider = [&](const std::vector<expectation>& checks) {
+        for (const auto& e : checks) {
+            auto m = metric_from_name(e.metric);
+            if (m && info(*m).is_latency && (e.op == comparison::lt || e.op == comparison::le))
+                tightest = std::min(tightest.value_or(e.bound), e.bound);
+        }
+    };
+    consider(inst.expect);
+    if (inst.search) consider(inst.search->slo);
+    return std::max(20.0, tightest.value_or(0) / 10);
+}
+
+std::optional<std::string> lateness_warning(const instance& inst, std::optional<double> p99_us) {
+    const double limit = lateness_limit_us(inst);
+    if (!p99_us || *p99_us <= limit) return std::nullopt;
+    return fmt::format("the client's paced sends left late (send_lateness_p99 {:.1f} us > {:.0f} us): "
+                       "its latencies include that delay; it could not keep the schedule (a busy "
+                       "client CPU, or in_flight too low for the rate)",
+                       *p99_us, limit);
+}
 
 std::chrono::nanoseconds planned_time(const instance& inst) {
     if (inst.search)

@@ -43,5 +43,11 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
 
 /// The planned traffic time of an instance: (warm-up + duration) x repeats (max_repeat with until).
 [[nodiscard]] std::chrono::nanoseconds planned_time(const instance& inst);
+/// The send lateness (µs) above which the client's own delays qualify an instance's latencies:
+/// 20 µs, or a tenth of the tightest latency bound it checks (expect:, search slo:), whichever
+/// is larger.
+[[nodiscard]] double lateness_limit_us(const instance& inst);
+/// A warning when the client's paced sends left later than lateness_limit_us (p99, µs).
+[[nodiscard]] std::optional<std::string> lateness_warning(const instance& inst, std::optional<double> p99_us);
 
 } // namespace kp::runner

@@ -26,6 +26,7 @@ constexpr std::array<metric_info, metric_count> table = {{
     {"client_service_demand", "us/transaction or s/GB", better::lower, 0, false},
     {"server_service_demand", "us/transaction or s/GB", better::lower, 0, false},
     {"fairness", "ratio", better::higher, 0, false},
+    {"send_lateness_p99", "us", better::lower, 0, false},
 }};
 
 } // namespace
@@ -59,6 +60,8 @@ bool measured_by(engine::traffic kind, metric m) {
         return row.udp();
     case metric::retransmits:
         return row.tcp();
+    case metric::send_lateness_p99: // in open loop only: rr, crr and paced UDP
+        return !row.stream() || row.udp();
     default:
         return true; // throughput and CPU figures: every kind
     }

@@ -35,8 +35,11 @@ enum class metric : std::uint8_t {
     /// Jain's fairness index, 1: all equal. An instance: over its flows (the receiving side's
     /// per-flow headline). A group: over its stream members' goodput (else every member's headline).
     fairness,
+    /// Open loop (`rate:`): the 99th percentile of how late the client's paced sends left
+    /// against their schedule, µs. Latencies count from the schedule, so they include it.
+    send_lateness_p99,
 };
-inline constexpr std::size_t metric_count = 18;
+inline constexpr std::size_t metric_count = 19;
 
 /// Which way is better, for regressions.
 enum class better : std::uint8_t { higher, lower, none };

@@ -74,7 +74,8 @@ constexpr std::string_view metric_names[] = {
     "latency_p999_us",       "latency_p9999_us",      "latency_min_us",
     "latency_max_us",        "latency_mean_us",       "loss_ratio",
     "retransmits",           "client_cpu_s",          "server_cpu_s",
-    "client_service_demand", "server_service_demand", "fairness"};
+    "client_service_demand", "server_service_demand", "fairness",
+    "send_lateness_p99_us"};
 static_assert(std::size(metric_names) == metric_count);
 
 /// A metric: the repeat's value in a repeat row, the aggregate value in an aggregate row.
@@ -95,6 +96,7 @@ static_assert(static_cast<std::size_t>(metric::fairness) == first_metrics);
 constexpr auto metric_columns = make_metric_columns(std::make_index_sequence<first_metrics>{});
 constexpr column appended_metric_columns[] = {
     {metric_names[first_metrics], &metric_value<first_metrics>},
+    {metric_names[first_metrics + 1], &metric_value<first_metrics + 1>},
 };
 static_assert(first_metrics + std::size(appended_metric_columns) == metric_count);
 

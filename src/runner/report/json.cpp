@@ -299,6 +299,7 @@ json instance_json(const instance_record& r) {
         {"repeats", repeats},
         {"aggregate", aggregate_json(r.aggregate)},
         {"checks", checks},
+        {"warnings", r.warnings},
     };
     if (!r.member.empty())
         out["member"] = r.member;

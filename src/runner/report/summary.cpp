@@ -167,6 +167,11 @@ std::string summary_table(const run_record& run) {
                 if (!c.passed) out += fmt::format("FAIL {}: {}\n", m.id, describe_check(c));
         for (const auto& c : r.checks)
             if (!c.passed) out += fmt::format("FAIL {}: {}\n", r.id, describe_check(c));
+        for (const auto& m : r.members)
+            for (const auto& w : m.warnings)
+                out += fmt::format("WARN {}: {}\n", m.id, w);
+        for (const auto& w : r.warnings)
+            out += fmt::format("WARN {}: {}\n", r.id, w);
         if (r.failure)
             out += fmt::format("ERROR {}: host {}: {}: {}\n", r.id,
                                r.failure->host.empty() ? "-" : r.failure->host, r.failure->step,

@@ -125,6 +125,8 @@ metric_values derive_metrics(engine::traffic kind, const engine::side_result& cl
     // receiving side of a stream (bidir: the side that received more).
     const engine::side_result& fair = rr || c.received_bytes >= s.received_bytes ? client : server;
     set(v, metric::fairness, fair.spread.fairness);
+    if (const auto& late = client.send_lateness; late.count() > 0 && measured_by(kind, metric::send_lateness_p99))
+        set(v, metric::send_lateness_p99, static_cast<double>(late.percentile(99)) / 1000.0);
     return v;
 }
 

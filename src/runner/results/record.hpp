@@ -147,6 +147,9 @@ struct instance_record {
     std::vector<repeat_record> repeats;
     instance_aggregate aggregate;
     std::vector<check_result> checks;
+    /// What does not fail the instance but qualifies its figures, e.g. a client that could not
+    /// send on schedule.
+    std::vector<std::string> warnings;
     double elapsed_s = 0;                ///< wall time the instance took
     std::vector<hop_record> hops;        ///< `via:` instances: per proxy hop, client side first
     std::optional<direct_record> direct; ///< `compare_direct: true`: the direct run and the added cost

@@ -66,6 +66,7 @@ TEST_CASE("session: tcp_rr closed loop counts every transaction in the histogram
     CHECK(cf.latency.count() == cf.transactions);
     CHECK(r.client.latency.count() == cf.transactions);
     CHECK(r.client.latency.percentile(50) > 0);
+    CHECK(r.client.send_lateness.count() == 0); // nothing is scheduled in closed loop
     CHECK(cf.bytes_received == doctest::Approx(double(cf.transactions) * 2000).epsilon(0.01));
     CHECK(double(r.server.flows[0].transactions) == doctest::Approx(double(cf.transactions)).epsilon(0.25));
     CHECK(r.client.errors.verify == 0);
@@ -80,6 +81,11 @@ TEST_CASE("session: tcp_rr open loop keeps the scheduled rate") {
     auto r = run_pair(job);
     auto tx = total(r.client, &flow_result::transactions);
     CHECK(double(tx) == doctest::Approx(2000.0).epsilon(0.05));
+    // Every paced send in the window has its lateness recorded, on the sending side only.
+    CHECK(double(r.client.send_lateness.count()) == doctest::Approx(double(tx)).epsilon(0.02));
+    CHECK(r.server.send_lateness.count() == 0);
+    // Loose (a shared 2-core VM): the sends leave within a millisecond of their schedule.
+    CHECK(r.client.send_lateness.percentile(50) < 1'000'000);
     job.arrivals = arrival::poisson;
     r = run_pair(job);
     tx = total(r.client, &flow_result::transactions);
@@ -114,6 +120,7 @@ TEST_CASE("session: udp_stream paced to the rate and accounted exactly") {
     const auto& cf = r.client.flows[0];
     const auto& sf = r.server.flows[0];
     CHECK(double(cf.datagrams_sent) == doctest::Approx(5000.0).epsilon(0.05));
+    CHECK(double(r.client.send_lateness.count()) == doctest::Approx(double(cf.datagrams_sent)).epsilon(0.02));
     CHECK(sf.lost == cf.datagrams_sent - sf.datagrams_received);
     CAPTURE(cf.datagrams_sent);
     CAPTURE(sf.datagrams_received);

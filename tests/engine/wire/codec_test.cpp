@@ -81,6 +81,7 @@ side_result full_side() {
     s.connect_latency = some_histogram(3);
     s.close_latency = some_histogram(4);
     s.handshake_latency = some_histogram(5);
+    s.send_lateness = some_histogram(6);
     s.cpu_total = {3, 1.5, 0.01, 2.25, 0.1, 0.2, 0.3, 16.0};
     s.cpus = {{0, 1, 0, 1, 0, 0, 0, 8}, {1, 0.5, 0.01, 1.25, 0.1, 0.2, 0, 8}};
     s.rusage_user_s = 1.25;
@@ -240,6 +241,7 @@ TEST_CASE("codec: side_result round-trips every field by value") {
     REQUIRE(out);
     CHECK(*out == in);
     CHECK(j["handshake_latency"]["count"] == 5000);
+    CHECK(j["send_lateness"]["count"] == 5000);
     CHECK(j["tls_stat"] == json::parse(R"({"TlsCurrTxSw":2,"TlsTxSw":40})"));
     CHECK(j["flows"][0]["tls"]["tx_path"] == "kernel");
     REQUIRE(out->flows.size() == 2);

@@ -260,7 +260,7 @@ TEST_CASE("plan: an expectation on a metric the traffic kind never measures is r
         "x.yaml:7:14: expect: tcp_rr does not measure loss_ratio (scenario 's'; tcp_rr measures "
         "throughput_bps, transactions_per_s, latency_p50, latency_p90, latency_p99, latency_p999, "
         "latency_p9999, latency_min, latency_max, latency_mean, retransmits, client_cpu_s, server_cpu_s, "
-        "client_service_demand, server_service_demand, fairness), did you mean 'retransmits'?\n"
+        "client_service_demand, server_service_demand, fairness, send_lateness_p99), did you mean 'retransmits'?\n"
         "    expect: {loss_ratio: \"< 1%\"}\n"
         "             ^\n");
     // A matrix over traffic checks every instance: udp_rr measures latency, udp_stream does not.
@@ -268,7 +268,7 @@ TEST_CASE("plan: an expectation on a metric the traffic kind never measures is r
                                   "    expect: {latency_p99: \"< 1ms\"}\n")) ==
           "x.yaml:7:14: expect: udp_stream does not measure latency_p99 (scenario 'm'; udp_stream measures "
           "throughput_bps, loss_ratio, client_cpu_s, server_cpu_s, client_service_demand, "
-          "server_service_demand, fairness)\n"
+          "server_service_demand, fairness, send_lateness_p99)\n"
           "    expect: {latency_p99: \"< 1ms\"}\n"
           "             ^\n");
     // From `defaults:` too: the error is at the defaults key and names the scenario.

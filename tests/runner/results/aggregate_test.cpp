@@ -228,6 +228,7 @@ TEST_CASE("metrics: measured_by says exactly which metrics derive_metrics sets, 
         s.totals.lost = 10;
         s.totals.total_retrans = 3;
         s.latency.record(50'000);
+        s.send_lateness.record(3'000);
         s.cpu_total.user = 0.25;
         return s;
     };
@@ -242,5 +243,5 @@ TEST_CASE("metrics: measured_by says exactly which metrics derive_metrics sets, 
     CHECK(measured_metrics(engine::traffic::udp_stream) ==
           std::vector<metric>{metric::throughput_bps, metric::loss_ratio, metric::client_cpu_s,
                               metric::server_cpu_s, metric::client_service_demand,
-                              metric::server_service_demand, metric::fairness});
+                              metric::server_service_demand, metric::fairness, metric::send_lateness_p99});
 }
