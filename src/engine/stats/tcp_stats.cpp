@@ -31,6 +31,13 @@ result<tcp_info_snapshot> read_tcp_info(int fd) noexcept {
     return s;
 }
 
+std::uint32_t total_retrans(int fd) noexcept {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+    return KP_TCPI(info, len, tcpi_total_retrans);
+}
+
 #undef KP_TCPI
 
 tcp_stats tcp_delta(const tcp_info_snapshot& start, const tcp_info_snapshot& end) noexcept {

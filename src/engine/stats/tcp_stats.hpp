@@ -17,6 +17,9 @@ struct tcp_info_snapshot {
 
 /// getsockopt(TCP_INFO) on `fd`. Cheap (one syscall, no allocation); not for every message.
 result<tcp_info_snapshot> read_tcp_info(int fd) noexcept;
+/// tcp_info's total_retrans of `fd` (segments retransmitted over the connection's life, its SYN
+/// or SYN-ACK included), 0 where it cannot be read. For tcp_crr, once per connection before close.
+std::uint32_t total_retrans(int fd) noexcept;
 /// Counters as deltas start -> end (modulo 2^32, as the kernel's are u32); gauges from `end`.
 tcp_stats tcp_delta(const tcp_info_snapshot& start, const tcp_info_snapshot& end) noexcept;
 

@@ -20,6 +20,7 @@
 
 #include "engine/core/clock.hpp"
 #include "engine/core/hello.hpp"
+#include "engine/stats/tcp_stats.hpp"
 #include "engine/traffic/crr.hpp"
 #include "engine/worker/worker.hpp"
 
@@ -64,6 +65,7 @@ void set_reset_on_close(int fd) noexcept {
 }
 
 void close_transaction(conn& c, crr_client_state& s) noexcept {
+    if (s.fd >= 0) c.c.retrans += total_retrans(s.fd);
     s.hs.reset(); // the fd stays ours until a handshake finishes
     if (s.io)
         s.io.reset(); // the TLS stream owns the fd and closes it (leaving the epoll set)
@@ -79,7 +81,10 @@ void start_transaction(worker& w, conn& c, crr_client_state& s, std::int64_t now
     const run_context& ctx = w.context();
     const bool open = c.mean_gap_ns > 0;
     s.t_sched = open ? c.next_send : now;
-    if (open) c.next_send += w.next_gap(c.mean_gap_ns);
+    if (open) {
+        w.paced_send(c.next_send, now);
+        c.next_send += w.next_gap(c.mean_gap_ns);
+    }
     int fd = ::socket(ctx.peer.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         ++c.c.err_connect;
@@ -134,12 +139,11 @@ void start_transaction(worker& w, conn& c, crr_client_state& s, std::int64_t now
 }
 
 /// The connection is done: close it (an RST if so set), time the close step from the response
-/// in, count it and, closed loop, start the next one.
+/// in and, closed loop, start the next one.
 void finish_connection(worker& w, conn& c, crr_client_state& s) noexcept {
     close_transaction(c, s);
     const std::int64_t now = mono_ns();
     if (c.hist != nullptr && w.in_window()) w.close_latency.record(std::uint64_t(now - s.t_close));
-    ++c.c.connections;
     if (c.mean_gap_ns <= 0) start_transaction(w, c, s, now);
 }
 
@@ -263,7 +267,10 @@ void event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t now) noe
         }
         now = mono_ns();
         w.record(c, now - s.t_sched);
+        // One transaction per connection, counted at the same instant: a connection whose close
+        // falls after the window end would otherwise count as a transaction only.
         ++c.c.transactions;
+        ++c.c.connections;
         w.transacted(1);
         s.t_close = now;
         s.stage = crr_stage::closing;
@@ -349,7 +356,10 @@ void server_accept(worker& w, crr_server& s) noexcept {
 void server_close(worker&, crr_server& s, std::uint32_t k) noexcept {
     crr_server_slot& slot = s.slots[k];
     if (slot.fd < 0) return;
-    if (slot.stage != crr_server_stage::hello) --s.identified;
+    if (slot.stage != crr_server_stage::hello) {
+        --s.identified;
+        s.live[slot.flow].retrans += total_retrans(slot.fd); // its SYN-ACK's retransmits too
+    }
     slot.hs.reset();
     if (slot.io)
         slot.io.reset(); // owns and closes the fd
@@ -477,11 +487,10 @@ void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
             w.moved(r.bytes);
         }
         ++fc.transactions;
+        ++fc.connections; // with its transaction, as the client counts it
         w.transacted(1);
-        if (job.close == crr_close::server) { // ours to end: the FIN follows the response
-            ++fc.connections;
+        if (job.close == crr_close::server) // ours to end: the FIN follows the response
             return server_close(w, s, k);
-        }
         slot.stage = crr_server_stage::drain;
         // The client's end comes only after it has read the response: wait for it rather
         // than read now (level-triggered, so nothing is missed).
@@ -496,10 +505,7 @@ void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
             if (r.status == io_status::retry) return;
             // The client's FIN, or its RST with close: reset; over TLS a FIN may read as an
             // error (no close_notify).
-            if (r.status == io_status::closed || slot.io || job.close == crr_close::reset)
-                ++fc.connections;
-            else
-                ++fc.err_read;
+            if (r.status != io_status::closed && !slot.io && job.close != crr_close::reset) ++fc.err_read;
             return server_close(w, s, k);
         }
     }
