@@ -153,6 +153,8 @@ nlohmann::json probe_environment() {
     env["executable"] = fs::read_symlink("/proc/self/exe", ec).string(); // where the agent runs from
     std::array<char, 256> host{};
     if (gethostname(host.data(), host.size() - 1) == 0) env["hostname"] = host.data();
+    // One value per booted kernel: plan hosts that report the same one share the machine's CPUs.
+    env["boot_id"] = read_line("/proc/sys/kernel/random/boot_id");
 
     nlohmann::json ifs = nlohmann::json::array();
     for (const auto& i : c.interfaces) {

@@ -60,7 +60,8 @@ template <class V> void fields(capabilities& x, V&& v) {
 [[nodiscard]] capabilities probe_capabilities();
 
 /// The environment manifest of this host: kernel, CPU model and count, interfaces with MTU and
-/// driver, TCP and busy-poll sysctls, RPS/XPS masks, CPU frequency governor, the agent's binary.
+/// driver, TCP and busy-poll sysctls, RPS/XPS masks, CPU frequency governor, the agent's binary,
+/// and the kernel's boot id.
 [[nodiscard]] nlohmann::json probe_environment();
 
 /// "0.1.0+<hash>": the version and a prefix of the SHA-256 of /proc/self/exe (cached).

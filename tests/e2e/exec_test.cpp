@@ -4,6 +4,8 @@
 // unavailable.
 #include "e2e_util.hpp"
 
+#include <sched.h>
+
 #include <cstdlib>
 #include <fstream>
 
@@ -43,17 +45,26 @@ std::vector<pid_t> agents_in(const netns_hosts& f, std::size_t i) {
 
 TEST_SUITE_BEGIN("e2e-exec");
 
-TEST_CASE("e2e: tcp_rr between two exec: [ip, netns, exec, NS] hosts, one with address: auto") {
+TEST_CASE("e2e: tcp_rr between two exec: [ip, netns, exec, NS] hosts, one with address: auto; the "
+          "summary notes that they share one kernel and a server placement that wraps onto the Rx CPU") {
     if (skip_without_netns()) return;
     netns_hosts f(2);
     f.stop_sshd(0); // no sshd is involved at all
     f.stop_sshd(1);
     scratch s;
-    auto plan = s.write("plan.yaml", exec_plan(f, "e2e-exec", R"(  - name: rr
+    // The agents inherit this process's CPUs: an offset of their count comes back to the Rx CPU.
+    cpu_set_t mine;
+    CPU_ZERO(&mine);
+    REQUIRE(sched_getaffinity(0, sizeof mine, &mine) == 0);
+    const int cpus = CPU_COUNT(&mine);
+    auto plan = s.write("plan.yaml", exec_plan(f, "e2e-exec",
+                                               fmt::format(R"(  - name: rr
     traffic: tcp_rr
     client: a
     server: b
-)"));
+    placement: {{server: rx+{}}}
+)",
+                                                           cpus)));
     auto r = run_kperf({plan.string(), "-o", (s / "out").string()}, s / "log", 60s);
     INFO(r.log);
     REQUIRE(r.code == 0);
@@ -70,6 +81,19 @@ TEST_CASE("e2e: tcp_rr between two exec: [ip, netns, exec, NS] hosts, one with a
     const auto& rr = instance_of(doc, "rr");
     CHECK(rr["status"] == "ok");
     CHECK(rr["aggregate"]["metrics"]["transactions_per_s"]["value"].get<double>() > 0);
+    // Two namespaces, one kernel: the same boot id, noted once.
+    const std::string boot_id = doc["hosts"]["a"]["environment"]["boot_id"];
+    CHECK(boot_id.size() == 36);
+    CHECK(doc["hosts"]["b"]["environment"]["boot_id"] == boot_id);
+    const std::string shared =
+        fmt::format("NOTE hosts a, b share one kernel (boot_id {}): ", boot_id.substr(0, 8));
+    CHECK(r.log.find(shared) != std::string::npos);
+    CHECK(r.log.find(shared) == r.log.rfind(shared));
+    const std::string wrap = fmt::format("placement rx+{} wraps onto the Rx CPU itself: {} CPU{} allowed",
+                                         cpus, cpus, cpus == 1 ? " is" : "s are");
+    CHECK(rr["repeats"][0]["server"]["placement_note"].get<std::string>().starts_with(wrap));
+    CHECK(rr["repeats"][0]["client"]["placement_note"] == "");
+    CHECK(r.log.find("NOTE rr: server b: " + wrap) != std::string::npos);
 }
 
 TEST_CASE("e2e: address: {auto: IFACE} naming a missing interface fails that host with a message") {

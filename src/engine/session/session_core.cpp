@@ -182,6 +182,8 @@ result<void> session_core::start(std::int64_t go_realtime_ns) {
     if (!allowed) return fail(allowed.error().context("placement"));
     if (auto why = check_placement(job_.placement, *allowed))
         return usage(fmt::format("placement: {}", *why));
+    if (auto why = wrap_note(job_.placement, *allowed))
+        placement_note_ += (placement_note_.empty() ? "" : "; ") + *why;
     std::vector<int> rx;
     std::vector<std::uint32_t> flow_of;
     if (crr) {

@@ -122,6 +122,14 @@ int place(const placement_rule& rule, int rx_cpu, std::span<const int> allowed, 
     return -1;
 }
 
+std::optional<std::string> wrap_note(const placement_rule& rule, std::span<const int> allowed) {
+    if (rule.how != placement_rule::kind::rx || rule.offset == 0 || allowed.empty()) return std::nullopt;
+    const auto n = static_cast<long long>(allowed.size());
+    if (rule.offset % n != 0) return std::nullopt;
+    return fmt::format("placement {} wraps onto the Rx CPU itself: {} CPU{} allowed ({})", to_string(rule), n,
+                       n == 1 ? " is" : "s are", format_cpu_list(allowed));
+}
+
 std::optional<std::string> check_placement(const placement_rule& rule, std::span<const int> allowed) {
     switch (rule.how) {
     case placement_rule::kind::any:

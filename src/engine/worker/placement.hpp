@@ -24,6 +24,10 @@ namespace kp::engine {
 ///           the list in the order written; -1 when the list is empty.
 int place(const placement_rule& rule, int rx_cpu, std::span<const int> allowed, std::size_t worker_index = 0);
 
+/// A note when `rule` is rx+N or rx-N and N is a multiple of the number of allowed CPUs, so the
+/// offset wraps all the way round onto the Rx CPU itself (rx+2 with two CPUs); else nullopt.
+std::optional<std::string> wrap_note(const placement_rule& rule, std::span<const int> allowed);
+
 /// Why `rule` can never hold on `allowed` (e.g. a listed CPU is not allowed), or nullopt.
 std::optional<std::string> check_placement(const placement_rule& rule, std::span<const int> allowed);
 

@@ -5,6 +5,8 @@
 
 #include "engine/worker/placement.hpp"
 #include "runner/plan/expand.hpp"
+#include "runner/plan/params.hpp"
+#include "runner/plan/units.hpp"
 
 namespace kp::runner {
 namespace {
@@ -25,6 +27,14 @@ std::string describe_rule(const engine::placement_rule& r) {
     if (r.how == k::cpus) return engine::format_cpu_list(r.cpus);
     if (r.offset == 0) return "rx";
     return fmt::format("rx{:+d}", r.offset);
+}
+
+/// A parameter's value as written, and in bytes when it is a size in a decimal unit: `64KB` is
+/// 64000 bytes, which a reader may take for 64KiB.
+std::string shown_value(std::string_view name, const std::string& value) {
+    auto p = param_from_name(name);
+    if (!p || info(*p).kind != param_kind::size) return value;
+    return decimal_size_note(value).value_or(value);
 }
 
 } // namespace
@@ -79,7 +89,7 @@ std::string format_dry_run(const plan& p, const std::vector<instance>& instances
                 for (const auto& [name, value] : m.params)
                     if (name != "client" && name != "server" && name != "traffic" && name != "duration" &&
                         name != "warmup" && name != "repeat" && name != "on_error")
-                        shown.push_back(name + "=" + value);
+                        shown.push_back(name + "=" + shown_value(name, value));
                 out += fmt::format("    member {}: {} {} -> {}\n        {}\n", m.member, name_of(m.job.kind),
                                    m.client, m.server, fmt::join(shown, ", "));
                 out += fmt::format("        placement: client {}, server {}, distinct_rx {}\n",
@@ -94,7 +104,7 @@ std::string format_dry_run(const plan& p, const std::vector<instance>& instances
         out += fmt::format("    server: {}\n", describe_host(*p.find_host(in.server)));
         for (const auto& [name, value] : in.params) {
             if (name == "client" || name == "server") continue;
-            out += fmt::format("    {}: {}\n", name, value);
+            out += fmt::format("    {}: {}\n", name, shown_value(name, value));
         }
         out += fmt::format("    placement: client {}, server {}, distinct_rx {}\n",
                            describe_rule(in.client_placement), describe_rule(in.server_placement),

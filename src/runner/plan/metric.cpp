@@ -67,6 +67,11 @@ bool measured_by(engine::traffic kind, metric m) {
     }
 }
 
+double default_tolerance(engine::traffic kind, metric m) {
+    if (m == metric::throughput_bps && !engine::info(kind).stream()) return 0;
+    return info(m).tolerance;
+}
+
 std::vector<metric> measured_metrics(engine::traffic kind) {
     std::vector<metric> out;
     for (metric m : all_metrics())

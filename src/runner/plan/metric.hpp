@@ -15,7 +15,7 @@ namespace kp::runner {
 
 /// Every derived metric. Names (metric_info::name) are stable: reports and plans use them.
 enum class metric : std::uint8_t {
-    throughput_bps,     ///< goodput, bits/s, counted by the receiving side(s)
+    throughput_bps,     ///< goodput, bits/s: streams' received bytes, rr/crr the client's responses
     transactions_per_s, ///< completed request/response pairs per second (client)
     connections_per_s,  ///< tcp_crr connections per second (client)
     latency_p50,
@@ -66,6 +66,10 @@ struct metric_info {
 /// these (given non-zero counters; a test holds the two together). Plan checks use it to refuse
 /// `expect:` and `search.slo` entries that could never be verified.
 [[nodiscard]] bool measured_by(engine::traffic kind, metric m);
+/// compare's default tolerance of `m` on an instance of `kind`: info(m).tolerance, except that
+/// rr and crr throughput_bps (response bytes per transaction) moves with transactions_per_s, so
+/// it is not gated by default and one drop is not reported twice.
+[[nodiscard]] double default_tolerance(engine::traffic kind, metric m);
 /// The metrics `kind` measures, in declaration order.
 [[nodiscard]] std::vector<metric> measured_metrics(engine::traffic kind);
 

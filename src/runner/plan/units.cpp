@@ -144,6 +144,25 @@ parsed<double> parse_number(std::string_view text) {
     return v;
 }
 
+std::optional<std::string> decimal_size_note(std::string_view text) {
+    struct unit {
+        std::string_view decimal, binary;
+        double factor;
+    };
+    static constexpr unit units[] = {
+        {"kB", "KiB", 0x1p10}, {"KB", "KiB", 0x1p10}, {"MB", "MiB", 0x1p20}, {"GB", "GiB", 0x1p30}};
+    auto n = split_number(text);
+    auto bytes = parse_size(text);
+    if (!n || !bytes) return std::nullopt;
+    for (const auto& u : units)
+        if (n->suffix == u.decimal) {
+            auto number = text.substr(0, text.size() - u.decimal.size());
+            return fmt::format("{} = {} B ({}{} would be {:.0f} B)", text, *bytes, number, u.binary,
+                               n->number * u.factor);
+        }
+    return std::nullopt;
+}
+
 std::string format_size(std::uint64_t bytes) {
     static constexpr std::pair<std::uint64_t, std::string_view> units[] = {
         {1ull << 30, "GiB"}, {1ull << 20, "MiB"}, {1ull << 10, "KiB"}};

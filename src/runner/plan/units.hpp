@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,10 @@ struct rate {
 /// A plain decimal number such as `20000`, `0.5` or `1e6`.
 [[nodiscard]] parsed<double> parse_number(std::string_view text);
 
+/// A size written in a decimal unit ("64KB" = 64000 bytes) shown in bytes beside the binary
+/// one it is easily taken for: "64KB = 64000 B (64KiB would be 65536 B)"; nullopt for any
+/// other text, such as "64KiB" or "4096".
+[[nodiscard]] std::optional<std::string> decimal_size_note(std::string_view text);
 /// 65536 -> "64KiB", 100 -> "100".
 [[nodiscard]] std::string format_size(std::uint64_t bytes);
 /// 2s -> "2s", 1500ms -> "1500ms".

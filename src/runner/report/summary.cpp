@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -111,6 +112,39 @@ std::string group_lines(const instance_record& r) {
     return out;
 }
 
+/// "NOTE rr: server b: placement rx+2 wraps ...": each side's placement note, once over the repeats.
+std::string placement_notes(const instance_record& r) {
+    std::string out;
+    for (const auto& rep : r.repeats)
+        for (const auto& [side, host, s] : {std::tuple("client", &r.client_host, &rep.client),
+                                            std::tuple("server", &r.server_host, &rep.server)}) {
+            if (s->placement_note.empty()) continue;
+            std::string line = fmt::format("NOTE {}: {} {}: {}\n", r.id, side, *host, s->placement_note);
+            if (out.find(line) == std::string::npos) out += line;
+        }
+    return out;
+}
+
+/// One line per set of plan hosts that report one boot id: they are one kernel, so host-wide CPU
+/// figures count the same CPUs for each of them.
+std::string shared_kernel_notes(const run_record& run) {
+    std::map<std::string, std::vector<std::string>> hosts_of;
+    for (const auto& h : run.hosts)
+        if (auto b = h.environment.find("boot_id"); h.environment.is_object() && b != h.environment.end() &&
+                                                    b->is_string() && !b->get<std::string>().empty())
+            hosts_of[b->get<std::string>()].push_back(h.name);
+    std::string out;
+    for (const auto& [boot_id, hosts] : hosts_of)
+        if (hosts.size() > 1)
+            out +=
+                fmt::format("NOTE hosts {} share one kernel (boot_id {}): client_cpu_s and server_cpu_s each "
+                            "count all of its CPUs, so the same CPU time shows as client and as server; "
+                            "a side's own CPU is its rusage_user_s + rusage_system_s in results.json "
+                            "(process_cpu_s for via hops)\n",
+                            fmt::join(hosts, ", "), boot_id.substr(0, 8));
+    return out;
+}
+
 std::string traffic_name(const instance_record& r) {
     return r.is_group() ? std::string("group") : std::string(engine::info(r.kind).name);
 }
@@ -162,6 +196,9 @@ std::string summary_table(const run_record& run) {
         if (const auto& s = r.search) out += search_line(r.id, *s);
         if (!r.hops.empty()) out += proxy_lines(r);
         if (r.is_group()) out += group_lines(r);
+        out += placement_notes(r);
+        for (const auto& m : r.members)
+            out += placement_notes(m);
         for (const auto& m : r.members)
             for (const auto& c : m.checks)
                 if (!c.passed) out += fmt::format("FAIL {}: {}\n", m.id, describe_check(c));
@@ -177,6 +214,7 @@ std::string summary_table(const run_record& run) {
                                r.failure->host.empty() ? "-" : r.failure->host, r.failure->step,
                                r.failure->error);
     }
+    out += shared_kernel_notes(run);
     for (const auto& h : run.hosts)
         if (h.failure)
             out += fmt::format("ERROR host {}: {}: {}\n", h.name, h.failure->step, h.failure->error);

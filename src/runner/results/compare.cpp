@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/wire/codec.hpp"
 #include "runner/results/exit_code.hpp"
 #include "runner/results/expect_eval.hpp"
 
@@ -40,6 +41,11 @@ std::optional<figure> figure_of(const json& instance, metric m) {
 std::string status_of(const json& instance) {
     auto s = instance.find("status");
     return s != instance.end() && s->is_string() ? s->get<std::string>() : "ok";
+}
+
+std::string traffic_of(const json& instance) {
+    auto t = instance.find("traffic");
+    return t != instance.end() && t->is_string() ? t->get<std::string>() : std::string();
 }
 
 bool measured(const std::string& status) {
@@ -193,9 +199,13 @@ comparison_report compare_results(const json& base, const json& fresh, const tol
             r.not_comparable.push_back(fmt::format("{}: {} in BASE, {} in NEW", id, bs, fs));
             continue;
         }
+        // A group ("traffic": "group") or an unknown kind keeps the table's defaults.
+        auto kind = engine::parse_traffic(traffic_of(*fi));
         for (metric m : all_metrics()) {
             auto t = tolerances.find(m);
-            double tol = t != tolerances.end() ? t->second : info(m).tolerance;
+            double tol = t != tolerances.end() ? t->second
+                         : kind                ? default_tolerance(*kind, m)
+                                               : info(m).tolerance;
             if (info(m).direction == better::none || (t == tolerances.end() && tol == 0)) continue;
             auto bf = figure_of(*bit->second, m), ff = figure_of(*fi, m);
             if (bf && ff) r.rows.push_back(judge(id, m, *bf, *ff, tol));

@@ -84,12 +84,13 @@ metric_values derive_metrics(engine::traffic kind, const engine::side_result& cl
                              const engine::side_result& server) {
     metric_values v{};
     side_sums c = sums_of(client), s = sums_of(server);
-    // Goodput is what arrived: each side's received bytes over its own window, so forward,
-    // reverse and bidir all add up without knowing the direction.
-    double bps =
-        8 * (per_second(c.received_bytes, client.seconds) + per_second(s.received_bytes, server.seconds));
-    set(v, metric::throughput_bps, bps);
     bool rr = !is_stream(kind);
+    // Goodput is what arrived. Streams: each side's received bytes over its own window, so
+    // forward, reverse and bidir all add up without knowing the direction. rr and crr: the
+    // response bytes the client received (wrk's Transfer/sec); requests count in transactions_per_s.
+    double bps = 8 * per_second(c.received_bytes, client.seconds);
+    if (!rr) bps += 8 * per_second(s.received_bytes, server.seconds);
+    set(v, metric::throughput_bps, bps);
     if (rr) set(v, metric::transactions_per_s, per_second(c.transactions, client.seconds));
     if (engine::info(kind).pattern == engine::exchange::crr)
         set(v, metric::connections_per_s, per_second(c.connections, client.seconds));

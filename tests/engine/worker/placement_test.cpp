@@ -99,6 +99,20 @@ TEST_CASE("placement: check_placement explains rules that can never hold") {
     CHECK(check_placement(rx(1), std::span<const int>{}) == "placement rx+1: no CPUs are allowed");
 }
 
+TEST_CASE("placement: an rx offset that wraps onto the Rx CPU itself is noted") {
+    const std::vector<int> two{0, 1}, four{0, 1, 2, 3};
+    CHECK(wrap_note(rx(2), two) == "placement rx+2 wraps onto the Rx CPU itself: 2 CPUs are allowed (0-1)");
+    CHECK(place(rx(2), 1, two) == 1); // what the note is about
+    CHECK(wrap_note(rx(-4), two) == "placement rx-4 wraps onto the Rx CPU itself: 2 CPUs are allowed (0-1)");
+    CHECK(wrap_note(rx(1), std::vector<int>{3}) ==
+          "placement rx+1 wraps onto the Rx CPU itself: 1 CPU is allowed (3)");
+    CHECK_FALSE(wrap_note(rx(2), four));
+    CHECK_FALSE(wrap_note(rx(3), two)); // wraps, but onto the other CPU
+    CHECK_FALSE(wrap_note(rx(0), two)); // rx itself is what was asked
+    CHECK_FALSE(wrap_note(cpus({0, 0}), two));
+    CHECK_FALSE(wrap_note(rx(2), std::span<const int>{}));
+}
+
 TEST_CASE("placement: parse and print plan syntax") {
     for (std::string_view s : {"any", "rx", "rx+2", "rx-1", "0-3,8", "5"}) {
         const auto r = parse_placement(s);

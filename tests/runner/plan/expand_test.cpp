@@ -179,6 +179,14 @@ TEST_CASE("expand: dry run lists ids, hosts and parameters") {
     CHECK(out.find("    duration: 10s\n") != std::string::npos);
 }
 
+TEST_CASE("expand: dry run shows a decimal size in bytes, beside the binary one") {
+    auto p = must_load(std::string(two_hosts) +
+                       "  - {name: bulk, traffic: tcp_stream, write_size: 64KB, read_size: 64KiB}\n");
+    auto out = format_dry_run(p);
+    CHECK(out.find("    write_size: 64KB = 64000 B (64KiB would be 65536 B)\n") != std::string::npos);
+    CHECK(out.find("    read_size: 64KiB\n") != std::string::npos);
+}
+
 TEST_CASE("expand: every plan under plans/ loads and expands") {
     const char* root = std::getenv("KPERF_SOURCE_ROOT");
     REQUIRE(root);

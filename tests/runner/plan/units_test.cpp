@@ -20,6 +20,17 @@ TEST_CASE("units: sizes") {
     CHECK(format_size(1000) == "1000");
 }
 
+TEST_CASE("units: a decimal size is noted in bytes, a binary one is not") {
+    CHECK(decimal_size_note("64KB") == "64KB = 64000 B (64KiB would be 65536 B)");
+    CHECK(decimal_size_note("1kB") == "1kB = 1000 B (1KiB would be 1024 B)");
+    CHECK(decimal_size_note("2MB") == "2MB = 2000000 B (2MiB would be 2097152 B)");
+    CHECK(decimal_size_note("1GB") == "1GB = 1000000000 B (1GiB would be 1073741824 B)");
+    CHECK_FALSE(decimal_size_note("64KiB"));
+    CHECK_FALSE(decimal_size_note("4096"));
+    CHECK_FALSE(decimal_size_note("64B"));
+    CHECK_FALSE(decimal_size_note("1.5KB")); // not a size at all
+}
+
 TEST_CASE("units: durations need a unit") {
     CHECK(parse_duration("500ms").value() == 500ms);
     CHECK(parse_duration("10s").value() == 10s);

@@ -107,8 +107,8 @@ TEST_CASE("aggregate: metrics of a forward stream come from the receiving side")
 TEST_CASE("aggregate: rr metrics: transactions/s, latency and CPU per transaction") {
     auto client = side(2), server = side(2);
     client.flows[0].transactions = 20'000;
-    client.flows[0].bytes_received = 20'000 * 64;
-    server.flows[0].bytes_received = 20'000 * 64;
+    client.flows[0].bytes_received = 20'000 * 1000; // 1000 B responses
+    server.flows[0].bytes_received = 20'000 * 64;   // 64 B requests
     for (int i = 0; i < 100; ++i)
         client.latency.record(50'000);
     client.cpu_total.user = 0.2;
@@ -116,7 +116,13 @@ TEST_CASE("aggregate: rr metrics: transactions/s, latency and CPU per transactio
     CHECK(*v[static_cast<std::size_t>(metric::transactions_per_s)] == doctest::Approx(10'000));
     CHECK(*v[static_cast<std::size_t>(metric::latency_p50)] == doctest::Approx(50).epsilon(0.01));
     CHECK(*v[static_cast<std::size_t>(metric::client_service_demand)] == doctest::Approx(10)); // 0.2 s / 20k
-    CHECK(*v[static_cast<std::size_t>(metric::throughput_bps)] == doctest::Approx(2 * 8 * 640'000.0));
+    // Goodput of rr is the responses the client received, as docs/results.md says: 10k/s x 1000 B.
+    CHECK(*v[static_cast<std::size_t>(metric::throughput_bps)] == doctest::Approx(8 * 10'000'000.0));
+    // crr too: the server's hello and request bytes are not in it.
+    client.flows[0].connections = 20'000;
+    server.flows[0].bytes_received = 20'000 * (64 + 40);
+    auto c = derive(engine::traffic::tcp_crr, client, server);
+    CHECK(*c[static_cast<std::size_t>(metric::throughput_bps)] == doctest::Approx(8 * 10'000'000.0));
 }
 
 TEST_CASE("aggregate: udp loss ratio counts lost over expected") {

@@ -66,6 +66,35 @@ TEST_CASE("compare: a change within tolerance is fine even with tight CIs") {
     CHECK_FALSE(r3.regressed());
 }
 
+TEST_CASE("compare: rr throughput follows transactions/s, so only transactions/s is gated by default") {
+    // 1000 B responses: throughput_bps is transactions_per_s x 8000, the same drop twice.
+    auto rr = [](double tps) {
+        json i = instance("rpc", {{"transactions_per_s", metric_json(tps, tps * 0.99, tps * 1.01)},
+                                  {"throughput_bps", metric_json(tps * 8000, tps * 7920, tps * 8080)}});
+        i["traffic"] = "tcp_rr";
+        return doc({i});
+    };
+    auto r = compare_results(rr(10000), rr(5000), {});
+    REQUIRE(row(r, "rpc", metric::transactions_per_s));
+    CHECK(row(r, "rpc", metric::transactions_per_s)->outcome == verdict::regression);
+    CHECK_FALSE(row(r, "rpc", metric::throughput_bps));
+    CHECK(format_comparison(r).ends_with("compare: 1 regression\n"));
+    // Asked for explicitly, it is gated again.
+    auto t = parse_tolerances({"throughput_bps=10%"});
+    REQUIRE(t);
+    auto r2 = compare_results(rr(10000), rr(5000), *t);
+    REQUIRE(row(r2, "rpc", metric::throughput_bps));
+    CHECK(row(r2, "rpc", metric::throughput_bps)->outcome == verdict::regression);
+    CHECK(format_comparison(r2).ends_with("compare: 2 regressions\n"));
+    // A stream's throughput is its headline: gated by default.
+    json bulk = instance("bulk", {{"throughput_bps", metric_json(10e9, 9.9e9, 10.1e9)}});
+    bulk["traffic"] = "tcp_stream";
+    json slow = bulk;
+    slow["aggregate"]["metrics"]["throughput_bps"] = metric_json(5e9, 4.9e9, 5.1e9);
+    CHECK(row(compare_results(doc({bulk}), doc({slow}), {}), "bulk", metric::throughput_bps)->outcome ==
+          verdict::regression);
+}
+
 TEST_CASE("compare: instances missing on either side and failed instances are reported") {
     auto base = doc({instance("a", {}), instance("b", {}), instance("c", {})});
     auto fresh = doc({instance("b", {}), instance("c", {}, "failed"), instance("d", {})});
