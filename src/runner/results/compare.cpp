@@ -211,12 +211,12 @@ std::string format_comparison(const comparison_report& r) {
     std::size_t w = 8;
     for (const auto& d : r.rows)
         w = std::max(w, d.instance.size());
-    std::string out = fmt::format("{:<{}}  {:<18} {:>12} {:>12} {:>12} {:>9} {:>6}  {}\n", "instance", w,
+    std::string out = fmt::format("{:<{}}  {:<18} {:>13} {:>13} {:>13} {:>9} {:>6}  {}\n", "instance", w,
                                   "metric", "base", "new", "delta", "change", "tol", "verdict");
     for (const auto& d : r.rows) {
         auto text = [&d](double v) { return human_metric(d.which, v, d.unit); };
         const double delta = d.fresh - d.base;
-        out += fmt::format("{:<{}}  {:<18} {:>12} {:>12} {:>12} {:>9} {:>5.0f}%  {}\n", d.instance, w,
+        out += fmt::format("{:<{}}  {:<18} {:>13} {:>13} {:>13} {:>9} {:>5.0f}%  {}\n", d.instance, w,
                            info(d.which).name, text(d.base), text(d.fresh), plus_sign(delta, text(delta)),
                            pct(d.change), d.tolerance * 100, verdict_name(d.outcome));
     }

@@ -91,9 +91,9 @@ TEST_CASE("compare: the table prints base, new and the signed delta in the metri
     REQUIRE(t);
     const std::string text = format_comparison(compare_results(base, fresh, *t));
     INFO(text);
-    CHECK(text.find("rpc       transactions_per_s   10.4k tx/s   10.0k tx/s    -400 tx/s     -3.8%    10%  ok\n") !=
+    CHECK(text.find("rpc       transactions_per_s    10.4k tx/s    10.0k tx/s     -400 tx/s     -3.8%    10%  ok\n") !=
           std::string::npos);
-    CHECK(text.find("rpc       latency_p99             52.1 ms      49.9 ms     -2.20 ms     -4.2%    25%  ok\n") !=
+    CHECK(text.find("rpc       latency_p99              52.1 ms       49.9 ms      -2.20 ms     -4.2%    25%  ok\n") !=
           std::string::npos);
     CHECK(text.find("rpc       client_service_demand 12.3 us/transaction 13.5 us/transaction +1.16 us/transaction "
                     "    +9.4%     5%  REGRESSION\n") != std::string::npos);
