@@ -31,7 +31,8 @@ double achieved_rate(engine::traffic kind, const repeat_record& r) {
 
 /// "p99 85.2 us" or "loss 0.0100%": the figure a progress line shows for a probe.
 std::string probe_figure(const probe_record& p) {
-    if (const auto& l = p.metrics[static_cast<std::size_t>(metric::latency_p99)]) return "p99 " + human_us(*l);
+    if (const auto& l = p.metrics[static_cast<std::size_t>(metric::latency_p99)])
+        return "p99 " + human_us(*l);
     if (const auto& l = p.metrics[static_cast<std::size_t>(metric::loss_ratio)])
         return "loss " + human_percent(*l);
     return "-";

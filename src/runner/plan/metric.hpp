@@ -44,7 +44,7 @@ enum class better : std::uint8_t { higher, lower, none };
 /// Static facts about a metric.
 struct metric_info {
     std::string_view name; ///< e.g. "latency_p99"
-    std::string_view unit; ///< e.g. "us"; service demand's depends on the kind (unit_of), so both
+    std::string_view unit; ///< e.g. "us"; service demand's names both kinds' units (see unit_of)
     better direction;
     double tolerance; ///< default relative regression tolerance; 0: not gated by compare
     bool is_latency;  ///< taken from the merged histogram in aggregates

@@ -150,13 +150,18 @@ json aggregate_json(const instance_aggregate& a, std::optional<engine::traffic> 
         const auto& i = info(m.which);
         json ci = nullptr;
         if (m.stats.has_ci()) ci = json::array({m.stats.ci_low, m.stats.ci_high});
+        const std::string_view unit = kind ? unit_of(m.which, *kind) : i.unit;
         metrics[std::string(i.name)] = {
-            {"unit", kind ? unit_of(m.which, *kind) : i.unit},
+            {"unit", unit},
             {"value", m.value},
-            {"mean", m.stats.mean},     {"median", m.stats.median},
-            {"min", m.stats.min},       {"max", m.stats.max},
-            {"stddev", m.stats.stddev}, {"ci95", ci},
-            {"n", m.stats.n},           {"per_repeat", m.per_repeat},
+            {"mean", m.stats.mean},
+            {"median", m.stats.median},
+            {"min", m.stats.min},
+            {"max", m.stats.max},
+            {"stddev", m.stats.stddev},
+            {"ci95", ci},
+            {"n", m.stats.n},
+            {"per_repeat", m.per_repeat},
         };
     }
     return {{"metrics", metrics}, {"latency_histogram", a.latency}};

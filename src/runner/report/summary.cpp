@@ -46,12 +46,12 @@ std::string search_line(const std::string& id, const search_record& s) {
 std::string proxy_lines(const instance_record& r) {
     std::string out;
     for (const auto& h : r.hops)
-        out += fmt::format(
-            "PROXY {}: hop {}: cpu {} (forwarder {}), {}, {} connections, {} errors\n", r.id, h.host,
-            human_seconds(h.cpu_s), human_seconds(h.process_cpu_s),
-            h.service_demand ? human_demand(*h.service_demand, engine::info(r.kind).service_demand_unit)
-                             : std::string("-"),
-            h.connections, h.errors);
+        out += fmt::format("PROXY {}: hop {}: cpu {} (forwarder {}), {}, {} connections, {} errors\n", r.id,
+                           h.host, human_seconds(h.cpu_s), human_seconds(h.process_cpu_s),
+                           h.service_demand
+                               ? human_demand(*h.service_demand, engine::info(r.kind).service_demand_unit)
+                               : std::string("-"),
+                           h.connections, h.errors);
     if (const auto& d = r.direct) {
         auto delta = [](const std::optional<double>& v, std::string (*text)(double)) {
             return v ? plus_sign(*v, text(*v)) : std::string("-");
@@ -97,7 +97,9 @@ std::string group_lines(const instance_record& r) {
             const auto* x = a.find(k);
             return x ? human_us(x->value) : std::string("-");
         };
-        auto d = [](const std::optional<double>& v) { return v ? plus_sign(*v, human_us(*v)) : std::string("-"); };
+        auto d = [](const std::optional<double>& v) {
+            return v ? plus_sign(*v, human_us(*v)) : std::string("-");
+        };
         if (m)
             out += fmt::format(
                 "GROUP {}: {} under load p50 {} p99 {}; alone p50 {} p99 {}; inflation p50 {} p99 {}\n", r.id,

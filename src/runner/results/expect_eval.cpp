@@ -43,8 +43,8 @@ std::string describe_check(const check_result& c, std::optional<engine::traffic>
     auto m = metric_from_name(name);
     // Not a metric (search_peak: messages/s): a bare number.
     auto text = [&](double v) { return m ? human_metric(*m, v, kind) : human_number(v); };
-    std::string head = fmt::format("{} {}", c.metric,
-                                   c.text.empty() ? fmt::format("{} {}", symbol(c.op), text(c.bound)) : c.text);
+    std::string head = fmt::format(
+        "{} {}", c.metric, c.text.empty() ? fmt::format("{} {}", symbol(c.op), text(c.bound)) : c.text);
     if (!c.measured) return head + ": not measured";
     std::string s = fmt::format("{}: measured {}", head, text(*c.measured));
     if (c.ci) s += fmt::format(" (95% CI {} .. {})", text(c.ci->first), text(c.ci->second));

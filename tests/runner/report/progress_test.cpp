@@ -29,7 +29,9 @@ TEST_CASE("progress: the headline prints rates and latencies in the unit that fi
                    false) == "6853 conn/s 6853 tx/s p50 48.8 us p99 1.00 ms");
     CHECK(headline(traffic::tcp_stream, values({{metric::throughput_bps, 9.41e9}}), false) == "9.41 Gbit/s");
     CHECK(headline(traffic::udp_rr,
-                   values({{metric::transactions_per_s, 5000}, {metric::latency_p50, 0.85}, {metric::loss_ratio, 0.0012}}),
+                   values({{metric::transactions_per_s, 5000},
+                           {metric::latency_p50, 0.85},
+                           {metric::loss_ratio, 0.0012}}),
                    false) == "5000 tx/s p50 850 ns loss 0.120%");
     CHECK(headline(traffic::tcp_stream, values({}), false) == "-");
 }

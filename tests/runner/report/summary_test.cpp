@@ -9,7 +9,8 @@ using kp::engine::traffic;
 namespace {
 
 /// An instance of one repeat with these metrics.
-instance_record one_repeat(std::string id, traffic kind, std::initializer_list<std::pair<metric, double>> list) {
+instance_record one_repeat(std::string id, traffic kind,
+                           std::initializer_list<std::pair<metric, double>> list) {
     instance_record r;
     r.id = std::move(id);
     r.kind = kind;
@@ -34,7 +35,8 @@ bool has_line(const std::string& text, const std::string& line) {
 TEST_CASE("summary: FAIL, SEARCH and PROXY lines in the unit that fits, service demand in the kind's") {
     run_record run;
     auto rr = one_repeat("rr", traffic::tcp_rr,
-                         {{metric::transactions_per_s, 1e4}, {metric::latency_p99, 49'900},
+                         {{metric::transactions_per_s, 1e4},
+                          {metric::latency_p99, 49'900},
                           {metric::client_service_demand, 1'234}});
     rr.status = instance_status::expect_failed;
     rr.checks = {failed("latency_p99", "< 1ms", 49'900), failed("transactions_per_s", "> 20000", 9999.6),
@@ -61,7 +63,8 @@ TEST_CASE("summary: FAIL, SEARCH and PROXY lines in the unit that fits, service 
     CHECK(has_line(s, "FAIL rr: transactions_per_s > 20000: measured 10.0k tx/s"));
     CHECK(has_line(s, "FAIL rr: client_service_demand < 100: measured 1.23 ms/transaction"));
     CHECK(has_line(s, "FAIL bulk: server_service_demand < 0.1: measured 512 ms/GB"));
-    CHECK(has_line(s, "PROXY rr: hop p: cpu 410 ms (forwarder 52.0 ms), 12.3 us/transaction, 2 connections, 0 errors"));
+    CHECK(has_line(
+        s, "PROXY rr: hop p: cpu 410 ms (forwarder 52.0 ms), 12.3 us/transaction, 2 connections, 0 errors"));
     CHECK(has_line(s, "PROXY rr: added latency p50 -31.2 us, p99 +944 us; added cpu +12.3 ms"));
     CHECK(has_line(s, "SEARCH knee: peak 7500/s, bracket [7500/s, 10.0k/s], 0 probe(s) (bracket ...)"));
 }
