@@ -104,9 +104,9 @@ scenarios:
                        s / "log", 60s);
     INFO(r.log);
     CHECK(r.code == 1);
-    // e.g. "FAIL rr: transactions_per_s > 1e12: measured 47.9k 1/s"
+    // e.g. "FAIL rr: transactions_per_s > 1e12: measured 47.9k tx/s"
     CHECK(std::regex_search(r.log,
-                            std::regex(R"(FAIL rr: transactions_per_s > 1e12: measured [0-9.]+k? 1/s)")));
+                            std::regex(R"(FAIL rr: transactions_per_s > 1e12: measured [0-9.]+k? tx/s)")));
 
     auto doc = load_json(s / "out" / "results.json");
     CHECK(schema_errors(s / "out") == "");
@@ -396,7 +396,7 @@ scenarios:
     // Three seconds each: rr from its client (with that second's p50/p99), the stream from its server.
     const std::regex rr_line(
         R"(\n  rr client +[123]\.0 s  [0-9.]+k? tx/s  p50 [0-9.]+ [nu]s  p99 [0-9.]+ [num]?s)");
-    const std::regex up_line(R"(\n  up server +[123]\.0 s  [0-9.]+[kMG]?bit/s)");
+    const std::regex up_line(R"(\n  up server +[123]\.0 s  [0-9.]+ [kMG]?bit/s)");
     auto count = [&](const std::regex& re) {
         return std::distance(std::sregex_iterator(r.log.begin(), r.log.end(), re), std::sregex_iterator());
     };

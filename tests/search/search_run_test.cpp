@@ -191,7 +191,7 @@ TEST_CASE("search run: dry run shows the search of plans/knee.yaml and contacts 
     INFO(out);
     CHECK(rc == 0);
     CHECK(out.find("    rate: search\n") != std::string::npos);
-    CHECK(out.find("    search: rate 1k/s .. 2M/s (1000 .. 2e+06 messages/s), precision 5%, at most 24 "
+    CHECK(out.find("    search: rate 1k/s .. 2M/s (1000 .. 2.00M messages/s), precision 5%, at most 24 "
                    "probes of 1s + "
                    "300ms warm-up\n    slo: latency_p99 < 1ms\n") != std::string::npos);
     CHECK(out.find("    slo: loss_ratio < 0.1%\n") != std::string::npos);

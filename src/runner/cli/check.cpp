@@ -12,6 +12,7 @@
 #include "runner/orchestrate/hosts.hpp"
 #include "runner/orchestrate/orchestrate.hpp"
 #include "runner/plan/expand.hpp"
+#include "runner/plan/human.hpp"
 #include "runner/results/exit_code.hpp"
 
 namespace kp::runner {
@@ -39,10 +40,8 @@ std::string probe_line(const plan& p, const agent_pool& pool, const probe_route&
     if (res.failure)
         return fmt::format("pair {}: {} FAILED: host {}: {}: {}\n", describe_route(p, r, &pool), name,
                            res.failure->host, res.failure->step, res.failure->error);
-    return fmt::format("pair {}: {} ok, {} transactions in {} ms, p50 {:.1f} us\n",
-                       describe_route(p, r, &pool), name, res.transactions,
-                       std::chrono::duration_cast<std::chrono::milliseconds>(timing.window).count(),
-                       res.p50_us);
+    return fmt::format("pair {}: {} ok, {} transactions in {}, p50 {}\n", describe_route(p, r, &pool), name,
+                       res.transactions, human_ns(double(timing.window.count())), human_us(res.p50_us));
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 
 #include "engine/worker/placement.hpp"
 #include "runner/plan/expand.hpp"
+#include "runner/plan/human.hpp"
 #include "runner/plan/params.hpp"
 #include "runner/plan/units.hpp"
 
@@ -122,12 +123,13 @@ std::string format_dry_run(const plan& p, const std::vector<instance>& instances
         for (const auto& e : in.expect)
             out += fmt::format("    expect: {} {}\n", e.metric, e.text);
         if (const auto& s = in.search) {
-            out += fmt::format(
-                "    search: rate {} .. {} ({:g} .. {:g} messages/s), precision {:g}%, at most {} "
-                "probes of {} + {} warm-up{}\n",
-                format_rate(s->low), format_rate(s->high), s->low_per_s, s->high_per_s, s->precision * 100,
-                s->max_probes, format_duration(s->probe_duration), format_duration(in.job.warmup),
-                s->max_time.count() ? ", at most " + format_duration(s->max_time) : std::string());
+            out += fmt::format("    search: rate {} .. {} ({} .. {} messages/s), precision {:g}%, at most {} "
+                               "probes of {} + {} warm-up{}\n",
+                               format_rate(s->low), format_rate(s->high), human_number(s->low_per_s),
+                               human_number(s->high_per_s), s->precision * 100, s->max_probes,
+                               format_duration(s->probe_duration), format_duration(in.job.warmup),
+                               s->max_time.count() ? ", at most " + format_duration(s->max_time)
+                                                   : std::string());
             for (const auto& e : s->slo)
                 out += fmt::format("    slo: {} {}\n", e.metric, e.text);
             out += fmt::format(

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "runner/results/expect_eval.hpp"
+#include "runner/plan/human.hpp"
 
 namespace kp::runner {
 
@@ -13,12 +13,12 @@ void live_printer::watch(remote::agent_client* agent, std::string name, std::str
 std::string live_line(const std::string& label, const engine::sample& s, double seconds, bool stream) {
     std::string line = fmt::format("  {:<28} {:>6.1f} s  ", label, s.t);
     if (stream) {
-        line += fmt::format("{}bit/s", human_number(seconds > 0 ? 8.0 * double(s.bytes) / seconds : 0));
+        line += human_bit_rate(seconds > 0 ? 8.0 * double(s.bytes) / seconds : 0);
     } else {
-        line += fmt::format("{} tx/s", human_number(seconds > 0 ? double(s.transactions) / seconds : 0));
+        line += human_rate(seconds > 0 ? double(s.transactions) / seconds : 0, "tx");
     }
-    if (s.latency_p50_us) line += "  p50 " + human_latency_us(*s.latency_p50_us);
-    if (s.latency_p99_us) line += "  p99 " + human_latency_us(*s.latency_p99_us);
+    if (s.latency_p50_us) line += "  p50 " + human_us(*s.latency_p50_us);
+    if (s.latency_p99_us) line += "  p99 " + human_us(*s.latency_p99_us);
     return line;
 }
 

@@ -13,6 +13,7 @@
 #include "runner/orchestrate/repeat.hpp"
 #include "runner/orchestrate/search.hpp"
 #include "runner/orchestrate/setup.hpp"
+#include "runner/plan/human.hpp"
 #include "runner/results/expect_eval.hpp"
 #include "runner/results/stats.hpp"
 
@@ -69,10 +70,10 @@ double lateness_limit_us(const instance& inst) {
 std::optional<std::string> lateness_warning(const instance& inst, std::optional<double> p99_us) {
     const double limit = lateness_limit_us(inst);
     if (!p99_us || *p99_us <= limit) return std::nullopt;
-    return fmt::format("the client's paced sends left late (send_lateness_p99 {:.1f} us > {:.0f} us): "
-                       "its latencies include that delay; it could not keep the schedule (a busy "
-                       "client CPU, or in_flight too low for the rate)",
-                       *p99_us, limit);
+    return fmt::format("the client's paced sends left late (send_lateness_p99 {} > {}): its latencies "
+                       "include that delay; it could not keep the schedule (a busy client CPU, or "
+                       "in_flight too low for the rate)",
+                       human_us(*p99_us), human_us(limit));
 }
 
 std::chrono::nanoseconds planned_time(const instance& inst) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "engine/traffic/traffic.hpp"
+#include "runner/plan/human.hpp"
 #include "runner/results/aggregate.hpp"
 #include "runner/results/expect_eval.hpp"
 
@@ -28,19 +29,19 @@ double achieved_rate(engine::traffic kind, const repeat_record& r) {
     return rate;
 }
 
-/// "p99 85.2us" or "loss 0.01%": the figure a progress line shows for a probe.
+/// "p99 85.2 us" or "loss 0.0100%": the figure a progress line shows for a probe.
 std::string probe_figure(const probe_record& p) {
     if (const auto& l = p.metrics[static_cast<std::size_t>(metric::latency_p99)])
-        return *l >= 1000 ? fmt::format("p99 {:.3g}ms", *l / 1000) : fmt::format("p99 {:.3g}us", *l);
+        return "p99 " + human_us(*l);
     if (const auto& l = p.metrics[static_cast<std::size_t>(metric::loss_ratio)])
-        return fmt::format("loss {:.3g}%", *l * 100);
+        return "loss " + human_percent(*l);
     return "-";
 }
 
 } // namespace
 
 std::string rate_text(double per_s) {
-    return human_number(per_s) + "/s";
+    return human_rate(per_s);
 }
 
 probe_record judge_probe(const search_rule& rule, double offered, const probe_measurement& m) {

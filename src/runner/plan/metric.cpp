@@ -41,6 +41,12 @@ std::optional<metric> metric_from_name(std::string_view name) {
     return std::nullopt;
 }
 
+std::string_view unit_of(metric m, engine::traffic kind) {
+    if (m == metric::client_service_demand || m == metric::server_service_demand)
+        return engine::info(kind).service_demand_unit;
+    return info(m).unit;
+}
+
 std::array<metric, metric_count> all_metrics() {
     std::array<metric, metric_count> all{};
     for (std::size_t i = 0; i < metric_count; ++i)

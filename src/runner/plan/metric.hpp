@@ -47,7 +47,7 @@ enum class better : std::uint8_t { higher, lower, none };
 /// Static facts about a metric.
 struct metric_info {
     std::string_view name; ///< e.g. "latency_p99"
-    std::string_view unit; ///< e.g. "us"
+    std::string_view unit; ///< e.g. "us"; service demand's names both kinds' units (see unit_of)
     better direction;
     double tolerance; ///< default relative regression tolerance; 0: not gated by compare
     bool is_latency;  ///< taken from the merged histogram in aggregates
@@ -57,6 +57,9 @@ struct metric_info {
 [[nodiscard]] const metric_info& info(metric m);
 /// The metric called `name`, if any.
 [[nodiscard]] std::optional<metric> metric_from_name(std::string_view name);
+/// The unit of `m` in a `kind` instance: info(m).unit, but service demand is per transaction
+/// (rr, crr: "us/transaction") or per GB (streams: "s/GB"), as results/metrics.cpp derives it.
+[[nodiscard]] std::string_view unit_of(metric m, engine::traffic kind);
 /// All metrics in declaration order.
 [[nodiscard]] std::array<metric, metric_count> all_metrics();
 

@@ -13,6 +13,7 @@
 #include "engine/traffic/traffic.hpp"
 #include "engine/wire/codec.hpp"
 #include "runner/plan/expect.hpp"
+#include "runner/plan/human.hpp"
 #include "runner/plan/units.hpp"
 #include "runner/report/progress.hpp"
 #include "runner/report/summary.hpp"
@@ -204,7 +205,8 @@ json row_of(const json& inst, std::optional<engine::traffic> kind, const metric_
     json lines = json::array();
     for (const auto& chk : member(inst, "checks"))
         if (!(member(chk, "passed").is_boolean() && chk["passed"].get<bool>()))
-            lines.push_back(fmt::format("FAIL {}: {}", str(inst, "id"), describe_check(check_from(chk))));
+            lines.push_back(
+                fmt::format("FAIL {}: {}", str(inst, "id"), describe_check(check_from(chk), kind)));
     if (const json& f = member(inst, "failure"); f.is_object())
         lines.push_back(fmt::format("ERROR {}: host {}: {}: {}", str(inst, "id"), str(f, "host", "-"),
                                     str(f, "step"), str(f, "error")));
@@ -498,6 +500,10 @@ std::string baseline_html(const json& b) {
            "<th>change</th><th>tol</th><th>verdict</th></tr></thead><tbody>\n";
     for (const auto& r : member(b, "rows")) {
         const std::string verdict = str(r, "verdict");
+        auto text = [&r, m = metric_from_name(str(r, "metric"))](const char* key) {
+            const double v = num(r, key).value_or(0);
+            return m ? human_metric(*m, v, std::string_view(str(r, "unit"))) : human_number(v);
+        };
         std::string cls = verdict == "REGRESSION"  ? "regression"
                           : verdict == "improved"  ? "improved"
                           : verdict == "within CI" ? "noise"
@@ -505,9 +511,8 @@ std::string baseline_html(const json& b) {
         out += fmt::format(
             "<tr class=\"v-{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
             "<td class=\"num\">{}</td><td class=\"num\">{:.0f}%</td><td>{}</td></tr>\n",
-            cls, esc(str(r, "instance")), esc(str(r, "metric")), human_number(num(r, "base").value_or(0)),
-            human_number(num(r, "new").value_or(0)), pct_text(member(r, "change")),
-            num(r, "tolerance").value_or(0) * 100, esc(verdict));
+            cls, esc(str(r, "instance")), esc(str(r, "metric")), text("base"), text("new"),
+            pct_text(member(r, "change")), num(r, "tolerance").value_or(0) * 100, esc(verdict));
     }
     out += "</tbody></table>\n";
     for (const char* k : {"missing_in_new", "missing_in_base", "not_comparable"})
@@ -527,9 +532,7 @@ std::string instance_html(const json& v, std::size_t i) {
     for (const auto& l : v["row"]["lines"])
         out += fmt::format("<p class=\"bad\">{}</p>\n", esc(l.get<std::string>()));
     if (const json& s = member(v, "search"); s.is_object()) {
-        auto r = [](const json& x) {
-            return x.is_number() ? human_number(x.get<double>()) + "/s" : std::string("-");
-        };
+        auto r = [](const json& x) { return x.is_number() ? human_rate(x.get<double>()) : std::string("-"); };
         const json& br = member(s, "bracket");
         out += fmt::format(
             "<p>search: {}, peak {}, bracket [{}, {}], {} probe(s) ({})</p>\n", esc(str(s, "outcome")),

@@ -144,18 +144,24 @@ const char* to_string(run_status s) {
     return "?";
 }
 
-json aggregate_json(const instance_aggregate& a) {
+json aggregate_json(const instance_aggregate& a, std::optional<engine::traffic> kind) {
     json metrics = json::object();
     for (const auto& m : a.metrics) {
         const auto& i = info(m.which);
         json ci = nullptr;
         if (m.stats.has_ci()) ci = json::array({m.stats.ci_low, m.stats.ci_high});
+        const std::string_view unit = kind ? unit_of(m.which, *kind) : i.unit;
         metrics[std::string(i.name)] = {
-            {"unit", i.unit},           {"value", m.value},
-            {"mean", m.stats.mean},     {"median", m.stats.median},
-            {"min", m.stats.min},       {"max", m.stats.max},
-            {"stddev", m.stats.stddev}, {"ci95", ci},
-            {"n", m.stats.n},           {"per_repeat", m.per_repeat},
+            {"unit", unit},
+            {"value", m.value},
+            {"mean", m.stats.mean},
+            {"median", m.stats.median},
+            {"min", m.stats.min},
+            {"max", m.stats.max},
+            {"stddev", m.stats.stddev},
+            {"ci95", ci},
+            {"n", m.stats.n},
+            {"per_repeat", m.per_repeat},
         };
     }
     return {{"metrics", metrics}, {"latency_histogram", a.latency}};
@@ -237,12 +243,15 @@ json group_json(const instance_record& r) {
         members.push_back(instance_json(m));
     json idle = json::array();
     for (const auto& x : g.idle) {
+        std::optional<engine::traffic> kind;
+        for (const auto& m : r.members)
+            if (m.member == x.member) kind = m.kind;
         json reps = json::array();
         for (const auto& rep : x.repeats)
             reps.push_back(repeat_json(rep));
         idle.push_back({{"member", x.member},
                         {"repeats", reps},
-                        {"aggregate", aggregate_json(x.aggregate)},
+                        {"aggregate", aggregate_json(x.aggregate, kind)},
                         {"p50_inflation_us", optional_number(x.p50_inflation_us)},
                         {"p99_inflation_us", optional_number(x.p99_inflation_us)}});
     }
@@ -262,7 +271,7 @@ json group_json(const instance_record& r) {
         {"failure", failure_json(r.failure)},
         {"elapsed_s", r.elapsed_s},
         {"repeats", repeats},
-        {"aggregate", aggregate_json(r.aggregate)},
+        {"aggregate", aggregate_json(r.aggregate, std::nullopt)},
         {"checks", checks},
         {"setup", setup_json(r.setup)},
         {"group",
@@ -297,7 +306,7 @@ json instance_json(const instance_record& r) {
         {"failure", failure_json(r.failure)},
         {"elapsed_s", r.elapsed_s},
         {"repeats", repeats},
-        {"aggregate", aggregate_json(r.aggregate)},
+        {"aggregate", aggregate_json(r.aggregate, r.kind)},
         {"checks", checks},
         {"warnings", r.warnings},
     };
@@ -313,7 +322,7 @@ json instance_json(const instance_record& r) {
         json repeats = json::array();
         for (const auto& rep : d->repeats)
             repeats.push_back(repeat_json(rep));
-        json aggregate = aggregate_json(d->aggregate);
+        json aggregate = aggregate_json(d->aggregate, r.kind);
         aggregate["handshake_latency_histogram"] = merged_handshakes(d->repeats);
         out["direct"] = {{"repeats", repeats},
                          {"aggregate", aggregate},

@@ -1,6 +1,7 @@
 #pragma once
 /// JSON of the run record: the results.json document, and the instance objects that are also
 /// the lines of results.jsonl. Shape described by schemas/results.schema.json.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,9 @@ namespace kp::runner {
 /// Version of the results document layout; bumped on incompatible changes.
 inline constexpr int results_schema_version = 1;
 
-/// The aggregate of one instance: {"metrics": {name: {...}}, "latency_histogram": {...}}.
-[[nodiscard]] nlohmann::json aggregate_json(const instance_aggregate& a);
+/// The aggregate of one instance: {"metrics": {name: {...}}, "latency_histogram": {...}}, each
+/// metric's unit that of a `kind` instance (runner/plan/metric.hpp unit_of); a group has no kind.
+[[nodiscard]] nlohmann::json aggregate_json(const instance_aggregate& a, std::optional<engine::traffic> kind);
 /// One instance with its repeats, aggregate, checks and failure.
 [[nodiscard]] nlohmann::json instance_json(const instance_record& r);
 /// One host: transport, capabilities, environment, failure.

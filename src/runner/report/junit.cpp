@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "runner/plan/human.hpp"
 #include "runner/results/expect_eval.hpp"
 
 namespace kp::runner {
@@ -96,7 +97,7 @@ std::string junit_xml(const run_record& run) {
                            case_kind::passed, ""};
                 if (!c.passed) {
                     k.kind = case_kind::failure;
-                    k.message = describe_check(c);
+                    k.message = describe_check(c, x.traffic_kind());
                 }
                 cases.push_back(k);
             }
@@ -112,7 +113,8 @@ std::string junit_xml(const run_record& run) {
             cases.push_back({suite + ".baseline", fmt::format("{}: {} regression", d.instance, name), 0,
                              case_kind::failure,
                              fmt::format("{} went from {} to {} (tolerance {:.0f}%)", name,
-                                         human_number(d.base), human_number(d.fresh), d.tolerance * 100)});
+                                         human_metric(d.which, d.base, d.unit),
+                                         human_metric(d.which, d.fresh, d.unit), d.tolerance * 100)});
         }
     std::size_t failures = 0, errors = 0, skipped = 0;
     double time = 0;

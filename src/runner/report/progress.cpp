@@ -1,12 +1,9 @@
 #include "runner/report/progress.hpp"
 
-#include <cmath>
-#include <iterator>
-
 #include <fmt/format.h>
 
 #include "engine/traffic/traffic.hpp"
-#include "runner/results/expect_eval.hpp"
+#include "runner/plan/human.hpp"
 
 namespace kp::runner {
 
@@ -105,30 +102,18 @@ void progress::finish() {
     std::fflush(out_);
 }
 
-std::string human_latency_us(double us) {
-    static constexpr const char* units[] = {"ns", "us", "ms", "s"};
-    double v = us * 1e3; // from nanoseconds up
-    std::size_t u = 0;
-    // Step up while the figure, rounded to 4 significant digits, would reach 1000.
-    while (u + 1 < std::size(units) && std::abs(v) >= 999.95) {
-        v /= 1e3;
-        ++u;
-    }
-    return fmt::format("{:.4g} {}", v, units[u]);
-}
-
 std::string headline(engine::traffic kind, const metric_values& v, bool group) {
     std::string s;
     auto add = [&s](std::string part) { s += (s.empty() ? "" : " ") + part; };
     auto get = [&v](metric m) { return v[static_cast<std::size_t>(m)]; };
     // A group: its total goodput first, whatever its members are.
     bool rr = !group && !engine::info(kind).stream();
-    if (auto m = get(metric::connections_per_s)) add(fmt::format("{} conn/s", human_number(*m)));
-    if (auto m = get(metric::transactions_per_s)) add(fmt::format("{} tx/s", human_number(*m)));
-    if (auto m = get(metric::throughput_bps); m && !rr) add(fmt::format("{}bit/s", human_number(*m)));
-    if (auto m = get(metric::latency_p50)) add("p50 " + human_latency_us(*m));
-    if (auto m = get(metric::latency_p99)) add("p99 " + human_latency_us(*m));
-    if (auto m = get(metric::loss_ratio)) add(fmt::format("loss {:.3g}%", *m * 100));
+    if (auto m = get(metric::connections_per_s)) add(human_rate(*m, "conn"));
+    if (auto m = get(metric::transactions_per_s)) add(human_rate(*m, "tx"));
+    if (auto m = get(metric::throughput_bps); m && !rr) add(human_bit_rate(*m));
+    if (auto m = get(metric::latency_p50)) add("p50 " + human_us(*m));
+    if (auto m = get(metric::latency_p99)) add("p99 " + human_us(*m));
+    if (auto m = get(metric::loss_ratio)) add("loss " + human_percent(*m));
     if (auto m = get(metric::fairness); m && group) add(fmt::format("fair {:.3f}", *m));
     return s.empty() ? "-" : s;
 }

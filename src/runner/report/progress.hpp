@@ -56,13 +56,10 @@ class progress {
     bool interval_ = false;
 };
 
-/// The headline figures of an instance for humans: "9.41 Gbit/s", "52.1k tx/s p99 85 us".
+/// The headline figures of an instance for humans: "9.41 Gbit/s", "52.1k tx/s p50 48.8 us p99 85.0 us".
 [[nodiscard]] std::string headline(const instance_record& r);
 /// The same from the aggregate values of a `kind` instance or (`group`) a group, as read back
 /// from results.json.
 [[nodiscard]] std::string headline(engine::traffic kind, const metric_values& v, bool group);
-/// A latency in microseconds for humans, in the unit that fits and with 3 to 4 significant
-/// digits: "850 ns", "48.77 us", "92 ms", "1.5 s".
-[[nodiscard]] std::string human_latency_us(double us);
 
 } // namespace kp::runner

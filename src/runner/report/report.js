@@ -21,7 +21,8 @@
   Chart.defaults.font.size = 11;
   const palette = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
-  // As the terminal's human_number: 9.41G, 52.1k, 850.
+  // Chart labels: the terminal's rules (runner/plan/human.hpp) without its trailing zeros, which
+  // clutter axis ticks: 9.41G, 52.1k, 850.
   function human(v) {
     if (v === null || v === undefined || !isFinite(v)) return '-';
     const a = Math.abs(v);
@@ -31,7 +32,7 @@
     if (a >= 1 || a === 0) return String(+v.toPrecision(4));
     return String(+v.toPrecision(3));
   }
-  // As human_latency_us: a latency in µs in the unit that fits.
+  // A latency in µs in the unit that fits, as human_us prints it but without trailing zeros.
   function latency(us) {
     if (us === null || !isFinite(us)) return '-';
     let v = us * 1e3, u = 0;

@@ -1,7 +1,6 @@
 #include "runner/report/summary.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <tuple>
 
@@ -10,6 +9,7 @@
 
 #include "engine/traffic/traffic.hpp"
 #include "engine/wire/codec.hpp"
+#include "runner/plan/human.hpp"
 #include "runner/report/progress.hpp"
 #include "runner/results/expect_eval.hpp"
 
@@ -29,7 +29,7 @@ const char* outcome_word(const instance_record& r) {
 
 /// "SEARCH rr-knee: peak 412k/s, bracket [412k/s, 431k/s], 17 probes (bracket ... within 5%)".
 std::string search_line(const std::string& id, const search_record& s) {
-    auto r = [](const std::optional<double>& v) { return v ? human_number(*v) + "/s" : std::string("-"); };
+    auto r = [](const std::optional<double>& v) { return v ? human_rate(*v) : std::string("-"); };
     std::string head = fmt::format("SEARCH {}: ", id);
     switch (s.outcome) {
     case search_outcome::below_range:
@@ -42,31 +42,30 @@ std::string search_line(const std::string& id, const search_record& s) {
     }
 }
 
-/// "PROXY rr-via: hop p: cpu 0.41 s, 12.3 us/transaction, 2 connections" per hop, then the
-/// direct comparison.
+/// "PROXY rr-via: hop p: cpu 410 ms (forwarder 52.0 ms), 12.3 us/transaction, 2 connections" per
+/// hop, then the direct comparison.
 std::string proxy_lines(const instance_record& r) {
     std::string out;
     for (const auto& h : r.hops)
-        out += fmt::format(
-            "PROXY {}: hop {}: cpu {:.3f} s (forwarder {:.3f} s), {}, {} connections, {} errors\n", r.id,
-            h.host, h.cpu_s, h.process_cpu_s,
-            h.service_demand
-                ? fmt::format("{:.3g} {}", *h.service_demand, engine::info(r.kind).service_demand_unit)
-                : std::string("-"),
-            h.connections, h.errors);
+        out += fmt::format("PROXY {}: hop {}: cpu {} (forwarder {}), {}, {} connections, {} errors\n", r.id,
+                           h.host, human_seconds(h.cpu_s), human_seconds(h.process_cpu_s),
+                           h.service_demand
+                               ? human_demand(*h.service_demand, engine::info(r.kind).service_demand_unit)
+                               : std::string("-"),
+                           h.connections, h.errors);
     if (const auto& d = r.direct) {
-        auto us = [](const std::optional<double>& v) {
-            return v ? fmt::format("{:+.1f} us", *v) : std::string("-");
+        auto delta = [](const std::optional<double>& v, std::string (*text)(double)) {
+            return v ? plus_sign(*v, text(*v)) : std::string("-");
         };
         out += fmt::format("PROXY {}: added latency p50 {}, p99 {}; added cpu {}\n", r.id,
-                           us(d->added_latency_p50_us), us(d->added_latency_p99_us),
-                           d->added_cpu_s ? fmt::format("{:+.3f} s", *d->added_cpu_s) : std::string("-"));
+                           delta(d->added_latency_p50_us, human_us), delta(d->added_latency_p99_us, human_us),
+                           delta(d->added_cpu_s, human_seconds));
     }
     return out;
 }
 
 /// "GROUP rrul: window overlap 99.6%; cpu a 1.92 s, b 1.97 s (per host, once)", then per
-/// compare_idle member "GROUP rrul: probe p99 2.1ms under load, 48us alone (+2.05ms)".
+/// compare_idle member "GROUP rrul: probe under load p50 ... p99 2.10 ms; alone ...; inflation ...".
 std::string group_lines(const instance_record& r) {
     const group_record& g = *r.group;
     if (g.repeats.empty()) return {};
@@ -83,7 +82,7 @@ std::string group_lines(const instance_record& r) {
     }
     std::vector<std::string> hosts;
     for (const auto& h : order)
-        hosts.push_back(fmt::format("{} {:.2f} s", h, cpu[h].first / double(cpu[h].second)));
+        hosts.push_back(fmt::format("{} {}", h, human_seconds(cpu[h].first / double(cpu[h].second))));
     std::size_t late = 0;
     for (const auto& rep : g.repeats)
         late += rep.late_starts;
@@ -97,10 +96,10 @@ std::string group_lines(const instance_record& r) {
             if (x.member == i.member) m = &x;
         auto p = [](const instance_aggregate& a, metric k) {
             const auto* x = a.find(k);
-            return x ? human_latency_us(x->value) : std::string("-");
+            return x ? human_us(x->value) : std::string("-");
         };
         auto d = [](const std::optional<double>& v) {
-            return v ? (*v < 0 ? "-" : "+") + human_latency_us(std::abs(*v)) : std::string("-");
+            return v ? plus_sign(*v, human_us(*v)) : std::string("-");
         };
         if (m)
             out += fmt::format(
@@ -192,7 +191,7 @@ std::string summary_table(const run_record& run) {
         // rpctest's view of latency over several runs: the median of the per-repeat medians.
         if (const auto* a = r.aggregate.find(metric::latency_p50); a && a->stats.n >= 2 && !r.search)
             out += fmt::format("MEDIAN {}: p50 median of {} repeats {} (merged histogram {})\n", r.id,
-                               a->stats.n, human_latency_us(a->stats.median), human_latency_us(a->value));
+                               a->stats.n, human_us(a->stats.median), human_us(a->value));
         if (const auto& s = r.search) out += search_line(r.id, *s);
         if (!r.hops.empty()) out += proxy_lines(r);
         if (r.is_group()) out += group_lines(r);
@@ -201,9 +200,9 @@ std::string summary_table(const run_record& run) {
             out += placement_notes(m);
         for (const auto& m : r.members)
             for (const auto& c : m.checks)
-                if (!c.passed) out += fmt::format("FAIL {}: {}\n", m.id, describe_check(c));
+                if (!c.passed) out += fmt::format("FAIL {}: {}\n", m.id, describe_check(c, m.kind));
         for (const auto& c : r.checks)
-            if (!c.passed) out += fmt::format("FAIL {}: {}\n", r.id, describe_check(c));
+            if (!c.passed) out += fmt::format("FAIL {}: {}\n", r.id, describe_check(c, r.traffic_kind()));
         for (const auto& m : r.members)
             for (const auto& w : m.warnings)
                 out += fmt::format("WARN {}: {}\n", m.id, w);

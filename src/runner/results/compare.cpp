@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 
 #include "engine/wire/codec.hpp"
+#include "runner/plan/human.hpp"
 #include "runner/results/exit_code.hpp"
-#include "runner/results/expect_eval.hpp"
 
 namespace kp::runner {
 namespace {
@@ -21,6 +21,7 @@ using nlohmann::json;
 struct figure {
     double value = 0;
     std::optional<std::pair<double, double>> ci;
+    std::string unit;
 };
 
 std::optional<figure> figure_of(const json& instance, metric m) {
@@ -33,6 +34,7 @@ std::optional<figure> figure_of(const json& instance, metric m) {
         return std::nullopt;
     figure f;
     f.value = (*it)["value"].get<double>();
+    if (auto u = it->find("unit"); u != it->end() && u->is_string()) f.unit = u->get<std::string>();
     if (auto ci = it->find("ci95"); ci != it->end() && ci->is_array() && ci->size() == 2)
         f.ci = std::pair((*ci)[0].get<double>(), (*ci)[1].get<double>());
     return f;
@@ -78,6 +80,7 @@ metric_delta judge(const std::string& id, metric m, const figure& b, const figur
     d.tolerance = tolerance;
     d.base_ci = b.ci;
     d.fresh_ci = f.ci;
+    d.unit = f.unit;
     if (b.value != 0)
         d.change = (f.value - b.value) / std::abs(b.value);
     else
@@ -218,12 +221,15 @@ std::string format_comparison(const comparison_report& r) {
     std::size_t w = 8;
     for (const auto& d : r.rows)
         w = std::max(w, d.instance.size());
-    std::string out = fmt::format("{:<{}}  {:<18} {:>12} {:>12} {:>9} {:>6}  {}\n", "instance", w, "metric",
-                                  "base", "new", "change", "tol", "verdict");
-    for (const auto& d : r.rows)
-        out += fmt::format("{:<{}}  {:<18} {:>12} {:>12} {:>9} {:>5.0f}%  {}\n", d.instance, w,
-                           info(d.which).name, human_number(d.base), human_number(d.fresh), pct(d.change),
-                           d.tolerance * 100, verdict_name(d.outcome));
+    std::string out = fmt::format("{:<{}}  {:<18} {:>13} {:>13} {:>13} {:>9} {:>6}  {}\n", "instance", w,
+                                  "metric", "base", "new", "delta", "change", "tol", "verdict");
+    for (const auto& d : r.rows) {
+        auto text = [&d](double v) { return human_metric(d.which, v, d.unit); };
+        const double delta = d.fresh - d.base;
+        out += fmt::format("{:<{}}  {:<18} {:>13} {:>13} {:>13} {:>9} {:>5.0f}%  {}\n", d.instance, w,
+                           info(d.which).name, text(d.base), text(d.fresh), plus_sign(delta, text(delta)),
+                           pct(d.change), d.tolerance * 100, verdict_name(d.outcome));
+    }
     for (const auto& id : r.missing_in_fresh)
         out += fmt::format("missing in NEW: {}\n", id);
     for (const auto& id : r.missing_in_base)
@@ -244,6 +250,7 @@ json comparison_json(const comparison_report& r) {
                         {"metric", info(d.which).name},
                         {"base", d.base},
                         {"new", d.fresh},
+                        {"unit", d.unit},
                         {"change", std::isinf(d.change) ? json(nullptr) : json(d.change)},
                         {"tolerance", d.tolerance},
                         {"base_ci95", ci(d.base_ci)},

@@ -32,6 +32,7 @@ struct metric_delta {
     double change = 0; ///< (fresh - base) / |base|
     double tolerance = 0;
     std::optional<std::pair<double, double>> base_ci, fresh_ci;
+    std::string unit; ///< as NEW's results.json records it (service demand's depends on the kind)
     verdict outcome = verdict::same;
 };
 

@@ -1,10 +1,9 @@
 #include "runner/results/expect_eval.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
 
 #include "runner/plan/expect.hpp"
+#include "runner/plan/human.hpp"
 
 namespace kp::runner {
 
@@ -37,26 +36,18 @@ check_result evaluate_check(const check_spec& spec, const instance_aggregate& ag
     return r;
 }
 
-std::string human_number(double v) {
-    double a = std::abs(v);
-    if (a >= 1e9) return fmt::format("{:.3g}G", v / 1e9);
-    if (a >= 1e6) return fmt::format("{:.3g}M", v / 1e6);
-    if (a >= 1e4) return fmt::format("{:.3g}k", v / 1e3);
-    if (a >= 1 || a == 0) return fmt::format("{:.4g}", v);
-    return fmt::format("{:.3g}", v);
-}
-
-std::string describe_check(const check_result& c) {
-    std::string unit;
+std::string describe_check(const check_result& c, std::optional<engine::traffic> kind) {
     // A group's check on a member reads "probe.latency_p99".
     std::string_view name = c.metric;
     if (auto dot = name.find('.'); dot != std::string_view::npos) name.remove_prefix(dot + 1);
-    if (auto m = metric_from_name(name)) unit = std::string(info(*m).unit);
-    std::string head =
-        fmt::format("{} {}", c.metric, c.text.empty() ? fmt::format("{} {}", symbol(c.op), c.bound) : c.text);
+    auto m = metric_from_name(name);
+    // Not a metric (search_peak: messages/s): a bare number.
+    auto text = [&](double v) { return m ? human_metric(*m, v, kind) : human_number(v); };
+    std::string head = fmt::format(
+        "{} {}", c.metric, c.text.empty() ? fmt::format("{} {}", symbol(c.op), text(c.bound)) : c.text);
     if (!c.measured) return head + ": not measured";
-    std::string s = fmt::format("{}: measured {} {}", head, human_number(*c.measured), unit);
-    if (c.ci) s += fmt::format(" (95% CI {} .. {})", human_number(c.ci->first), human_number(c.ci->second));
+    std::string s = fmt::format("{}: measured {}", head, text(*c.measured));
+    if (c.ci) s += fmt::format(" (95% CI {} .. {})", text(c.ci->first), text(c.ci->second));
     return s;
 }
 

@@ -163,6 +163,10 @@ struct instance_record {
     std::string member;                ///< a member's name in its group
     std::optional<setup_record> setup; ///< `setup:` instances (a group's, not its members')
     [[nodiscard]] bool is_group() const { return group.has_value(); }
+    /// The kind whose units its figures are in (service demand's); a group has none of its own.
+    [[nodiscard]] std::optional<engine::traffic> traffic_kind() const {
+        return is_group() ? std::nullopt : std::optional(kind);
+    }
 };
 
 /// How the agent binary came to be on a host.

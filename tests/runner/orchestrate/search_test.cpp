@@ -66,7 +66,7 @@ TEST_CASE("search: ramps x2 from the low end, then bisects to the precision") {
     for (std::size_t i = 0; i < 8; ++i)
         CHECK(s.probes[i].phase == "ramp");
     CHECK(s.probes[7].passed == false);
-    CHECK(s.probes[7].why == "latency_p99 < 1ms: measured 5000 us");
+    CHECK(s.probes[7].why == "latency_p99 < 1ms: measured 5.00 ms");
     // Bisection between 64k and 128k: 96k pass, 112k fail, 104k fail, 100k pass -> (104-100)/100 <= 5%.
     REQUIRE(sys.offered.size() == 12);
     CHECK(sys.offered[8] == 96000);
@@ -109,7 +109,7 @@ TEST_CASE("search: a probe that achieves less than 98% of the offered rate fails
     CHECK(*s.bracket_high > 30'000 / 0.98);
     CHECK(s.probes[5].offered == 32000);
     CHECK_FALSE(s.probes[5].passed);
-    CHECK(s.probes[5].why == "achieved 30k/s is below 98% of the offered 32k/s");
+    CHECK(s.probes[5].why == "achieved 30.0k/s is below 98% of the offered 32.0k/s");
 }
 
 TEST_CASE("search: SLO met at the top of the range") {

@@ -107,7 +107,7 @@ TEST_CASE("report html: tables as the terminal summary formats them; the views h
     CHECK(table.find(cell) != std::string::npos);
     CHECK(page.find("<td>" + cell + "</td>") != std::string::npos);
     CHECK(page.find(">0.41/0.39</td>") != std::string::npos);
-    CHECK(page.find("FAIL rr/request_size=64&lt;/script&gt;: latency_p99 &lt; 1us: measured 85 us") !=
+    CHECK(page.find("FAIL rr/request_size=64&lt;/script&gt;: latency_p99 &lt; 1us: measured 85.0 us") !=
           std::string::npos);
     const json data = json::parse(scripts(page)[0]);
     const json& v = data["instances"][0];

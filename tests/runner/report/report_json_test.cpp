@@ -67,3 +67,19 @@ TEST_CASE("report json: a repeat carries each host's clock offset and its uncert
     CHECK(rep["clock_offset_ns"] == nlohmann::json{{"a", -1500}});
     CHECK(rep["clock_uncertainty_ns"] == nlohmann::json{{"a", 24'000}});
 }
+
+TEST_CASE("json: the service demand unit is the one of the instance's kind") {
+    metric_values v;
+    v[static_cast<std::size_t>(metric::client_service_demand)] = 12.5;
+    v[static_cast<std::size_t>(metric::latency_p99)] = 85;
+    const metric_values values[] = {v};
+    const engine::histogram latencies[1];
+    const auto agg = aggregate_repeats(values, latencies);
+    auto unit = [&](std::optional<engine::traffic> kind, const char* m) {
+        return aggregate_json(agg, kind)["metrics"][m]["unit"].get<std::string>();
+    };
+    CHECK(unit(engine::traffic::tcp_rr, "client_service_demand") == "us/transaction");
+    CHECK(unit(engine::traffic::tcp_crr, "client_service_demand") == "us/transaction");
+    CHECK(unit(engine::traffic::udp_stream, "client_service_demand") == "s/GB");
+    CHECK(unit(engine::traffic::tcp_stream, "latency_p99") == "us");
+}

@@ -108,6 +108,29 @@ TEST_CASE("compare: instances missing on either side and failed instances are re
     CHECK_FALSE(r.regressed());
 }
 
+TEST_CASE("compare: the table prints base, new and the signed delta in the metric's unit") {
+    auto with_unit = [](double v, const char* unit) {
+        return json{{"value", v}, {"unit", unit}, {"ci95", nullptr}};
+    };
+    auto base = doc({instance("rpc", {{"latency_p99", with_unit(52'100, "us")},
+                                      {"transactions_per_s", with_unit(10'400, "1/s")},
+                                      {"client_service_demand", with_unit(12.34, "us/transaction")}})});
+    auto fresh = doc({instance("rpc", {{"latency_p99", with_unit(49'900, "us")},
+                                       {"transactions_per_s", with_unit(9'999.6, "1/s")},
+                                       {"client_service_demand", with_unit(13.5, "us/transaction")}})});
+    auto t = parse_tolerances({"client_service_demand=5%"});
+    REQUIRE(t);
+    const std::string text = format_comparison(compare_results(base, fresh, *t));
+    INFO(text);
+    CHECK(text.find("rpc       transactions_per_s    10.4k tx/s    10.0k tx/s     -400 tx/s     -3.8%    10% "
+                    " ok\n") != std::string::npos);
+    CHECK(text.find("rpc       latency_p99              52.1 ms       49.9 ms      -2.20 ms     -4.2%    25% "
+                    " ok\n") != std::string::npos);
+    CHECK(text.find(
+              "rpc       client_service_demand 12.3 us/transaction 13.5 us/transaction +1.16 us/transaction "
+              "    +9.4%     5%  REGRESSION\n") != std::string::npos);
+}
+
 TEST_CASE("compare: tolerances parse and reject nonsense verbatim") {
     auto t = parse_tolerances({"throughput_bps=5%", "transactions_per_s=0.2"});
     REQUIRE(t);
