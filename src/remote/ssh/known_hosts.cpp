@@ -30,7 +30,7 @@ std::string describe_server_key(ssh_session s) {
 
 } // namespace
 
-result<void> verify_host_key(ssh_session s, const ssh_options& o, const std::string& file) {
+result<void> verify_host_key(ssh_session s, const ssh_options& o, const std::string& file, const log_sink& note) {
     const std::string& host = o.target.host;
     // known_hosts names non-standard ports as [host]:port.
     std::string entry = o.target.port == 22 ? host : fmt::format("[{}]:{}", host, o.target.port);
@@ -65,6 +65,11 @@ result<void> verify_host_key(ssh_session s, const ssh_options& o, const std::str
         std::filesystem::create_directories(dir, ec);
     if (ssh_session_update_known_hosts(s) != SSH_OK)
         return fail(fmt::format("recording the host key of {} in {}: {}", entry, file, ssh_get_error(s)));
+    if (note)
+        note(fmt::format("{}: recorded the new host key of {} ({}) in {} (--accept-new-host-keys); "
+                         "check it against the host's own `ssh-keygen -lf` before trusting this run",
+                         o.host_name.empty() ? o.target.host : o.host_name, entry, describe_server_key(s),
+                         file));
     return {};
 }
 

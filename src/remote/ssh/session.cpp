@@ -134,7 +134,8 @@ result<std::unique_ptr<ssh_connection>> ssh_connection::open_at(const ssh_option
                            error_kind::timeout));
         return fail(fmt::format("{}: {}", where, ssh_get_error(s)));
     }
-    if (auto r = verify_host_key(s, resolved, cfg->known_hosts); !r) return fail(r.error().context(label));
+    if (auto r = verify_host_key(s, resolved, cfg->known_hosts, warn); !r)
+        return fail(r.error().context(label));
     if (auto r = authenticate(s, resolved, *cfg); !r) return fail(r.error());
     return conn;
 }

@@ -59,7 +59,9 @@ class ssh_connection {
 };
 
 /// Checks the server's key against the known_hosts file; may record it (accept_new_host_key).
-result<void> verify_host_key(ssh_session session, const ssh_options& options, const std::string& known_hosts);
+/// With --accept-new-host-keys, a key it records is said on `note`: which host, which key, where.
+result<void> verify_host_key(ssh_session session, const ssh_options& options, const std::string& known_hosts,
+                             const log_sink& note);
 /// Tries ssh-agent, the identity file, ssh_config's IdentityFile ones, then the default keys.
 /// Never a password. `options.target` is the resolved one.
 result<void> authenticate(ssh_session session, const ssh_options& options, const resolved_target& config);

@@ -146,9 +146,15 @@ TEST_CASE("ssh: unknown host key is refused with what to do, accepted and record
                     addr, fingerprint(f.dir() + "/host1/ssh_host_ed25519_key.pub"), o.known_hosts));
 
     o.accept_new_host_key = true;
-    auto accepted = open_ssh_command(o, "true", {});
+    log_lines notes;
+    auto accepted = open_ssh_command(o, "true", notes.sink());
     REQUIRE_MESSAGE(accepted.has_value(), accepted.error().message);
     (*accepted)->close();
+    CHECK(notes.contains(fmt::format("host1: recorded the new host key of {0} (ssh-ed25519 {1}) in {2} "
+                                     "(--accept-new-host-keys); check it against the host's own "
+                                     "`ssh-keygen -lf` before trusting this run",
+                                     addr, fingerprint(f.dir() + "/host1/ssh_host_ed25519_key.pub"),
+                                     o.known_hosts)));
     std::ifstream in(o.known_hosts);
     std::string recorded((std::istreambuf_iterator<char>(in)), {});
     std::istringstream key(f.host_key_pub(0));
