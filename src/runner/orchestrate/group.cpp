@@ -437,6 +437,8 @@ instance_record run_group(const plan& p, const instance& g, agent_pool& pool, pr
             m.checks.push_back(evaluate_check({e.metric, e.op, e.bound, e.text}, m.aggregate));
             if (!m.checks.back().passed) m.status = instance_status::expect_failed;
         }
+        for (auto& w : window_overruns(g.members[i], m))
+            m.warnings.push_back(std::move(w));
         if (const auto* late = m.aggregate.find(metric::send_lateness_p99))
             if (auto w = lateness_warning(g.members[i], late->value)) m.warnings.push_back(std::move(*w));
     }

@@ -41,6 +41,8 @@ namespace {
 void finish_aggregate(const instance& inst, instance_record& rec) {
     rec.aggregate = aggregate_of(rec.repeats);
     if (rec.failure || rec.repeats.empty()) return;
+    for (auto& w : window_overruns(inst, rec))
+        rec.warnings.push_back(std::move(w));
     if (const auto* late = rec.aggregate.find(metric::send_lateness_p99))
         if (auto w = lateness_warning(inst, late->value)) rec.warnings.push_back(std::move(*w));
     bool all_passed = true;
@@ -52,6 +54,23 @@ void finish_aggregate(const instance& inst, instance_record& rec) {
 }
 
 } // namespace
+
+std::vector<std::string> window_overruns(const instance& inst, const instance_record& rec) {
+    std::vector<std::string> out;
+    const double planned = std::chrono::duration<double>(inst.job.duration).count();
+    for (const auto& rep : rec.repeats)
+        for (const auto& [side, host, s] : {std::tuple("client", &rec.client_host, &rep.client),
+                                            std::tuple("server", &rec.server_host, &rep.server)}) {
+            if (s->window_end_ns <= s->window_start_ns) continue;
+            const double lasted = double(s->window_end_ns - s->window_start_ns) / 1e9;
+            if (lasted > 1.05 * planned)
+                out.push_back(fmt::format("repeat {}: the {}'s window on {} lasted {} against {} planned "
+                                          "(was its agent stopped or starved?): its rates count over the "
+                                          "planned length, so they are overstated",
+                                          rep.index, side, *host, human_seconds(lasted), human_seconds(planned)));
+        }
+    return out;
+}
 
 double lateness_limit_us(const instance& inst) {
     std::optional<double> tightest;

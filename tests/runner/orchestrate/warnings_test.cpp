@@ -1,0 +1,67 @@
+// What qualifies an instance's figures without failing it: a client that did not send on
+// schedule, a side whose window overran.
+#include <doctest/doctest.h>
+
+#include "runner/orchestrate/orchestrate.hpp"
+#include "runner/plan/expand.hpp"
+#include "runner/results/record.hpp"
+
+using namespace kp;
+using namespace kp::runner;
+using namespace std::chrono_literals;
+
+namespace {
+
+expectation below(std::string metric, double us) {
+    expectation e;
+    e.metric = std::move(metric);
+    e.op = comparison::lt;
+    e.bound = us;
+    return e;
+}
+
+} // namespace
+
+TEST_CASE("warnings: send lateness is judged against 20 us or a tenth of the tightest latency bound") {
+    instance inst;
+    CHECK(lateness_limit_us(inst) == 20);
+    inst.expect = {below("latency_p99", 5000), below("latency_p50", 1000), below("throughput_bps", 1e9)};
+    CHECK(lateness_limit_us(inst) == 100); // p50 < 1 ms is the tightest; throughput is no latency
+    inst.expect = {below("latency_p99", 100)};
+    CHECK(lateness_limit_us(inst) == 20); // never below 20 us
+    search_rule s;
+    s.slo = {below("latency_p99", 2000)};
+    inst.expect.clear();
+    inst.search = s;
+    CHECK(lateness_limit_us(inst) == 200);
+
+    CHECK_FALSE(lateness_warning(inst, std::nullopt)); // closed loop: nothing paced
+    CHECK_FALSE(lateness_warning(inst, 199.0));
+    auto w = lateness_warning(inst, 250.0);
+    REQUIRE(w);
+    CHECK(*w == "the client's paced sends left late (send_lateness_p99 250 us > 200 us): its latencies include "
+                "that delay; it could not keep the schedule (a busy client CPU, or in_flight too low for the "
+                "rate)");
+}
+
+TEST_CASE("warnings: a side whose window lasted more than 5% past the plan is named, repeat by repeat") {
+    instance inst;
+    inst.job.duration = 10s;
+    instance_record rec;
+    rec.client_host = "c";
+    rec.server_host = "s";
+    repeat_record ok, stretched;
+    ok.index = 0;
+    ok.client.window_start_ns = ok.server.window_start_ns = 1'000'000'000;
+    ok.client.window_end_ns = ok.server.window_end_ns = 11'040'000'000; // 10.04 s: within 5%
+    stretched = ok;
+    stretched.index = 1;
+    stretched.server.window_end_ns = 23'100'000'000; // 22.1 s: SIGSTOPped for 12 s
+    rec.repeats = {ok, stretched};
+    auto w = window_overruns(inst, rec);
+    REQUIRE(w.size() == 1);
+    CHECK(w[0] == "repeat 1: the server's window on s lasted 22.1 s against 10.0 s planned (was its agent "
+                  "stopped or starved?): its rates count over the planned length, so they are overstated");
+    rec.repeats = {ok};
+    CHECK(window_overruns(inst, rec).empty());
+}
