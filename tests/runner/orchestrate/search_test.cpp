@@ -13,6 +13,8 @@
 #include "runner/orchestrate/search.hpp"
 #include "runner/plan/expand.hpp"
 #include "runner/plan/plan.hpp"
+#include "runner/report/json.hpp"
+#include "runner/report/summary.hpp"
 
 using namespace kp::runner;
 using kp::runner::test::errors_of;
@@ -489,4 +491,31 @@ TEST_CASE("search plan: rate, matrix over rate, repeat, until and tcp_stream con
     CHECK(in[1].id == "s/flows=4");
     CHECK(in[1].job.rate == 0);
     CHECK(in[1].search->high_per_s == 8000);
+}
+
+TEST_CASE("search: non-monotonic probes reach results.json and the summary") {
+    fake_system sys;
+    sys.noisy = {1}; // 2k fails once, then passes twice
+    auto run = search_peak(rule(1000, 8000), sys.fn(), no_time());
+    REQUIRE(run.record.outcome == search_outcome::top_of_range);
+    run_record all;
+    instance_record r;
+    r.id = "knee";
+    r.kind = kp::engine::traffic::tcp_rr;
+    r.search = run.record;
+    all.instances.push_back(r);
+    const auto j = instance_json(all.instances[0])["search"];
+    CHECK(j["samples_needed"] == 1000);
+    REQUIRE(j["probes"].size() == 1 + 3 + 2 + 2); // 1k; 2k x3; 4k and 8k confirmed above the failure
+    CHECK(j["probes"][2]["attempt"] == 2);
+    CHECK(j["probes"][3]["attempt"] == 3);
+    CHECK(j["probes"][0]["duration_s"] == 1.0);
+    CHECK(j["probes"][0]["samples"] == 1000);
+    REQUIRE(j["non_monotonic"].size() == 6);
+    CHECK(j["non_monotonic"][0] ==
+          nlohmann::json{{"pass_index", 2}, {"pass_offered", 2000.0}, {"fail_index", 1}, {"fail_offered", 2000.0}});
+    CHECK(j["non_monotonic"][5]["pass_offered"] == 8000.0);
+    const std::string table = summary_table(all);
+    CHECK(table.find("SEARCH knee: not monotonic: 6 probe(s) passed at or above a failed rate (widest: 8000/s "
+                     "passed, 2000/s failed)\nSEARCH knee: peak >= 8000/s: ") != std::string::npos);
 }
