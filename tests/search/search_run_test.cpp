@@ -107,11 +107,11 @@ scenarios:
     nodelay: true
     flows: 2
     in_flight: 16   # open loop: up to 16 requests out per flow ride out a busy machine's hiccups
-    search: {rate: [100/s, 400/s], slo: {latency_p99: "< 500ms"}, precision: 5%, probe_duration: 500ms}
+    search: {rate: [100/s, 400/s], slo: {latency_p90: "< 500ms"}, precision: 5%, probe_duration: 500ms}
     expect: {transactions_per_s: "> 380"}   # checked on the run at the peak
   - name: never
     traffic: udp_rr
-    search: {rate: [200/s, 1k/s], slo: {latency_p99: "< 1ns"}, probe_duration: 300ms}
+    search: {rate: [200/s, 1k/s], slo: {latency_p50: "< 1ns"}, probe_duration: 300ms}
 )");
     INFO(r.text);
     CHECK(r.status == 1); // `never` meets its SLO at no rate: a failed expectation
@@ -124,16 +124,22 @@ scenarios:
     CHECK(s["bracket"][0] == 400.0);
     CHECK(s["bracket"][1].is_null());
     REQUIRE(s["probes"].size() == 3);
-    double offered[] = {100, 200, 400};
+    // p90 needs 10/(1 - 0.9) = 100 samples: the 100/s probe is stretched from 500ms to 1 s.
+    CHECK(s["samples_needed"] == 100);
+    CHECK(s["non_monotonic"] == json::array());
+    double offered[] = {100, 200, 400}, duration[] = {1.0, 0.5, 0.5};
     for (std::size_t i = 0; i < 3; ++i) {
         const json& p = s["probes"][i];
         CHECK(p["offered"] == offered[i]);
         CHECK(p["phase"] == "ramp");
+        CHECK(p["attempt"] == 1); // passes below every failure are not confirmed
+        CHECK(p["duration_s"] == duration[i]);
+        CHECK(p["samples"].get<double>() >= 0.9 * offered[i] * duration[i]);
         CHECK(p["passed"] == true);
         CHECK(p["achieved"].get<double>() >= 0.98 * offered[i]);
         for (auto m : {"latency_p50", "latency_p90", "latency_p99", "latency_p999"})
             CHECK(p["metrics"].contains(m));
-        CHECK(p["slo"][0]["metric"] == "latency_p99");
+        CHECK(p["slo"][0]["metric"] == "latency_p90");
     }
     // The instance's one repeat is the peak's run.
     REQUIRE(inst["repeats"].size() == 1);
@@ -162,18 +168,21 @@ scenarios:
     CHECK(header.find(",peak_rate,peak_bracket_low,peak_bracket_high") != std::string::npos);
     CHECK(row.find(",400,400,") != std::string::npos);
 
-    // Not met even at the low end: one probe, no peak, a failed check.
+    // Not met even at the low end: the failure confirmed by a second probe, no peak, a failed check.
     const json& never = r.results["instances"][1];
     CHECK(never["status"] == "expect_failed");
     CHECK(never["search"]["outcome"] == "below_range");
     CHECK(never["search"]["peak"].is_null());
     CHECK(never["search"]["bracket"][1] == 200.0);
-    CHECK(never["search"]["probes"].size() == 1);
-    CHECK(never["search"]["probes"][0]["why"].get<std::string>().starts_with("latency_p99 < 1ns: measured"));
+    REQUIRE(never["search"]["probes"].size() == 2);
+    CHECK(never["search"]["probes"][0]["why"].get<std::string>().starts_with("latency_p50 < 1ns: measured"));
+    CHECK(never["search"]["probes"][1]["attempt"] == 2);
+    CHECK(never["search"]["probes"][1]["offered"] == 200.0);
+    CHECK(never["search"]["probes"][1]["passed"] == false);
     REQUIRE(never["checks"].size() == 1);
     CHECK(never["checks"][0]["metric"] == "search_peak");
     CHECK(never["checks"][0]["passed"] == false);
-    CHECK(r.text.find("SEARCH never: no peak: the SLO is not met even at the low end (200/s); 1 probe(s)") !=
+    CHECK(r.text.find("SEARCH never: no peak: the SLO is not met even at the low end (200/s); 2 probe(s)") !=
           std::string::npos);
 
     // Every report validates against schemas/results.schema.json.

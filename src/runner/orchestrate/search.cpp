@@ -38,6 +38,9 @@ std::string probe_figure(const probe_record& p) {
     return "-";
 }
 
+/// After the phase in a probe's progress line: which of the rate's probes it is.
+constexpr const char* attempt_words[] = {"", ", confirming", ", tie-break"};
+
 } // namespace
 
 std::string rate_text(double per_s) {
@@ -48,6 +51,7 @@ probe_record judge_probe(const search_rule& rule, double offered, const probe_me
     probe_record p;
     p.offered = offered;
     p.achieved = m.achieved;
+    p.samples = m.samples;
     p.metrics = m.metrics;
     p.passed = true;
     // One run is an aggregate of one: the same evaluation (and wording) as `expect:`.
@@ -72,26 +76,73 @@ probe_record judge_probe(const search_rule& rule, double offered, const probe_me
     return p;
 }
 
+std::uint64_t samples_needed(const search_rule& rule) {
+    std::uint64_t need = 0;
+    for (const auto& e : rule.slo) {
+        double q = 0;
+        switch (metric_from_name(e.metric).value_or(metric::latency_max)) {
+        case metric::latency_p50:
+            q = 0.5;
+            break;
+        case metric::latency_p90:
+            q = 0.9;
+            break;
+        case metric::latency_p99:
+            q = 0.99;
+            break;
+        case metric::latency_p999:
+            q = 0.999;
+            break;
+        case metric::latency_p9999:
+            q = 0.9999;
+            break;
+        default:
+            continue;
+        }
+        need = std::max(need, static_cast<std::uint64_t>(std::llround(10 / (1 - q))));
+    }
+    return need;
+}
+
+std::chrono::nanoseconds probe_duration_at(const search_rule& rule, double offered) {
+    const std::chrono::nanoseconds min = rule.probe_duration;
+    const auto need = static_cast<double>(samples_needed(rule));
+    if (need == 0 || offered <= 0) return min;
+    const std::chrono::nanoseconds cap = std::max<std::chrono::nanoseconds>(min, search_max_sample_duration);
+    // Whole milliseconds: the rounding stays well below one sample's share at any searchable rate.
+    const auto ms = std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(need / offered * 1000)));
+    return std::clamp<std::chrono::nanoseconds>(ms, min, cap);
+}
+
+std::vector<inversion> find_inversions(const std::vector<probe_record>& probes) {
+    std::vector<inversion> out;
+    for (const auto& p : probes) {
+        if (!p.passed) continue;
+        const probe_record* low = nullptr; // the failed probe of the lowest rate at or below p's
+        for (const auto& f : probes)
+            if (!f.passed && f.offered <= p.offered && (!low || f.offered < low->offered)) low = &f;
+        if (low) out.push_back({p.index, low->index, p.offered, low->offered});
+    }
+    return out;
+}
+
+std::string inversions_text(const search_record& s) {
+    if (s.inversions.empty()) return "";
+    const inversion* widest = &s.inversions.front();
+    for (const auto& i : s.inversions)
+        if (i.pass_offered / i.fail_offered > widest->pass_offered / widest->fail_offered) widest = &i;
+    return fmt::format("not monotonic: {} probe(s) passed at or above a failed rate (widest: {} passed, {} "
+                       "failed)",
+                       s.inversions.size(), rate_text(widest->pass_offered), rate_text(widest->fail_offered));
+}
+
 search_run search_peak(const search_rule& rule, const probe_fn& probe, const elapsed_fn& elapsed,
                        const probe_observer& seen) {
     search_run out;
     auto& rec = out.record;
-    std::optional<double> pass, fail; // the bracket so far
-    // Runs one probe; false when it could not run (out.failure says why).
-    auto step = [&](double offered, const char* phase) {
-        auto m = probe(offered, rec.probes.size());
-        if (!m) {
-            out.failure = m.error();
-            return false;
-        }
-        probe_record p = judge_probe(rule, offered, *m);
-        p.index = rec.probes.size();
-        p.phase = phase;
-        (p.passed ? pass : fail) = offered;
-        rec.probes.push_back(std::move(p));
-        if (seen) seen(rec.probes.back());
-        return true;
-    };
+    rec.samples_needed = samples_needed(rule);
+    std::optional<double> pass, fail; // the bracket so far, from the rates' verdicts
+    std::optional<double> lowest_failed; // the lowest rate any probe failed at
     // No probe starts once the probes or the time are spent.
     auto budget_left = [&] {
         if (rec.probes.size() >= rule.max_probes) {
@@ -105,17 +156,53 @@ search_run search_peak(const search_rule& rule, const probe_fn& probe, const ela
         }
         return true;
     };
+    // Runs one probe; nullopt when the budget is spent or it could not run (out.failure says).
+    auto once = [&](double offered, const char* phase, std::uint8_t attempt) -> std::optional<bool> {
+        if (!budget_left()) return std::nullopt;
+        const auto duration = probe_duration_at(rule, offered);
+        auto m = probe(offered, duration, rec.probes.size());
+        if (!m) {
+            out.failure = m.error();
+            return std::nullopt;
+        }
+        probe_record p = judge_probe(rule, offered, *m);
+        p.index = rec.probes.size();
+        p.phase = phase;
+        p.attempt = attempt;
+        p.duration_s = std::chrono::duration<double>(duration).count();
+        if (!p.passed && (!lowest_failed || offered < *lowest_failed)) lowest_failed = offered;
+        rec.probes.push_back(std::move(p));
+        if (seen) seen(rec.probes.back());
+        return rec.probes.back().passed;
+    };
+    // A rate's verdict. A failure, or a pass above a rate that failed, is what moves the bracket
+    // wrongly when one probe is noisy, so it is confirmed; 2 of 3 decide when the two disagree.
+    auto judge_rate = [&](double offered, const char* phase) -> std::optional<bool> {
+        const bool above_failure = lowest_failed && offered > *lowest_failed;
+        auto first = once(offered, phase, 1);
+        if (!first || (*first && !above_failure)) return first;
+        auto second = once(offered, phase, 2);
+        if (!second || *second == *first) return second;
+        return once(offered, phase, 3);
+    };
+    // Records a verdict in the bracket; false when the search has to stop (budget or failure).
+    auto decide = [&](double offered, const char* phase) {
+        auto v = judge_rate(offered, phase);
+        if (v) (*v ? pass : fail) = offered;
+        return v.has_value();
+    };
     auto finish = [&](search_outcome o) {
+        if (out.failure) o = search_outcome::failed;
         rec.outcome = o;
         rec.peak = rec.bracket_low = pass;
         rec.bracket_high = fail;
+        rec.inversions = find_inversions(rec.probes);
         return out;
     };
 
-    // Ramp: low, 2 low, 4 low, ... capped at high, until a probe fails.
+    // Ramp: low, 2 low, 4 low, ... capped at high, until a rate fails.
     for (double r = rule.low_per_s;; r = std::min(2 * r, rule.high_per_s)) {
-        if (!budget_left()) return finish(search_outcome::unresolved);
-        if (!step(r, "ramp")) return finish(search_outcome::failed);
+        if (!decide(r, "ramp")) return finish(search_outcome::unresolved);
         if (fail) break;
         if (r >= rule.high_per_s) {
             rec.stopped = fmt::format("the SLO holds at the top of the range ({})", rate_text(r));
@@ -130,8 +217,7 @@ search_run search_peak(const search_rule& rule, const probe_fn& probe, const ela
     while ((*fail - *pass) / *pass > rule.precision) {
         double mid = (*pass + *fail) / 2;
         if (mid - *pass < 0.5) break; // whole messages/s cannot split it further
-        if (!budget_left()) return finish(search_outcome::unresolved);
-        if (!step(mid, "bisect")) return finish(search_outcome::failed);
+        if (!decide(mid, "bisect")) return finish(search_outcome::unresolved);
     }
     rec.stopped = fmt::format("bracket [{}, {}] is within {:g}%", rate_text(*pass), rate_text(*fail),
                               rule.precision * 100);
@@ -142,13 +228,14 @@ void run_search(const repeat_context& ctx, progress& prog, instance_record& rec)
     const instance& inst = *ctx.inst;
     const search_rule& rule = *inst.search;
     instance probe_inst = inst;
-    probe_inst.job.duration = rule.probe_duration.count() > 0 ? rule.probe_duration : inst.job.duration;
     std::map<std::size_t, repeat_record> runs; // by probe index; the peak's becomes rec.repeats
     auto began = std::chrono::steady_clock::now();
-    auto probe = [&](double offered, std::size_t index) -> std::expected<probe_measurement, failure_reason> {
+    auto probe = [&](double offered, std::chrono::nanoseconds duration,
+                     std::size_t index) -> std::expected<probe_measurement, failure_reason> {
         if (interrupt_requested) return std::unexpected(interrupted_at("probe"));
         prog.repeat(index, rule.max_probes);
         probe_inst.job.rate = offered;
+        probe_inst.job.duration = duration.count() > 0 ? duration : inst.job.duration;
         repeat_context c = ctx;
         c.inst = &probe_inst;
         c.index = index;
@@ -157,14 +244,14 @@ void run_search(const repeat_context& ctx, progress& prog, instance_record& rec)
             rep.error().step = fmt::format("probe {} at {}: {}", index, rate_text(offered), rep.error().step);
             return std::unexpected(rep.error());
         }
-        probe_measurement m{achieved_rate(inst.job.kind, *rep), rep->metrics};
+        probe_measurement m{achieved_rate(inst.job.kind, *rep), rep->client.latency.count(), rep->metrics};
         runs.emplace(index, std::move(*rep));
         return m;
     };
     auto elapsed = [&] { return std::chrono::steady_clock::now() - began; };
     auto seen = [&](const probe_record& p) {
-        prog.log(fmt::format("{}: probe {} ({}) offered {}: achieved {}, {}: {}{}", inst.id, p.index, p.phase,
-                             rate_text(p.offered), rate_text(p.achieved), probe_figure(p),
+        prog.log(fmt::format("{}: probe {} ({}{}) offered {}: achieved {}, {}: {}{}", inst.id, p.index, p.phase,
+                             attempt_words[std::min<std::size_t>(p.attempt, 3) - 1], rate_text(p.offered), rate_text(p.achieved), probe_figure(p),
                              p.passed ? "pass" : "FAIL", p.passed ? "" : " (" + p.why + ")"));
     };
     auto run = search_peak(rule, probe, elapsed, seen);
@@ -186,6 +273,7 @@ void run_search(const repeat_context& ctx, progress& prog, instance_record& rec)
     }
     prog.log(fmt::format("{}: peak {}: {}", inst.id, run.record.peak ? rate_text(*run.record.peak) : "none",
                          run.record.stopped));
+    if (auto inv = inversions_text(run.record); !inv.empty()) prog.log(fmt::format("{}: {}", inst.id, inv));
     rec.search = std::move(run.record);
 }
 

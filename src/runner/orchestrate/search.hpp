@@ -4,11 +4,16 @@
 /// until the bracket is within the precision; bounded in probes and in time.
 /// A probe passes iff every SLO entry holds on its metrics AND it achieved at least 98% of the
 /// offered rate (an overloaded generator or system must not pass by doing less).
+/// One noisy probe must not decide the bracket: a rate whose first probe fails, or passes above
+/// a rate some probe failed at, gets a second probe; when the two disagree a third decides (the
+/// rate's verdict is 2 of 3). Each probe lasts long enough to hold 10/(1 - q) latency samples
+/// for the SLO's highest percentile q at the offered rate.
 #include <chrono>
 #include <expected>
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "runner/orchestrate/repeat.hpp"
 #include "runner/plan/search_rule.hpp"
@@ -18,15 +23,19 @@
 
 namespace kp::runner {
 
+/// The longest a probe is stretched to for its samples (a `probe_duration` above it is kept).
+inline constexpr std::chrono::seconds search_max_sample_duration{30};
+
 /// What one probe measured.
 struct probe_measurement {
     double achieved = 0; ///< messages/s completed (rr/crr) or received (udp_stream)
+    std::uint64_t samples = 0; ///< latency samples in the window (0 for udp_stream)
     metric_values metrics{};
 };
 
-/// Runs one probe at `offered` messages/s; `index` is the probe's number (0-based).
-using probe_fn =
-    std::function<std::expected<probe_measurement, failure_reason>(double offered, std::size_t index)>;
+/// Runs one probe at `offered` messages/s for `duration`; `index` is the probe's number (0-based).
+using probe_fn = std::function<std::expected<probe_measurement, failure_reason>(
+    double offered, std::chrono::nanoseconds duration, std::size_t index)>;
 /// Time since the search began (a fake in tests).
 using elapsed_fn = std::function<std::chrono::nanoseconds()>;
 /// Called after each probe is judged (progress lines).
@@ -37,6 +46,19 @@ struct search_run {
     search_record record;
     std::optional<failure_reason> failure;
 };
+
+/// Latency samples a probe needs for the SLO: 10/(1 - q) for its highest latency percentile q
+/// (1,000 for p99, 10,000 for p99.9); 0 when the SLO has no percentile.
+[[nodiscard]] std::uint64_t samples_needed(const search_rule& rule);
+
+/// How long a probe at `offered` messages/s measures: `probe_duration`, stretched to
+/// samples_needed / offered, but not beyond search_max_sample_duration (or `probe_duration`
+/// if that is longer).
+[[nodiscard]] std::chrono::nanoseconds probe_duration_at(const search_rule& rule, double offered);
+
+/// Every passing probe at or above a rate where some probe failed, each paired with the failed
+/// probe of the lowest rate (the search's evidence that load and verdict are not monotonic).
+[[nodiscard]] std::vector<inversion> find_inversions(const std::vector<probe_record>& probes);
 
 /// Judges a probe: the SLO entries on `m.metrics`, then the achieved share of `offered`.
 [[nodiscard]] probe_record judge_probe(const search_rule& rule, double offered, const probe_measurement& m);

@@ -82,6 +82,9 @@ json search_json(const search_record& s) {
                            {"passed", o.passed}});
         probes.push_back({{"index", p.index},
                           {"phase", p.phase},
+                          {"attempt", p.attempt},
+                          {"duration_s", p.duration_s},
+                          {"samples", p.samples},
                           {"offered", p.offered},
                           {"achieved", p.achieved},
                           {"passed", p.passed},
@@ -89,11 +92,19 @@ json search_json(const search_record& s) {
                           {"slo", slo},
                           {"metrics", metrics_json(p.metrics)}});
     }
+    json inversions = json::array();
+    for (const auto& i : s.inversions)
+        inversions.push_back({{"pass_index", i.pass_index},
+                              {"pass_offered", i.pass_offered},
+                              {"fail_index", i.fail_index},
+                              {"fail_offered", i.fail_offered}});
     return {{"outcome", to_string(s.outcome)},
             {"peak", optional_number(s.peak)},
             {"bracket", json::array({optional_number(s.bracket_low), optional_number(s.bracket_high)})},
             {"unit", "1/s"},
             {"stopped", s.stopped},
+            {"samples_needed", s.samples_needed},
+            {"non_monotonic", inversions},
             {"probes", probes}};
 }
 

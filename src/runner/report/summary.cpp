@@ -31,6 +31,7 @@ const char* outcome_word(const instance_record& r) {
 std::string search_line(const std::string& id, const search_record& s) {
     auto r = [](const std::optional<double>& v) { return v ? human_rate(*v) : std::string("-"); };
     std::string head = fmt::format("SEARCH {}: ", id);
+    if (auto inv = inversions_text(s); !inv.empty()) head = fmt::format("{}{}\n{}", head, inv, head);
     switch (s.outcome) {
     case search_outcome::below_range:
         return head + fmt::format("no peak: {}; {} probe(s)\n", s.stopped, s.probes.size());

@@ -3,13 +3,18 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <set>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "plan/plan_errors.hpp"
 #include "runner/orchestrate/orchestrate.hpp"
 #include "runner/orchestrate/search.hpp"
 #include "runner/plan/expand.hpp"
 #include "runner/plan/plan.hpp"
+#include "runner/report/json.hpp"
+#include "runner/report/summary.hpp"
 
 using namespace kp::runner;
 using kp::runner::test::errors_of;
@@ -18,18 +23,24 @@ using namespace std::chrono_literals;
 namespace {
 
 /// A system whose p99 is 100 us up to `knee` messages/s and 5 ms above it; it achieves what it
-/// is offered up to `capacity`.
+/// is offered up to `capacity`. The probes in `noisy` (by index) get the other verdict's p99.
 struct fake_system {
     double knee = 100'000;
     double capacity = 1e12;
-    std::vector<double> offered; ///< every probe, in order
+    std::set<std::size_t> noisy;
+    std::vector<double> offered;                  ///< every probe, in order
+    std::vector<std::chrono::nanoseconds> length; ///< every probe's duration
     probe_fn fn() {
-        return [this](double rate, std::size_t index) -> std::expected<probe_measurement, failure_reason> {
+        return [this](double rate, std::chrono::nanoseconds duration,
+                      std::size_t index) -> std::expected<probe_measurement, failure_reason> {
             CHECK(index == offered.size());
             offered.push_back(rate);
+            length.push_back(duration);
             probe_measurement m;
             m.achieved = std::min(rate, capacity);
-            m.metrics[static_cast<std::size_t>(metric::latency_p99)] = rate <= knee ? 100.0 : 5000.0;
+            m.samples = static_cast<std::uint64_t>(m.achieved * std::chrono::duration<double>(duration).count());
+            bool fast = (rate <= knee) != noisy.contains(index);
+            m.metrics[static_cast<std::size_t>(metric::latency_p99)] = fast ? 100.0 : 5000.0;
             m.metrics[static_cast<std::size_t>(metric::transactions_per_s)] = m.achieved;
             return m;
         };
@@ -41,6 +52,7 @@ search_rule rule(double low, double high, double precision = 0.05) {
     r.low_per_s = low;
     r.high_per_s = high;
     r.precision = precision;
+    r.probe_duration = 1s;
     auto slo = parse_expectation("latency_p99", "< 1ms");
     REQUIRE(slo.has_value());
     r.slo.push_back(*slo);
@@ -53,33 +65,174 @@ elapsed_fn no_time() {
 
 } // namespace
 
-TEST_CASE("search: ramps x2 from the low end, then bisects to the precision") {
+TEST_CASE("search: ramps x2 from the low end, then bisects to the precision, confirming each failure") {
     fake_system sys;
     auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time());
     REQUIRE_FALSE(run.failure);
     const auto& s = run.record;
     CHECK(s.outcome == search_outcome::bracketed);
-    // Ramp: 1k, 2k, 4k, ..., 64k pass; 128k fails.
-    REQUIRE(sys.offered.size() >= 8);
+    // Ramp: 1k, 2k, 4k, ..., 64k pass; 128k fails, and fails again when confirmed.
+    REQUIRE(sys.offered.size() >= 9);
     for (std::size_t i = 0; i < 8; ++i)
         CHECK(sys.offered[i] == doctest::Approx(1000.0 * (1 << i)));
-    for (std::size_t i = 0; i < 8; ++i)
+    for (std::size_t i = 0; i < 9; ++i)
         CHECK(s.probes[i].phase == "ramp");
     CHECK(s.probes[7].passed == false);
+    CHECK(s.probes[7].attempt == 1);
     CHECK(s.probes[7].why == "latency_p99 < 1ms: measured 5.00 ms");
-    // Bisection between 64k and 128k: 96k pass, 112k fail, 104k fail, 100k pass -> (104-100)/100 <= 5%.
-    REQUIRE(sys.offered.size() == 12);
-    CHECK(sys.offered[8] == 96000);
-    CHECK(sys.offered[9] == 112000);
-    CHECK(sys.offered[10] == 104000);
-    CHECK(sys.offered[11] == 100000);
-    CHECK(s.probes[8].phase == "bisect");
+    CHECK(sys.offered[8] == 128000);
+    CHECK(s.probes[8].attempt == 2);
+    CHECK_FALSE(s.probes[8].passed);
+    // Bisection between 64k and 128k: 96k pass, 112k fail x2, 104k fail x2, 100k pass -> (104-100)/100 <= 5%.
+    // Passes below every failure are not confirmed.
+    CHECK(sys.offered == std::vector<double>{1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 128000, 96000,
+                                             112000, 112000, 104000, 104000, 100000});
+    CHECK(s.probes[9].phase == "bisect");
+    CHECK(s.probes[9].attempt == 1);
+    CHECK(s.probes[11].attempt == 2);
     REQUIRE(s.peak);
     CHECK(*s.peak == 100000);
     CHECK(*s.bracket_low == 100000);
     CHECK(*s.bracket_high == 104000);
     CHECK((*s.bracket_high - *s.bracket_low) / *s.bracket_low <= 0.05);
     CHECK(s.stopped == "bracket [100k/s, 104k/s] is within 5%");
+    CHECK(s.inversions.empty());
+    CHECK(inversions_text(s).empty());
+    CHECK(s.samples_needed == 1000);
+}
+
+TEST_CASE("search: a lone failing probe is outvoted, and later passes above it are confirmed") {
+    fake_system sys;
+    sys.noisy = {3}; // the first probe at 8k fails
+    auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time());
+    const auto& s = run.record;
+    REQUIRE(s.outcome == search_outcome::bracketed);
+    // 8k: fail, then pass (disagree), then the tie-break passes: 8k passes 2 of 3.
+    REQUIRE(sys.offered.size() > 8);
+    CHECK(std::vector<double>(sys.offered.begin(), sys.offered.begin() + 8) ==
+          std::vector<double>{1000, 2000, 4000, 8000, 8000, 8000, 16000, 16000});
+    CHECK_FALSE(s.probes[3].passed);
+    CHECK(s.probes[4].attempt == 2);
+    CHECK(s.probes[5].attempt == 3);
+    CHECK(s.probes[5].passed);
+    // 16k passes above a rate that failed once: confirmed.
+    CHECK(s.probes[6].attempt == 1);
+    CHECK(s.probes[7].attempt == 2);
+    // The search goes on to the true knee.
+    CHECK(*s.peak == 100000);
+    CHECK(*s.bracket_high == 104000);
+    // Every pass from 8k up is an inversion against probe 3; the widest is the peak's.
+    REQUIRE_FALSE(s.inversions.empty());
+    CHECK(s.inversions.front().pass_index == 4);
+    CHECK(s.inversions.front().fail_index == 3);
+    CHECK(s.inversions.front().fail_offered == 8000);
+    for (const auto& i : s.inversions)
+        CHECK(i.fail_index == 3);
+    std::size_t passes_from_8k = 0;
+    for (const auto& p : s.probes)
+        passes_from_8k += p.passed && p.offered >= 8000;
+    CHECK(s.inversions.size() == passes_from_8k);
+    CHECK(inversions_text(s) == fmt::format("not monotonic: {} probe(s) passed at or above a failed rate "
+                                            "(widest: 100k/s passed, 8000/s failed)",
+                                            passes_from_8k));
+}
+
+TEST_CASE("search: a pass above a failure that its confirmation contradicts goes to a tie-break") {
+    // 8k fails once (outvoted); at 16k the first probe passes, the confirmation fails.
+    for (bool tie_break_fails : {false, true}) {
+        CAPTURE(tie_break_fails);
+        fake_system sys;
+        sys.noisy = {3, 7};
+        if (tie_break_fails) sys.noisy.insert(8);
+        auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time());
+        const auto& s = run.record;
+        REQUIRE(sys.offered.size() > 9);
+        CHECK(sys.offered[6] == 16000);
+        CHECK(sys.offered[7] == 16000);
+        CHECK(sys.offered[8] == 16000);
+        CHECK(s.probes[8].attempt == 3);
+        REQUIRE(s.outcome == search_outcome::bracketed);
+        if (tie_break_fails) {
+            // 2 of 3 failed: 16k fails, and the bracket is [8k, 16k].
+            CHECK(*s.bracket_high <= 16000);
+            CHECK(*s.peak >= 8000);
+            CHECK(sys.offered[9] == 12000);
+        } else {
+            CHECK(sys.offered[9] == 32000); // 16k passed 2 of 3: the ramp goes on
+            CHECK(*s.peak == 100000);
+        }
+    }
+}
+
+TEST_CASE("search: two failing probes bracket even when the system is only noisy") {
+    fake_system sys;
+    sys.noisy = {3, 4}; // 8k fails twice: confirmed, no tie-break
+    auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time());
+    const auto& s = run.record;
+    REQUIRE(s.outcome == search_outcome::bracketed);
+    CHECK(sys.offered[5] == 6000); // bisection in [4k, 8k]
+    CHECK(*s.bracket_high <= 8000);
+    CHECK(s.inversions.empty());
+}
+
+TEST_CASE("search: each probe lasts long enough for its percentile's samples") {
+    auto r = rule(100, 2e6);
+    CHECK(samples_needed(r) == 1000);
+    CHECK(probe_duration_at(r, 100) == 10s);
+    CHECK(probe_duration_at(r, 1000) == 1s);
+    CHECK(probe_duration_at(r, 300) == 3334ms);
+    CHECK(probe_duration_at(r, 1e6) == 1s); // probe_duration is the minimum
+    auto p999 = parse_expectation("latency_p999", "< 5ms");
+    REQUIRE(p999.has_value());
+    r.slo.push_back(*p999);
+    CHECK(samples_needed(r) == 10000); // the highest percentile of the SLO
+    CHECK(probe_duration_at(r, 1000) == 10s);
+    CHECK(probe_duration_at(r, 100) == search_max_sample_duration); // 100 s, capped
+    r.probe_duration = 2min;
+    CHECK(probe_duration_at(r, 100) == 2min); // a longer probe_duration is kept
+    auto p50 = parse_expectation("latency_p50", "< 5ms");
+    auto loss = parse_expectation("loss_ratio", "< 0.1%");
+    REQUIRE(p50.has_value());
+    REQUIRE(loss.has_value());
+    r.slo = {*p50};
+    CHECK(samples_needed(r) == 20);
+    r.slo = {*loss};
+    CHECK(samples_needed(r) == 0);
+    CHECK(probe_duration_at(r, 1) == 2min);
+
+    // The loop asks the probe for that duration and records it.
+    fake_system sys;
+    auto run = search_peak(rule(250, 2000), sys.fn(), no_time());
+    REQUIRE(sys.length.size() == 4);
+    CHECK(sys.length[0] == 4s); // 1000 samples at 250/s
+    CHECK(sys.length[1] == 2s);
+    CHECK(sys.length[2] == 1s);
+    CHECK(sys.length[3] == 1s);
+    CHECK(run.record.probes[0].duration_s == 4.0);
+    CHECK(run.record.probes[0].samples == 1000);
+}
+
+TEST_CASE("search: inversions pair each pass with the lowest failed rate at or below it") {
+    auto probe = [](std::size_t i, double offered, bool passed) {
+        probe_record p;
+        p.index = i;
+        p.offered = offered;
+        p.passed = passed;
+        return p;
+    };
+    std::vector<probe_record> ps = {probe(0, 1000, true), probe(1, 4000, false), probe(2, 2000, false),
+                                    probe(3, 2000, true),  probe(4, 8000, true),  probe(5, 1500, true)};
+    auto inv = find_inversions(ps);
+    REQUIRE(inv.size() == 2);
+    CHECK(inv[0].pass_index == 3); // same rate as a failure: the probes disagreed
+    CHECK(inv[0].fail_index == 2);
+    CHECK(inv[1].pass_index == 4);
+    CHECK(inv[1].fail_index == 2);
+    CHECK(inv[1].pass_offered == 8000);
+    search_record s;
+    s.inversions = inv;
+    CHECK(inversions_text(s) ==
+          "not monotonic: 2 probe(s) passed at or above a failed rate (widest: 8000/s passed, 2000/s failed)");
 }
 
 TEST_CASE("search: the peak lies below the knee and tightens with the precision") {
@@ -131,7 +284,7 @@ TEST_CASE("search: SLO not met even at the low end") {
     auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time());
     const auto& s = run.record;
     CHECK(s.outcome == search_outcome::below_range);
-    CHECK(sys.offered.size() == 1);
+    CHECK(sys.offered == std::vector<double>{1000, 1000}); // the failure is confirmed
     CHECK_FALSE(s.peak);
     CHECK(*s.bracket_high == 1000);
     CHECK(s.stopped == "the SLO is not met even at the low end (1000/s)");
@@ -145,7 +298,7 @@ TEST_CASE("search: bounded by max_probes and by max_time") {
     CHECK(sys.offered.size() == 10);
     CHECK(run.record.outcome == search_outcome::unresolved);
     CHECK(*run.record.peak == 96000); // the best pass so far, with its (wide) bracket
-    CHECK(*run.record.bracket_high == 112000);
+    CHECK(*run.record.bracket_high == 128000);
     CHECK(run.record.stopped == "stopped after max_probes (10) probes");
 
     // Each fake probe takes 3 s of fake time; max_time 10s lets probes start at 0, 3, 6 and 9 s.
@@ -156,9 +309,9 @@ TEST_CASE("search: bounded by max_probes and by max_time") {
     auto inner = slow.fn();
     auto run2 = search_peak(
         t,
-        [&](double rate, std::size_t i) {
+        [&](double rate, std::chrono::nanoseconds d, std::size_t i) {
             now += 3s;
-            return inner(rate, i);
+            return inner(rate, d, i);
         },
         [&] { return now; });
     CHECK(slow.offered.size() == 4);
@@ -179,9 +332,10 @@ TEST_CASE("search: a probe that cannot run stops the search with its failure") {
     auto inner = sys.fn();
     auto run = search_peak(
         rule(1000, 2e6),
-        [&](double rate, std::size_t i) -> std::expected<probe_measurement, failure_reason> {
+        [&](double rate, std::chrono::nanoseconds d,
+            std::size_t i) -> std::expected<probe_measurement, failure_reason> {
             if (i == 3) return std::unexpected(failure_reason{"b", "probe 3 at 8000/s: listen", "refused"});
-            return inner(rate, i);
+            return inner(rate, d, i);
         },
         no_time());
     REQUIRE(run.failure);
@@ -337,4 +491,31 @@ TEST_CASE("search plan: rate, matrix over rate, repeat, until and tcp_stream con
     CHECK(in[1].id == "s/flows=4");
     CHECK(in[1].job.rate == 0);
     CHECK(in[1].search->high_per_s == 8000);
+}
+
+TEST_CASE("search: non-monotonic probes reach results.json and the summary") {
+    fake_system sys;
+    sys.noisy = {1}; // 2k fails once, then passes twice
+    auto run = search_peak(rule(1000, 8000), sys.fn(), no_time());
+    REQUIRE(run.record.outcome == search_outcome::top_of_range);
+    run_record all;
+    instance_record r;
+    r.id = "knee";
+    r.kind = kp::engine::traffic::tcp_rr;
+    r.search = run.record;
+    all.instances.push_back(r);
+    const auto j = instance_json(all.instances[0])["search"];
+    CHECK(j["samples_needed"] == 1000);
+    REQUIRE(j["probes"].size() == 1 + 3 + 2 + 2); // 1k; 2k x3; 4k and 8k confirmed above the failure
+    CHECK(j["probes"][2]["attempt"] == 2);
+    CHECK(j["probes"][3]["attempt"] == 3);
+    CHECK(j["probes"][0]["duration_s"] == 1.0);
+    CHECK(j["probes"][0]["samples"] == 1000);
+    REQUIRE(j["non_monotonic"].size() == 6);
+    CHECK(j["non_monotonic"][0] ==
+          nlohmann::json{{"pass_index", 2}, {"pass_offered", 2000.0}, {"fail_index", 1}, {"fail_offered", 2000.0}});
+    CHECK(j["non_monotonic"][5]["pass_offered"] == 8000.0);
+    const std::string table = summary_table(all);
+    CHECK(table.find("SEARCH knee: not monotonic: 6 probe(s) passed at or above a failed rate (widest: 8000/s "
+                     "passed, 2000/s failed)\nSEARCH knee: peak >= 8000/s: ") != std::string::npos);
 }
