@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "engine/traffic/traffic.hpp"
+#include "runner/orchestrate/orchestrate.hpp"
 #include "runner/plan/human.hpp"
 #include "runner/results/aggregate.hpp"
 #include "runner/results/expect_eval.hpp"
@@ -256,6 +257,19 @@ void run_search(const repeat_context& ctx, progress& prog, instance_record& rec)
     };
     auto run = search_peak(rule, probe, elapsed, seen);
     if (run.failure) rec.failure = run.failure;
+    const double limit = lateness_limit_us(inst);
+    std::size_t late = 0;
+    double worst = 0;
+    for (auto& p : run.record.probes)
+        if (const auto& v = p.metrics[static_cast<std::size_t>(metric::send_lateness_p99)]; v && *v > limit) {
+            p.late_sends = true;
+            ++late;
+            worst = std::max(worst, *v);
+        }
+    if (late > 0)
+        rec.warnings.push_back(fmt::format("{} of {} probes: the client's paced sends left late (send_lateness_p99 "
+                                           "up to {} > {}): those verdicts may be the client's, not the system's",
+                                           late, run.record.probes.size(), human_us(worst), human_us(limit)));
     for (const auto& p : run.record.probes)
         if (p.passed && run.record.peak && p.offered == *run.record.peak) {
             rec.repeats.push_back(std::move(runs.at(p.index)));

@@ -89,6 +89,7 @@ json search_json(const search_record& s) {
                           {"achieved", p.achieved},
                           {"passed", p.passed},
                           {"why", p.why},
+                          {"late_sends", p.late_sends},
                           {"slo", slo},
                           {"metrics", metrics_json(p.metrics)}});
     }

@@ -33,6 +33,9 @@ struct probe_record {
     std::vector<slo_outcome> slo;
     bool passed = false;
     std::string why; ///< "" when passed; else the first reason, e.g. "latency_p99 < 1ms: measured 1.3 ms"
+    /// The client's paced sends left later than the instance's lateness limit: the verdict may be
+    /// the client's, not the system's (orchestrate.hpp lateness_limit_us).
+    bool late_sends = false;
 };
 
 /// A passing probe at or above a rate a probe failed at: load and verdict are not monotonic.
