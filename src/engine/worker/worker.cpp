@@ -225,10 +225,11 @@ void worker::loop() noexcept {
         std::int64_t wake = std::min(next_timer, boundary);
         std::int64_t wait = std::max<std::int64_t>(0, wake - now);
         // Open loop: sleep until shortly before the next send is due, then poll without
-        // blocking until it is. The margin follows how late this thread's timed waits wake.
+        // blocking until it is. The margin holds the latest wake-ups this thread has seen (a
+        // slowly decaying peak, so a VM's occasional late wake-up is covered too).
         bool timed = false;
         if (open_loop_ && next_timer <= boundary && wait > 0) {
-            const std::int64_t margin = std::clamp<std::int64_t>(2 * wake_late_ns_ + 2'000, 2'000, 100'000);
+            const std::int64_t margin = std::clamp<std::int64_t>(wake_late_ns_ + 2'000, 2'000, 100'000);
             timed = wait > margin;
             wait = timed ? wait - margin : 0;
         }
@@ -236,7 +237,8 @@ void worker::loop() noexcept {
         timespec ts{static_cast<time_t>(wait / second_ns), static_cast<long>(wait % second_ns)};
         int n = epoll_pwait2(epoll_.get(), events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
         now = mono_ns();
-        if (timed && n == 0) wake_late_ns_ += (std::max<std::int64_t>(0, now - asleep - wait) - wake_late_ns_) / 8;
+        if (timed && n == 0)
+            wake_late_ns_ = std::max(now - asleep - wait, wake_late_ns_ - wake_late_ns_ / 64);
         // Window edges first, so events that arrive after the end are not counted in it.
         if (!in_window_ && !ended_ && now >= w_begin) begin_window(now);
         if (in_window_) {

@@ -151,7 +151,7 @@ class worker {
     std::atomic<std::size_t> closed_samples_{0}; ///< next_sample_, published for live readers
     rusage_times ru_begin_;
     std::uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
-    std::int64_t wake_late_ns_ = 0; ///< open loop: how late timed waits woke (a running average)
+    std::int64_t wake_late_ns_ = 0; ///< open loop: how late timed waits woke (a decaying peak)
     bool in_window_ = false, ended_ = false, paced_ = false;
     bool open_loop_ = false; ///< some connection sends on a schedule (rate:)
 };
