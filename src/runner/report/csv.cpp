@@ -96,9 +96,9 @@ static_assert(static_cast<std::size_t>(metric::fairness) == first_metrics);
 constexpr auto metric_columns = make_metric_columns(std::make_index_sequence<first_metrics>{});
 constexpr column appended_metric_columns[] = {
     {metric_names[first_metrics], &metric_value<first_metrics>},
-    {metric_names[first_metrics + 1], &metric_value<first_metrics + 1>},
 };
-static_assert(first_metrics + std::size(appended_metric_columns) == metric_count);
+constexpr std::size_t send_lateness_index = static_cast<std::size_t>(metric::send_lateness_p99);
+static_assert(first_metrics + std::size(appended_metric_columns) + 1 == metric_count); // + late_columns'
 
 /// One end of the 95% CI of metric M over the repeats (aggregate rows only).
 template <metric M, bool High> std::string ci_bound(const row_source& s) {
@@ -186,6 +186,7 @@ constexpr column late_columns[] = {
          const auto* a = s.r.aggregate.find(metric::latency_p50);
          return !s.rep && a && a->stats.n >= 2 ? number(a->stats.median) : std::string();
      }},
+    {metric_names[send_lateness_index], &metric_value<send_lateness_index>},
 };
 
 std::vector<column> build_columns(csv_rows rows) {
