@@ -80,27 +80,10 @@ probe_record judge_probe(const search_rule& rule, double offered, const probe_me
 std::uint64_t samples_needed(const search_rule& rule) {
     std::uint64_t need = 0;
     for (const auto& e : rule.slo) {
-        double q = 0;
-        switch (metric_from_name(e.metric).value_or(metric::latency_max)) {
-        case metric::latency_p50:
-            q = 0.5;
-            break;
-        case metric::latency_p90:
-            q = 0.9;
-            break;
-        case metric::latency_p99:
-            q = 0.99;
-            break;
-        case metric::latency_p999:
-            q = 0.999;
-            break;
-        case metric::latency_p9999:
-            q = 0.9999;
-            break;
-        default:
-            continue;
-        }
-        need = std::max(need, static_cast<std::uint64_t>(std::llround(10 / (1 - q))));
+        auto m = metric_from_name(e.metric);
+        auto p = m ? percentile_of(*m) : std::nullopt;
+        if (!p) continue;
+        need = std::max(need, static_cast<std::uint64_t>(std::llround(10 / (1 - *p / 100))));
     }
     return need;
 }

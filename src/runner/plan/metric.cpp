@@ -35,6 +35,23 @@ const metric_info& info(metric m) {
     return table.at(static_cast<std::size_t>(m));
 }
 
+std::optional<double> percentile_of(metric m) {
+    switch (m) {
+    case metric::latency_p50:
+        return 50;
+    case metric::latency_p90:
+        return 90;
+    case metric::latency_p99:
+        return 99;
+    case metric::latency_p999:
+        return 99.9;
+    case metric::latency_p9999:
+        return 99.99;
+    default:
+        return std::nullopt;
+    }
+}
+
 std::optional<metric> metric_from_name(std::string_view name) {
     for (std::size_t i = 0; i < metric_count; ++i)
         if (table[i].name == name) return static_cast<metric>(i);

@@ -55,6 +55,8 @@ struct metric_info {
 
 /// The facts of `m`.
 [[nodiscard]] const metric_info& info(metric m);
+/// The percentile (0 < p < 100) a latency percentile metric reads, e.g. 99 for latency_p99.
+[[nodiscard]] std::optional<double> percentile_of(metric m);
 /// The metric called `name`, if any.
 [[nodiscard]] std::optional<metric> metric_from_name(std::string_view name);
 /// The unit of `m` in a `kind` instance: info(m).unit, but service demand is per transaction

@@ -46,17 +46,8 @@ void set(metric_values& v, metric m, double x) {
 std::optional<double> latency_from(const engine::histogram& h, metric m) {
     if (h.count() == 0) return std::nullopt;
     auto us = [](double ns) { return ns / 1000.0; };
+    if (auto p = percentile_of(m)) return us(static_cast<double>(h.percentile(*p)));
     switch (m) {
-    case metric::latency_p50:
-        return us(static_cast<double>(h.percentile(50)));
-    case metric::latency_p90:
-        return us(static_cast<double>(h.percentile(90)));
-    case metric::latency_p99:
-        return us(static_cast<double>(h.percentile(99)));
-    case metric::latency_p999:
-        return us(static_cast<double>(h.percentile(99.9)));
-    case metric::latency_p9999:
-        return us(static_cast<double>(h.percentile(99.99)));
     case metric::latency_min:
         return us(static_cast<double>(h.min()));
     case metric::latency_max:
