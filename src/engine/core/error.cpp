@@ -8,7 +8,7 @@
 namespace kp {
 
 error error::context(std::string_view what) const {
-    return {fmt::format("{}: {}", what, message), kind};
+    return {fmt::format("{}: {}", what, message), kind, sys_errno, consequence};
 }
 
 error make_error(std::string message) {
@@ -21,7 +21,14 @@ error make_error(std::string message, error_kind kind) {
 
 error errno_error(std::string_view what) {
     int e = errno;
-    return make_error(fmt::format("{}: {}", what, std::strerror(e)));
+    error out = make_error(fmt::format("{}: {}", what, std::strerror(e)));
+    out.sys_errno = e;
+    return out;
+}
+
+error as_consequence(error e) {
+    e.consequence = true;
+    return e;
 }
 
 } // namespace kp

@@ -16,6 +16,12 @@ enum class error_kind : std::uint8_t { usage, infrastructure, timeout };
 struct error {
     std::string message;
     error_kind kind = error_kind::infrastructure;
+    /// The errno behind the message (errno_error), 0 when none; lets a layer above add what it
+    /// knows about that cause (e.g. how many descriptors the job needs) without reading the text.
+    int sys_errno = 0;
+    /// True when this failure is only a consequence of the peer side's failure (the client
+    /// aborted, the server went away): when both sides failed, the other side's error is the cause.
+    bool consequence = false;
 
     /// Returns this error with `what` prepended as context.
     [[nodiscard]] error context(std::string_view what) const;
@@ -25,8 +31,12 @@ struct error {
 [[nodiscard]] error make_error(std::string message);
 /// Builds an error of `kind` from a message.
 [[nodiscard]] error make_error(std::string message, error_kind kind);
-/// Builds an error from the current errno, e.g. "connect 198.18.0.2:5201: Connection refused".
+/// Builds an error from the current errno, e.g. "connect 198.18.0.2:5201: Connection refused";
+/// it keeps the errno in sys_errno.
 [[nodiscard]] error errno_error(std::string_view what);
+
+/// The same error, marked as a consequence of the peer side's failure.
+[[nodiscard]] error as_consequence(error e);
 
 template <class T> using result = std::expected<T, error>;
 

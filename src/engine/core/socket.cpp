@@ -171,7 +171,10 @@ result<unique_fd> connect_tcp(const sock_addr& to, const socket_options& o, std:
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) return fail(fmt::format("{}: {}", what, std::strerror(err)));
+        if (err != 0) {
+            errno = err; // so that the error keeps it (sys_errno)
+            return fail(errno_error(what));
+        }
     }
     if (auto r = set_nonblocking(fd.get(), false); !r) return fail(r.error());
     return fd;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "engine/core/clock.hpp"
+#include "engine/core/fd_limit.hpp"
 #include "engine/core/hello.hpp"
 
 namespace kp::engine {
@@ -61,8 +62,23 @@ void acceptor::abort(std::string why) {
         std::lock_guard lock(mu_);
         if (aborted_) return;
         aborted_ = true;
-        failure_ = std::move(why);
+        failure_ = as_consequence(make_error(std::move(why)));
     }
+    cv_.notify_all();
+}
+
+void acceptor::give_up(error why) noexcept {
+    // Every flow takes a TCP connection (and, UDP kinds, a UDP socket) on this side.
+    const std::size_t per_side = taken_.size() * (cfg_.udp ? 2 : 1);
+    if (out_of_descriptors(why.sys_errno)) why = with_fd_limit(std::move(why), cfg_.flows, per_side);
+    {
+        std::lock_guard lock(mu_);
+        if (!aborted_) {
+            aborted_ = true;
+            failure_ = std::move(why);
+        }
+    }
+    gave_up_ = true;
     cv_.notify_all();
 }
 
@@ -114,7 +130,11 @@ bool acceptor::advance(pending& p) noexcept {
             local->set_port(0);
             peer->set_port(h.udp_port);
             auto udp = bind_udp(*local, cfg_.options);
-            if (!udp || ::connect(udp->get(), peer->get(), peer->len) != 0) return false;
+            if (!udp) {
+                if (out_of_descriptors(udp.error().sys_errno)) give_up(udp.error().context("UDP socket"));
+                return false;
+            }
+            if (::connect(udp->get(), peer->get(), peer->len) != 0) return false;
             reply.udp_port = local_port(udp->get());
             p.udp = std::move(*udp);
         }
@@ -136,7 +156,8 @@ bool acceptor::advance(pending& p) noexcept {
     std::lock_guard lock(mu_);
     if (d.what == verdict::abort) {
         aborted_ = true;
-        failure_ = "the client aborted establishing the data connections (its error says why)";
+        failure_ = as_consequence(
+            make_error("the client aborted establishing the data connections (its error says why)"));
         cv_.notify_all();
         return false;
     }
@@ -165,7 +186,12 @@ void acceptor::body() noexcept {
             if (tag == 1) {
                 for (int k = 0; k < 64; ++k) {
                     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                    if (fd < 0) break;
+                    if (fd < 0) {
+                        // Out of descriptors, the listener stays readable: accepting again would
+                        // spin, and the client would wait out its deadline on a hello no one reads.
+                        if (out_of_descriptors(errno)) give_up(errno_error("accept"));
+                        break;
+                    }
                     auto p = std::make_unique<pending>();
                     p->fd.reset(fd);
                     p->deadline = now + cfg_.hello_timeout_ns;
@@ -182,6 +208,14 @@ void acceptor::body() noexcept {
             }
             std::size_t idx = tag - 2;
             if (idx < slots.size() && slots[idx] && !advance(*slots[idx])) slots[idx].reset();
+        }
+        if (gave_up_.exchange(false)) {
+            // The client's pending hellos end now (closed), the queued connections are reset and
+            // new ones refused (the listener is shut), so its establish fails at once, not at
+            // its deadline.
+            slots.clear();
+            epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listen_fd_, nullptr);
+            ::shutdown(listen_fd_, SHUT_RDWR);
         }
         for (auto& p : slots) {
             if (p && now >= p->deadline) { // no complete hello in time

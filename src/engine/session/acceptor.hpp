@@ -51,7 +51,8 @@ class acceptor {
     /// Waits until every flow's connections are kept, the client aborts, or the deadline
     /// (monotonic ns); hands over the kept connections ordered by (flow, slot).
     result<std::vector<accepted_conn>> wait_all(std::int64_t deadline_ns);
-    /// Ends a wait_all() in progress (or the next one) at once with `why`, as a client abort would.
+    /// Ends a wait_all() in progress (or the next one) at once with `why`, as a client abort would
+    /// (the error is marked as a consequence: whoever stopped it knows the cause).
     void abort(std::string why);
     /// Connections refused for a bad, late or missing hello so far.
     [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_.load(); }
@@ -61,6 +62,9 @@ class acceptor {
     void body() noexcept;
     /// Reads from a pending connection; false when it is finished (kept, dropped or refused).
     bool advance(pending& p) noexcept;
+    /// Ends the establishment with this side's own failure (descriptors ran out); the thread then
+    /// closes what is pending and shuts the listener, so the client learns of it at once.
+    void give_up(error why) noexcept;
 
     int listen_fd_;
     acceptor_config cfg_;
@@ -72,7 +76,8 @@ class acceptor {
     std::vector<accepted_conn> kept_;
     std::vector<bool> taken_;
     bool aborted_ = false;
-    std::string failure_;
+    error failure_;
+    std::atomic<bool> gave_up_{false}; ///< give_up() ran: the thread closes pending and the listener
 };
 
 } // namespace kp::engine

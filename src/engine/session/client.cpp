@@ -1,8 +1,11 @@
 // The client side of a session: establish() opens the data connections, says hello with the
 // token, learns both Rx CPUs, and (distinct_rx) over-opens and keeps a matching.
+#include <cerrno>
+
 #include <fmt/format.h>
 
 #include "engine/core/clock.hpp"
+#include "engine/core/fd_limit.hpp"
 #include "engine/core/hello.hpp"
 #include "engine/session/session_core.hpp"
 #include "engine/tls/tls.hpp"
@@ -55,6 +58,9 @@ class client_session final : public session_core {
             // One abort tells the server to stop waiting; the rest just close.
             for (std::size_t i = 0; i < cands.size(); ++i)
                 send_verdict(cands[i], i == 0 ? verdict::abort : verdict::drop, 0, 0, dl);
+            // Every flow takes a TCP connection (and, UDP kinds, a UDP socket) on this side.
+            if (out_of_descriptors(e.sys_errno))
+                e = with_fd_limit(std::move(e), job_.flows, wanted * (info(job_.kind).udp() ? 2 : 1));
             return fail(std::move(e));
         };
         if (!job_.distinct_rx) {
@@ -133,6 +139,9 @@ class client_session final : public session_core {
         auto fd = connect_tcp(server_, job_.sockopts, deadline);
         if (!fd) {
             ++setup_errors_.connect;
+            // Refused or reset: the server may have given up (its error then names the cause).
+            const int e = fd.error().sys_errno;
+            if (e == ECONNREFUSED || e == ECONNRESET) return fail(as_consequence(fd.error()));
             return fail(fd.error());
         }
         c.fd = std::move(*fd);
@@ -155,8 +164,10 @@ class client_session final : public session_core {
         std::byte buf[reply_size];
         if (auto r = read_all(c.fd.get(), buf, deadline); !r) {
             ++setup_errors_.read;
-            return fail(
-                r.error().context("the server refused the hello (wrong token, or not a kperf-plan server?)"));
+            // The server closed it: a wrong token, not a kperf-plan server, or it gave up (then
+            // its error names the cause).
+            return fail(as_consequence(r.error().context(
+                "the server refused the hello (wrong token, or not a kperf-plan server?)")));
         }
         hello_reply reply;
         if (!parse_reply(std::span<const std::byte, reply_size>(buf, reply_size), reply))
@@ -189,9 +200,10 @@ class client_session final : public session_core {
 result<std::unique_ptr<session>> connect(const job_spec& job, const endpoint& server) {
     if (auto r = validate_job(job); !r) return fail(r.error());
     auto addr = resolve(server.address, server.port);
-    if (!addr) return fail(addr.error().context("connect"));
+    // No "connect" context: the caller names the step (the agent: "connect rr#0/client").
+    if (!addr) return fail(addr.error());
     auto s = std::make_unique<client_session>(job, *addr);
-    if (auto r = s->init(); !r) return fail(r.error().context("connect"));
+    if (auto r = s->init(); !r) return fail(r.error());
     return std::unique_ptr<session>(std::move(s));
 }
 

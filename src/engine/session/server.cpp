@@ -52,7 +52,7 @@ class server_session final : public session_core {
     result<void> establish(std::chrono::steady_clock::time_point deadline) override {
         if (established_) return {};
         auto kept = acceptor_->wait_all(to_mono_ns(deadline));
-        if (!kept) return fail(kept.error().context("establishing"));
+        if (!kept) return fail(kept.error()); // the agent names the step ("establish rr#0/server")
         const bool crr = info(job_.kind).crr();
         // tcp_crr: from here on the workers accept; stray connections wait in the backlog.
         if (crr) acceptor_->stop();
@@ -115,15 +115,16 @@ class server_session final : public session_core {
 result<std::unique_ptr<session>> listen(const job_spec& job, const endpoint& bind_address) {
     if (auto r = validate_job(job); !r) return fail(r.error());
     auto addr = resolve(bind_address.address, bind_address.port);
-    if (!addr) return fail(addr.error().context("listen"));
+    // No "listen" context: the caller names the step (the agent: "listen rr#0/server").
+    if (!addr) return fail(addr.error());
     auto fd = listen_tcp(*addr, 4096);
-    if (!fd) return fail(fd.error().context("listen"));
+    if (!fd) return fail(fd.error());
     // Buffer sizes set on the listener are inherited by accepted connections, before the
     // handshake fixes the window scale.
-    if (auto r = apply_udp_options(fd->get(), job.sockopts); !r) return fail(r.error().context("listen"));
+    if (auto r = apply_udp_options(fd->get(), job.sockopts); !r) return fail(r.error());
     std::uint16_t port = local_port(fd->get());
     auto s = std::make_unique<server_session>(job, std::move(*fd), port);
-    if (auto r = s->init(); !r) return fail(r.error().context("listen"));
+    if (auto r = s->init(); !r) return fail(r.error());
     return std::unique_ptr<session>(std::move(s));
 }
 
