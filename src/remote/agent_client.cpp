@@ -89,8 +89,10 @@ struct agent_client::impl {
         if (r.ok) {
             call.outcome = std::move(r.result);
         } else {
-            std::string where = r.error.context.empty() ? "" : r.error.context + ": ";
-            call.outcome = fail(make_error(fmt::format("agent: {}{}", where, r.error.message), r.error.kind));
+            // The agent's context names the request, which rpc() adds with the host: once.
+            error e = make_error(std::move(r.error.message), r.error.kind);
+            e.consequence = r.error.consequence;
+            call.outcome = fail(std::move(e));
         }
         pending.erase(it);
         replied.notify_all();

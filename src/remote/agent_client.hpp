@@ -3,8 +3,9 @@
 /// One per host for the whole plan. Thread-safe: several requests may be outstanding at once
 /// (wait on one instance while stop is sent from another thread).
 ///
-/// Every error carries context ("host b: start rr/1: agent: ...") and the kind the agent gave it
-/// (usage, infrastructure, timeout); a reply that does not arrive in time is a timeout too.
+/// Every error carries its context once ("host b: start rr/1: no instance 'rr/1'"), the kind the
+/// agent gave it (usage, infrastructure, timeout) and whether it is only a consequence of the peer
+/// side's failure; a reply that does not arrive in time is a timeout too.
 /// When the agent dies, every outstanding and later request fails at once with
 /// "agent on host b exited (killed by signal 9)" instead of hanging.
 #include <chrono>

@@ -36,7 +36,8 @@ std::unexpected<wire_error> err(error_code code, std::string message, std::strin
 
 /// An engine failure keeps the kind the engine gave it (a usage error stays one across the wire).
 std::unexpected<wire_error> engine_err(const error& e, std::string context) {
-    return std::unexpected(wire_error{error_code::engine, e.message, std::move(context), e.kind});
+    return std::unexpected(
+        wire_error{error_code::engine, e.message, std::move(context), e.kind, e.consequence});
 }
 
 /// Decodes a request's typed arguments; a bad field is a bad_request naming it ("args.bind: missing").

@@ -113,6 +113,7 @@ nlohmann::json to_json(const reply& r) {
                       {"kind", engine::wire::name_of(r.error.kind)},
                       {"message", r.error.message},
                       {"context", r.error.context}};
+        if (r.error.consequence) j["error"]["consequence"] = true;
     }
     return j;
 }
@@ -188,6 +189,8 @@ result<reply> parse_reply(std::string_view payload) {
     r.error.kind = engine::wire::value_of<error_kind>(text("kind")).value_or(kind_of(r.error.code));
     r.error.message = text("message");
     r.error.context = text("context");
+    auto consequence = err->find("consequence");
+    r.error.consequence = consequence != err->end() && consequence->is_boolean() && consequence->get<bool>();
     return r;
 }
 

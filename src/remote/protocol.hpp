@@ -84,6 +84,9 @@ struct wire_error {
     std::string message;
     std::string context; ///< what the agent was doing ("establish rr/1")
     error_kind kind = error_kind::infrastructure;
+    /// Only a consequence of the peer side's failure (kp::error::consequence); on the wire only
+    /// when true, so older peers read the same frames.
+    bool consequence = false;
     friend bool operator==(const wire_error&, const wire_error&) = default;
 };
 

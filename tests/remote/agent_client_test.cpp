@@ -132,7 +132,7 @@ TEST_CASE("agent_client: a local job between two agents returns figures from bot
     CHECK(bytes_received(*again) == bytes_received(*srv));
     CHECK(p.a->release("s1").has_value());
     CHECK(p.b->release("s1").has_value());
-    CHECK(p.a->start("s1", 1s).error().message == "host a: start s1: agent: start s1: no instance 's1'");
+    CHECK(p.a->start("s1", 1s).error().message == "host a: start s1: no instance 's1'");
     CHECK(no_listener(p.port));
 }
 
@@ -143,8 +143,7 @@ TEST_CASE("agent_client: stop while wait is outstanding ends the wait") {
     std::this_thread::sleep_for(300ms);
     auto busy = p.b->collect("s1", 1s);
     REQUIRE_FALSE(busy.has_value());
-    CHECK(busy.error().message ==
-          "host b: collect s1: agent: collect s1: instance 's1' is busy: wait in progress");
+    CHECK(busy.error().message == "host b: collect s1: instance 's1' is busy: wait in progress");
     REQUIRE(p.b->stop("s1", 5s).has_value());
     REQUIRE(waiting.wait_for(5s) == std::future_status::ready);
     auto r = waiting.get();
@@ -195,16 +194,38 @@ TEST_CASE("agent_client: an agent's error keeps its kind across the wire: usage,
     bad.flows = 0;
     auto l = a->listen("u", bad, {"127.0.0.1", 0}, 5s);
     REQUIRE_FALSE(l.has_value());
-    CHECK(l.error().message == "host a: listen u: agent: listen u: flows must be at least 1");
+    CHECK(l.error().message == "host a: listen u: flows must be at least 1");
     CHECK(l.error().kind == kp::error_kind::usage);
 
     running_pair p(stream_job(30s));
     auto w = p.b->wait("s1", 200ms); // the agent's own deadline passes first
     REQUIRE_FALSE(w.has_value());
-    CHECK(w.error().message == "host b: wait s1: agent: wait s1: not finished within 200 ms");
+    CHECK(w.error().message == "host b: wait s1: not finished within 200 ms");
     CHECK(w.error().kind == kp::error_kind::timeout);
     CHECK(p.a->stop("s1", 5s).has_value());
     CHECK(p.b->stop("s1", 5s).has_value());
+}
+
+TEST_CASE("agent_client: each error says its context once and whether it is the peer's consequence") {
+    auto a = start_client("a");
+    auto b = start_client("b");
+    job_spec job = stream_job(1s);
+    // More flows than CPUs: distinct Rx CPUs cannot exist, so the client gives up and aborts.
+    job.flows = static_cast<std::uint32_t>(std::thread::hardware_concurrency() + 1);
+    job.distinct_rx = true;
+    auto l = a->listen("d", job, {"127.0.0.1", 0}, 5s);
+    REQUIRE(l.has_value());
+    REQUIRE(b->connect("d", job, {"127.0.0.1", l->port}, 5s).has_value());
+    auto server = std::async(std::launch::async, [&] { return a->establish("d", 10s); });
+    auto client = b->establish("d", 10s);
+    auto server_done = server.get();
+    REQUIRE_FALSE(client.has_value());
+    CHECK(client.error().message.starts_with("host b: establish d: distinct_rx: "));
+    CHECK_FALSE(client.error().consequence);
+    REQUIRE_FALSE(server_done.has_value());
+    CHECK(server_done.error().message ==
+          "host a: establish d: the client aborted establishing the data connections (its error says why)");
+    CHECK(server_done.error().consequence);
 }
 
 TEST_CASE("agent_client: the clock of a local agent is the runner's: |offset| < 100 us, in a few ms") {

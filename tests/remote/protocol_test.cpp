@@ -115,6 +115,20 @@ TEST_CASE("protocol: reply round-trips, ok and error") {
     CHECK(b->error.code == error_code::busy);
     CHECK(b->error.message == "instance 'x' is busy: wait in progress");
     CHECK(b->error.context == "start x");
+    CHECK_FALSE(b->error.consequence);
+    CHECK_FALSE(to_json(bad)["error"].contains("consequence")); // older peers read the same frame
+}
+
+TEST_CASE("protocol: an error marked as the peer's consequence round-trips as one") {
+    reply bad;
+    bad.id = 3;
+    bad.ok = false;
+    bad.error = {error_code::engine,
+                 "the client aborted establishing the data connections (its error says why)",
+                 "establish rr#0/server", kp::error_kind::infrastructure, true};
+    auto b = parse_reply(to_json(bad).dump());
+    REQUIRE(b.has_value());
+    CHECK(b->error == bad.error);
 }
 
 TEST_CASE("protocol: malformed replies are errors") {
