@@ -104,13 +104,16 @@ TEST_CASE("e2e: check finds a data address the client cannot reach and one its h
     CHECK(contains(
         r.log, fmt::format("  data address: {} (WARNING: on none of its interfaces)\n", f.unused_address())));
     CHECK(std::regex_search(
-        r.log, std::regex(R"(pair a -> b \(198\.19\.250\.2\): tcp_rr FAILED: host a: )"
-                          R"(establish: .*connect 198\.19\.250\.2:\d+: Network is unreachable)")));
+        r.log,
+        std::regex(
+            R"(pair a -> b \(198\.19\.250\.2\): tcp_rr FAILED: host a: )"
+            R"(establish check/a/b/tcp_rr#0/client: flow 0: connect 198\.19\.250\.2:\d+: Network is unreachable)")));
     CHECK(std::regex_search(
         r.log,
-        std::regex(fmt::format(R"(pair a -> c \({}\): tcp_rr FAILED: host c: listen: .*Cannot assign )"
-                               R"(requested address)",
-                               std::regex_replace(f.unused_address(), std::regex(R"(\.)"), R"(\.)")))));
+        std::regex(fmt::format(
+            R"(pair a -> c \({}\): tcp_rr FAILED: host c: listen check/a/c/tcp_rr#0/server: bind .*Cannot assign )"
+            R"(requested address)",
+            std::regex_replace(f.unused_address(), std::regex(R"(\.)"), R"(\.)")))));
     CHECK(contains(r.log, "check: FAILED: 2 of 2 pair(s) cannot exchange data (exit 3)"));
     CHECK(r.seconds < 15);
 }

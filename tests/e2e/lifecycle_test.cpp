@@ -193,6 +193,49 @@ scenarios:
         }
     }
 
+    TEST_CASE("e2e: flows beyond the open-file limit fail at once, naming the limit first; both sides' "
+              "errors kept") {
+        scratch s;
+        auto plan = s.write("plan.yaml", R"(version: 1
+name: e2e-emfile
+hosts: {me: {}}
+defaults: {client: me, server: me, duration: 1s, warmup: 0s}
+scenarios:
+  - name: many
+    traffic: tcp_stream
+    flows: 1000
+)");
+        // Runner and agent (its child) under a limit of 256, soft and hard: 1000 flows cannot fit.
+        const auto began = clock_type::now();
+        int rc = 0;
+        auto out = kp::test::run_shell("timeout 60 sh -c 'ulimit -n 256 && exec \"$0\" \"$@\"' '" +
+                                           env("KPERF_PLAN_BIN") + "' run -o '" + (s / "out").string() +
+                                           "' '" + plan.string() + "' 2>&1",
+                                       &rc);
+        const double took = std::chrono::duration<double>(clock_type::now() - began).count();
+        INFO(out);
+        CHECK(rc == 3);
+        MESSAGE("failed after " << took << " s");
+        CHECK(took < 10); // not after the 30 s establish timeout
+        // Both sides run in the one agent: whichever ran out first is the cause and comes first,
+        // the other side's error follows it.
+        const std::string limit =
+            "Too many open files: 1000 flows take at least 1000 descriptors on each side "
+            "(twice that on a host that runs both), and the open-file limit here is 256 "
+            "(hard limit 256); raise it with `ulimit -n` (or LimitNOFILE= for a systemd "
+            "unit)";
+        const std::regex server_first("\nERROR many: host me: establish many#0/server: accept: " +
+                                      std::regex_replace(limit, std::regex(R"([()])"), R"(\$&)") +
+                                      "; and on host me: establish many#0/client: flow \\d+: [^\n]*\n");
+        const std::regex client_first("\nERROR many: host me: establish many#0/client: flow \\d+: socket: " +
+                                      std::regex_replace(limit, std::regex(R"([()])"), R"(\$&)") +
+                                      "; and on host me: establish many#0/server: the client aborted "
+                                      "establishing the data connections \\(its error says why\\)\n");
+        CHECK((std::regex_search(out, server_first) || std::regex_search(out, client_first)));
+        auto f = instance_of(load_json(s / "out" / "results.json"), "many")["failure"];
+        CHECK(f["host"] == "me");
+        CHECK((f["step"] == "establish many#0/server" || f["step"] == "establish many#0/client"));
+    }
 } // TEST_SUITE
 
 TEST_CASE(

@@ -108,6 +108,13 @@ TEST_CASE("e2e: SIGINT stops the run early with exit 130; results.json says inte
     REQUIRE(doc["instances"].size() == 3);
     CHECK(instance_of(doc, "first")["status"] == "ok");
     CHECK(instance_of(doc, "second")["status"] == "interrupted");
+    // No host failed: the interrupt names the signal, not a host "-".
+    CHECK(instance_of(doc, "second")["failure"]["host"] == "");
+    CHECK(instance_of(doc, "second")["failure"]["error"] == "interrupted (SIGINT)");
+    CHECK(contains(run.log(),
+                   "ERROR second: " + instance_of(doc, "second")["failure"]["step"].get<std::string>() +
+                       ": interrupted (SIGINT)\n"));
+    CHECK_FALSE(contains(run.log(), "host -"));
     CHECK(instance_of(doc, "third")["status"] == "skipped");
     CHECK(instance_of(doc, "third")["repeats"].empty());
     CHECK(doc["summary"]["interrupted"] == 1);

@@ -38,8 +38,8 @@ std::string probe_line(const plan& p, const agent_pool& pool, const probe_route&
                        const probe_timing& timing) {
     const auto name = engine::info(res.kind).name;
     if (res.failure)
-        return fmt::format("pair {}: {} FAILED: host {}: {}: {}\n", describe_route(p, r, &pool), name,
-                           res.failure->host, res.failure->step, res.failure->error);
+        return fmt::format("pair {}: {} FAILED: {}\n", describe_route(p, r, &pool), name,
+                           describe(*res.failure));
     return fmt::format("pair {}: {} ok, {} transactions in {}, p50 {}\n", describe_route(p, r, &pool), name,
                        res.transactions, human_ns(double(timing.window.count())), human_us(res.p50_us));
 }

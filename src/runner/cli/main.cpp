@@ -2,9 +2,13 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/fd_limit.hpp"
 #include "runner/cli/cli.hpp"
 
 int main(int argc, char** argv) {
+    // Every flow takes a descriptor on each side: runner and agents (which run this binary too)
+    // take all the open-file limit allows, not the soft default (often 1024).
+    kp::engine::raise_fd_limit();
     try {
         return kp::runner::run_cli(argc, argv);
     } catch (const std::exception& e) {

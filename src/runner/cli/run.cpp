@@ -33,6 +33,7 @@ namespace {
 extern "C" void on_interrupt(int sig) {
     // A second Ctrl-C means "now": no cleanup, the agents die with their control streams.
     if (interrupt_requested.exchange(true) && sig == SIGINT) _exit(130);
+    interrupt_signal = sig;
     static const char msg[] = "\nkperf-plan: interrupted: stopping traffic and writing reports "
                               "(Ctrl-C again to exit at once)\n";
     ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
@@ -44,6 +45,7 @@ class signal_scope {
   public:
     signal_scope() {
         interrupt_requested = false;
+        interrupt_signal = 0;
         struct sigaction sa {};
         sa.sa_handler = on_interrupt;
         sigemptyset(&sa.sa_mask);

@@ -109,7 +109,7 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
         client.open = true;
         if (interrupt_requested) {
             cleanup();
-            return std::unexpected(interrupted_at("connect"));
+            return std::unexpected(interrupted_at("connect", interrupt_signal));
         }
     }
 
@@ -130,7 +130,7 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
     }
     if (interrupt_requested) {
         cleanup();
-        return std::unexpected(interrupted_at("establish"));
+        return std::unexpected(interrupted_at("establish", interrupt_signal));
     }
 
     // Each host's clock against the runner's, NTP style, once per host.
@@ -226,7 +226,7 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
         if (!*sides[i].outcome) return failed(sides[i], "wait", sides[i].outcome->error().message);
     if (interrupted_now) {
         cleanup();
-        return std::unexpected(interrupted_at("wait"));
+        return std::unexpected(interrupted_at("wait", interrupt_signal));
     }
     for (auto& sd : sides)
         live.rest(sd.name, (*sd.outcome)->samples);
@@ -391,7 +391,7 @@ instance_record run_group(const plan& p, const instance& g, agent_pool& pool, pr
         bool more = g.until ? needs_another_repeat(rule, headline_values) : r < g.repeat;
         if (!more) break;
         if (interrupt_requested) {
-            rec.failure = interrupted_at("repeat");
+            rec.failure = interrupted_at("repeat", interrupt_signal);
             break;
         }
         prog.repeat(r, shown);

@@ -164,7 +164,7 @@ instance_record run_instance(const plan& p, const instance& inst, agent_pool& po
         bool more = inst.until ? needs_another_repeat(rule, headline_values) : r < inst.repeat;
         if (!more) break;
         if (interrupt_requested) {
-            rec.failure = interrupted_at("repeat");
+            rec.failure = interrupted_at("repeat", interrupt_signal);
             break;
         }
         prog.repeat(r, shown);

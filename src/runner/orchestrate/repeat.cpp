@@ -11,12 +11,14 @@
 
 #include "engine/traffic/traffic.hpp"
 #include "remote/clock.hpp"
+#include "runner/orchestrate/failure.hpp"
 #include "runner/orchestrate/live.hpp"
 #include "runner/results/metrics.hpp"
 
 namespace kp::runner {
 
 std::atomic<bool> interrupt_requested{false};
+std::atomic<int> interrupt_signal{0};
 
 namespace {
 
@@ -85,15 +87,24 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
                 s->open = false;
             }
     };
-    auto failed = [&](const side_ref& s, std::string step, const error& e) {
-        cleanup();
-        failure_reason f{s.agent->host(), std::move(step), e.message};
+    auto failure_of = [&](const side_ref& s, const std::string& step, const error& e) {
+        failure_reason f = side_failure(s.agent->host(), step, s.name, e);
         f.host_lost = !s.agent->alive() || s.agent->unresponsive();
-        return std::unexpected(f);
+        return f;
+    };
+    auto failed = [&](const side_ref& s, const std::string& step, const error& e) {
+        cleanup();
+        return std::unexpected(failure_of(s, step, e));
+    };
+    // Both ends failed the same step: keep both errors, the cause first.
+    auto both_ends_failed = [&](const std::string& step, const error& ce, const error& se) {
+        cleanup();
+        return std::unexpected(
+            both_failed(failure_of(client, step, ce), ce, failure_of(server, step, se), se));
     };
     auto interrupted = [&](std::string step) {
         cleanup();
-        return std::unexpected(interrupted_at(std::move(step)));
+        return std::unexpected(interrupted_at(std::move(step), interrupt_signal));
     };
 
     auto l = server.agent->listen(server.name, sjob, {ctx.server_address, 0}, setup_timeout);
@@ -124,8 +135,9 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     // stop its establish now rather than at the timeout.
     if (!ec_r) (void)server.agent->stop(server.name, 5s);
     auto es_r = es.get();
-    // When both failed, the client's error is the cause (it could not connect, or it aborted);
-    // the server only waited for connections that never came.
+    // When both failed, one is usually the other's consequence (the client aborted, the server
+    // gave up): both_failed() puts the cause first.
+    if (!ec_r && !es_r) return both_ends_failed("establish", ec_r.error(), es_r.error());
     if (!ec_r) return failed(client, "establish", ec_r.error());
     if (!es_r) return failed(server, "establish", es_r.error());
     if (interrupt_requested) return interrupted("establish");
@@ -152,6 +164,7 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     auto ss = async([&] { return server.agent->start(server.name, start_timeout); });
     auto sc = async([&] { return client.agent->start(client.name, start_timeout); });
     auto ss_r = ss.get(), sc_r = sc.get();
+    if (!ss_r && !sc_r) return both_ends_failed("start", sc_r.error(), ss_r.error());
     if (!ss_r) return failed(server, "start", ss_r.error());
     if (!sc_r) return failed(client, "start", sc_r.error());
 
@@ -191,6 +204,7 @@ std::expected<repeat_record, failure_reason> run_repeat(const repeat_context& ct
     std::vector<result<engine::side_result>> wh_r;
     for (auto& f : wh)
         wh_r.push_back(f.get());
+    if (!*ws_r && !*wc_r) return both_ends_failed("wait", wc_r->error(), ws_r->error());
     if (!*ws_r) return failed(server, "wait", ws_r->error());
     if (!*wc_r) return failed(client, "wait", wc_r->error());
     for (std::size_t i = 0; i < hops.size(); ++i)

@@ -16,6 +16,8 @@ namespace kp::runner {
 
 /// Set from the signal handler: stop traffic on every agent and wind down.
 extern std::atomic<bool> interrupt_requested;
+/// The signal that set interrupt_requested (SIGINT, SIGTERM), for the instances' failure.
+extern std::atomic<int> interrupt_signal;
 
 /// The two agents and addresses of one instance.
 struct repeat_context {

@@ -216,7 +216,7 @@ void run_search(const repeat_context& ctx, progress& prog, instance_record& rec)
     auto began = std::chrono::steady_clock::now();
     auto probe = [&](double offered, std::chrono::nanoseconds duration,
                      std::size_t index) -> std::expected<probe_measurement, failure_reason> {
-        if (interrupt_requested) return std::unexpected(interrupted_at("probe"));
+        if (interrupt_requested) return std::unexpected(interrupted_at("probe", interrupt_signal));
         prog.repeat(index, rule.max_probes);
         probe_inst.job.rate = offered;
         probe_inst.job.duration = duration.count() > 0 ? duration : inst.job.duration;

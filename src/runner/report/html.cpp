@@ -208,8 +208,9 @@ json row_of(const json& inst, std::optional<engine::traffic> kind, const metric_
             lines.push_back(
                 fmt::format("FAIL {}: {}", str(inst, "id"), describe_check(check_from(chk), kind)));
     if (const json& f = member(inst, "failure"); f.is_object())
-        lines.push_back(fmt::format("ERROR {}: host {}: {}: {}", str(inst, "id"), str(f, "host", "-"),
-                                    str(f, "step"), str(f, "error")));
+        lines.push_back(
+            fmt::format("ERROR {}: {}", str(inst, "id"),
+                        describe(failure_reason{str(f, "host"), str(f, "step"), str(f, "error")})));
     const json& repeats = member(inst, "repeats");
     return {{"traffic", str(inst, "traffic")},
             {"n", repeats.is_array() ? repeats.size() : 0},

@@ -83,9 +83,7 @@ std::string junit_xml(const run_record& run) {
         testcase t{suite, r.id, r.elapsed_s, case_kind::passed, ""};
         if (r.status == instance_status::failed || r.status == instance_status::interrupted) {
             t.kind = case_kind::error;
-            t.message =
-                r.failure ? fmt::format("host {}: {}: {}", r.failure->host, r.failure->step, r.failure->error)
-                          : std::string(to_string(r.status));
+            t.message = r.failure ? describe(*r.failure) : std::string(to_string(r.status));
         } else if (r.status == instance_status::skipped) {
             t.kind = case_kind::skipped;
             t.message = "skipped";

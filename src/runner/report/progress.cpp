@@ -74,9 +74,7 @@ void progress::end(const instance_record& r) {
     current_planned_ = nanoseconds(0);
     if (quiet_) return;
     std::string status = r.status == instance_status::ok ? "ok" : to_string(r.status);
-    std::string tail = r.failure
-                           ? fmt::format(" ({}: {}: {})", r.failure->host, r.failure->step, r.failure->error)
-                           : std::string();
+    std::string tail = r.failure ? fmt::format(" ({})", describe(*r.failure)) : std::string();
     fmt::print(out_, "[{}/{}] {}: {}, {} repeat{}, {}{}\n", k_, total_, r.id, status, r.repeats.size(),
                r.repeats.size() == 1 ? "" : "s", headline(r), tail);
     std::fflush(out_);

@@ -209,10 +209,7 @@ std::string summary_table(const run_record& run) {
                 out += fmt::format("WARN {}: {}\n", m.id, w);
         for (const auto& w : r.warnings)
             out += fmt::format("WARN {}: {}\n", r.id, w);
-        if (r.failure)
-            out += fmt::format("ERROR {}: host {}: {}: {}\n", r.id,
-                               r.failure->host.empty() ? "-" : r.failure->host, r.failure->step,
-                               r.failure->error);
+        if (r.failure) out += fmt::format("ERROR {}: {}\n", r.id, describe(*r.failure));
     }
     out += shared_kernel_notes(run);
     for (const auto& h : run.hosts)

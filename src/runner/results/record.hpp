@@ -30,12 +30,13 @@ struct failure_reason {
     bool host_lost = false;   ///< the host's agent died or stopped answering: declare the host dead
 };
 
-/// The failure of an instance that an interrupt stopped at `step` (its error text: "interrupted").
-[[nodiscard]] inline failure_reason interrupted_at(std::string step) {
-    failure_reason f{"", std::move(step), "interrupted"};
-    f.interrupted = true;
-    return f;
-}
+/// The failure of an instance that signal `sig` (SIGINT, SIGTERM; 0: not known) stopped at `step`;
+/// no host failed, so it names none: {"", "wait", "interrupted (SIGINT)"}.
+[[nodiscard]] failure_reason interrupted_at(std::string step, int sig);
+
+/// A failure as people read it, the same in every report: "host b: establish rr#0/server: ..."
+/// or, when no host failed, "wait: interrupted (SIGINT)".
+[[nodiscard]] std::string describe(const failure_reason& f);
 
 /// One run of one instance.
 struct repeat_record {

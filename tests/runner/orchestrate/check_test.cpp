@@ -118,7 +118,7 @@ scenarios:
     auto bad = run_probe(p, {"a", "c", {}, false}, kp::engine::traffic::tcp_rr, pool, t);
     REQUIRE(bad.failure);
     CHECK(bad.failure->host == "c");
-    CHECK(bad.failure->step == "listen");
-    CHECK(bad.failure->error.find("bind [2001:2::250]:0") != std::string::npos);
+    CHECK(bad.failure->step == "listen check/a/c/tcp_rr#0/server");
+    CHECK(bad.failure->error.starts_with("bind [2001:2::250]:0: ")); // the context once, in the step
     pool.shutdown();
 }
