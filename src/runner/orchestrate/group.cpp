@@ -12,6 +12,7 @@
 
 #include "engine/traffic/traffic.hpp"
 #include "remote/clock.hpp"
+#include "runner/orchestrate/failure.hpp"
 #include "runner/orchestrate/orchestrate.hpp"
 #include "runner/orchestrate/repeat.hpp"
 #include "runner/results/expect_eval.hpp"
@@ -78,11 +79,16 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
                 s.open = false;
             }
     };
-    auto failed = [&](const side_run& s, std::string step, const std::string& e) {
-        cleanup();
-        failure_reason f{s.host, fmt::format("{} {}", s.member->member, std::move(step)), e};
+    // The member, then the request once: "rr establish rr#0/client: ..." (failure.hpp).
+    auto failure_of = [&](const side_run& s, const std::string& step, const error& e) {
+        failure_reason f = side_failure(s.host, step, s.name, e);
+        f.step = fmt::format("{} {}", s.member->member, f.step);
         f.host_lost = !reachable(s);
-        return std::unexpected(f);
+        return f;
+    };
+    auto failed = [&](const side_run& s, const std::string& step, const error& e) {
+        cleanup();
+        return std::unexpected(failure_of(s, step, e));
     };
     for (auto& s : sides)
         if (!s.agent) {
@@ -101,11 +107,11 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
         sjob.id = cjob.id = m.id;
         const std::string address = address_of(p, pool, m.server);
         auto l = server.agent->listen(server.name, sjob, {address, 0}, setup_timeout);
-        if (!l) return failed(server, "listen", l.error().message);
+        if (!l) return failed(server, "listen", l.error());
         server.open = true;
         cjob.tls.peer_fingerprint = l->tls_fingerprint;
         auto c = client.agent->connect(client.name, cjob, {address, l->port}, setup_timeout);
-        if (!c) return failed(client, "connect", c.error().message);
+        if (!c) return failed(client, "connect", c.error());
         client.open = true;
         if (interrupt_requested) {
             cleanup();
@@ -121,12 +127,18 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
         std::vector<result<void>> er;
         for (auto& f : es)
             er.push_back(f.get());
-        // The client's error is the cause when both ends of a member failed.
+        // Both ends of a member failed: both errors, the cause first (failure.hpp).
+        for (std::size_t i = 0; i + 1 < sides.size(); i += 2)
+            if (!er[i] && !er[i + 1]) {
+                cleanup();
+                return std::unexpected(
+                    both_failed(failure_of(sides[i + 1], "establish", er[i + 1].error()), er[i + 1].error(),
+                                failure_of(sides[i], "establish", er[i].error()), er[i].error()));
+            }
         for (std::size_t i = 0; i < sides.size(); ++i)
-            if (sides[i].which == side::client && !er[i])
-                return failed(sides[i], "establish", er[i].error().message);
+            if (sides[i].which == side::client && !er[i]) return failed(sides[i], "establish", er[i].error());
         for (std::size_t i = 0; i < sides.size(); ++i)
-            if (!er[i]) return failed(sides[i], "establish", er[i].error().message);
+            if (!er[i]) return failed(sides[i], "establish", er[i].error());
     }
     if (interrupt_requested) {
         cleanup();
@@ -147,7 +159,7 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
             if (!e) {
                 auto it = std::find_if(sides.begin(), sides.end(),
                                        [&](const side_run& s) { return s.host == host; });
-                return failed(*it, "clock", e.error().message);
+                return failed(*it, "clock", e.error());
             }
             clocks[host] = *e;
         }
@@ -172,7 +184,7 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
         for (auto& f : ss)
             sr.push_back(f.get());
         for (std::size_t i = 0; i < sides.size(); ++i)
-            if (!sr[i].first) return failed(sides[i], "start", sr[i].first.error().message);
+            if (!sr[i].first) return failed(sides[i], "start", sr[i].first.error());
         grec.late_starts = static_cast<std::size_t>(
             std::count_if(sr.begin(), sr.end(), [at](const auto& x) { return x.second > at; }));
     }
@@ -221,9 +233,9 @@ run_group_repeat(const plan& p, const instance& g, agent_pool& pool, std::size_t
     }
     for (std::size_t i = 0; i < sides.size(); ++i)
         if (sides[i].which == side::client && !*sides[i].outcome)
-            return failed(sides[i], "wait", sides[i].outcome->error().message);
+            return failed(sides[i], "wait", sides[i].outcome->error());
     for (std::size_t i = 0; i < sides.size(); ++i)
-        if (!*sides[i].outcome) return failed(sides[i], "wait", sides[i].outcome->error().message);
+        if (!*sides[i].outcome) return failed(sides[i], "wait", sides[i].outcome->error());
     if (interrupted_now) {
         cleanup();
         return std::unexpected(interrupted_at("wait", interrupt_signal));
