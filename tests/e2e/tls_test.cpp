@@ -49,8 +49,10 @@ scenarios:
     const auto& kernel = instance_of(doc, "kernel");
     CHECK(kernel["status"] == "failed");
     CHECK(kernel["failure"]["host"] == "me");
-    CHECK(contains(kernel["failure"]["error"], "host me"));
+    CHECK(kernel["failure"]["step"] == "listen kernel#0/server");
     CHECK(contains(kernel["failure"]["error"], "no TLS ULP"));
+    CHECK(contains(
+        r.log, "ERROR kernel: host me: listen kernel#0/server: kTLS requested but kernel has no TLS ULP"));
     CHECK(kernel["repeats"].empty());
     const auto& plain = instance_of(doc, "plain");
     CHECK(plain["status"] == "ok");

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "runner/orchestrate/failure.hpp"
 #include "runner/orchestrate/orchestrate.hpp"
 
 namespace kp::runner {
@@ -37,14 +38,6 @@ remote::setup_apply_args args_of(const setup_def& def, const setup_host& sh) {
     return a;
 }
 
-/// The agent's own words for a failed step ("run 'tc ...': exit 2: ..."), without the context
-/// the client put around them; all of it when the request failed elsewhere (agent gone).
-std::string step_error(const std::string& message, const std::string& setup) {
-    const std::string tag = "agent: setup_apply " + setup + ": ";
-    auto at = message.find(tag);
-    return at == std::string::npos ? message : message.substr(at + tag.size());
-}
-
 } // namespace
 
 void setup_keeper::restore() {
@@ -56,7 +49,7 @@ void setup_keeper::restore() {
         auto r = agent->setup_restore(applied_->name, setup_timeout);
         if (!r)
             prog_.log(fmt::format("kperf-plan: host {}: restoring setup '{}': {}", it->host, applied_->name,
-                                  r.error().message));
+                                  side_failure(it->host, "restore setup", applied_->name, r.error()).error));
         else
             for (const auto& e : r->errors)
                 prog_.log(fmt::format("kperf-plan: host {}: restoring setup '{}': {}", it->host,
@@ -87,7 +80,8 @@ std::optional<failure_reason> setup_keeper::enter(const instance& inst, instance
         auto r = agent->setup_apply(args_of(*def, sh), setup_timeout);
         if (!r) {
             // The agent undid that host's steps itself; the hosts before it go back now.
-            failure_reason why{sh.host, "setup " + def->name, step_error(r.error().message, def->name)};
+            // The agent's own words ("run 'tc ...': exit 2: ..."), host and "setup NAME" said once.
+            failure_reason why = side_failure(sh.host, "setup", def->name, r.error());
             rec.setup = applied_;
             restore();
             return why;
