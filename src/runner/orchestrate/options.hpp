@@ -9,7 +9,9 @@ namespace kp::runner {
 struct run_options {
     std::string output_dir;             ///< -o DIR; empty: results/<plan-name>/<UTC timestamp>/
     std::string junit;                  ///< --junit FILE
-    std::string baseline;               ///< --baseline FILE
+    std::string baseline;               ///< --baseline FILE or DIR (a results file, or a `baseline` directory)
+    int confirm = 0;                    ///< --confirm N: rerun regressed instances up to N times
+    std::vector<std::string> tolerances; ///< --tolerance METRIC=5% (repeatable), over the plan's gate:
     bool csv_repeats = false;           ///< --csv-repeats
     std::string known_hosts;            ///< --known-hosts FILE (overrides the plan's)
     bool accept_new_host_keys = false;  ///< --accept-new-host-keys

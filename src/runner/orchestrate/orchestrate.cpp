@@ -113,6 +113,8 @@ instance_record record_of(const instance& inst) {
     rec.scenario = inst.scenario;
     rec.kind = inst.job.kind;
     rec.parameters = inst.matrix;
+    for (const auto& g : inst.gate)
+        rec.gate.emplace_back(info(g.which).name, g.text);
     rec.client_host = inst.client;
     rec.server_host = inst.server;
     rec.client_job = inst.for_side(side::client);
