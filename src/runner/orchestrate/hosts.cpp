@@ -119,7 +119,7 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
             if (auto r = remote::resolve_ssh_target(so)) resolved_address = r->target.host;
     }
     if (!link) return failed("start agent", link.error());
-    auto agent = remote::agent_client::start(h.name, std::move(*link), hello_timeout);
+    auto agent = remote::agent_client::start(h.name, std::move(*link), hello_timeout, options.keepalive);
     if (!agent) return failed("hello", agent.error());
     o.record.capabilities = (*agent)->caps();
     if (h.address_auto) {
