@@ -94,7 +94,9 @@ scenarios:
     MESSAGE(fmt::format("the partitioned agent exited {:.2f} s after the drop", gone));
     CHECK_MESSAGE(!is_live_agent(agent), "the agent on b is still running 10 s after the drop");
     CHECK(gone < 5.0);
-    CHECK(gone > 1.5); // it waited out its idle limit (2 s), not less
+    // It waited out its idle limit (2 s), counted from the last ping before the drop, which may
+    // have come up to an interval and a pinger tick (625 ms) earlier.
+    CHECK(gone > 1.0);
     CHECK_MESSAGE(fs::exists(undone), "the agent did not put back its setup on its way out");
 
     // The runner gave b up at its own idle limit instead of waiting out the 60 s instance.

@@ -49,9 +49,10 @@ parsed<std::chrono::milliseconds> parse_keepalive(std::string_view text) {
 
 /// Adds --keepalive to `cmd`; the text is parsed after the command line (keepalive_text).
 void add_keepalive(CLI::App* cmd, std::string& text) {
-    cmd->add_option("--keepalive", text,
-                    "Ping each agent when nothing else was sent for this long (default 5s); after 4 times "
-                    "that without contact, the agent exits and its host is declared dead; off: never");
+    cmd->add_option(
+        "--keepalive", text,
+        "Ping each remote agent when nothing else was sent for this long (default 5s); after 4 times "
+        "that without contact, the agent exits and its host is declared dead; off: never");
 }
 
 int run_command(const std::string& file, bool dry_run, run_options options) {
