@@ -14,6 +14,7 @@
 #include "runner/cli/run.hpp"
 #include "runner/plan/plan.hpp"
 #include "runner/plan/select.hpp"
+#include "runner/plan/units.hpp"
 #include "runner/results/compare.hpp"
 
 namespace kp::runner {
@@ -35,6 +36,25 @@ int validate_plans(const std::vector<std::string>& files) {
         }
     }
     return rc;
+}
+
+/// --keepalive: `off`, or a duration of at least 1 ms.
+parsed<std::chrono::milliseconds> parse_keepalive(std::string_view text) {
+    if (text == "off") return std::chrono::milliseconds(0);
+    auto d = parse_duration(text);
+    auto ms = d ? std::chrono::duration_cast<std::chrono::milliseconds>(*d) : std::chrono::milliseconds(0);
+    if (ms.count() < 1)
+        return std::unexpected(
+            fmt::format("expected off or a duration of at least 1ms such as 500ms or 5s, got '{}'", text));
+    return ms;
+}
+
+/// Adds --keepalive to `cmd`; the text is parsed after the command line (keepalive_text).
+void add_keepalive(CLI::App* cmd, std::string& text) {
+    cmd->add_option(
+        "--keepalive", text,
+        "Ping each remote agent when nothing else was sent for this long (default 5s); after 4 times "
+        "that without contact, the agent exits and its host is declared dead; off: never");
 }
 
 int run_command(const std::string& file, bool dry_run, run_options options) {
@@ -120,6 +140,8 @@ int run_cli(int argc, char** argv) {
     run->add_flag(
         "--json", options.json,
         "Write the results.jsonl lines to stdout as they are produced; human output goes to stderr");
+    std::string keepalive_text;
+    add_keepalive(run, keepalive_text);
 
     std::string check_file;
     run_options check_options;
@@ -129,6 +151,8 @@ int run_cli(int argc, char** argv) {
     check->add_option("--known-hosts", check_options.known_hosts, "known_hosts file (overrides the plan's)");
     check->add_flag("--accept-new-host-keys", check_options.accept_new_host_keys,
                     "Accept and record host keys not yet known (a changed key is never accepted)");
+    std::string check_keepalive_text;
+    add_keepalive(check, check_keepalive_text);
 
     auto* agent =
         app.add_subcommand("agent", "Serve the control protocol on stdin/stdout (started by the runner)");
@@ -175,6 +199,16 @@ int run_cli(int argc, char** argv) {
         return rc == 0 ? exit_ok : exit_usage;
     }
     if (validate->parsed()) return validate_plans(plans);
+    for (auto [text, into] :
+         {std::pair{&keepalive_text, &options}, std::pair{&check_keepalive_text, &check_options}}) {
+        if (text->empty()) continue;
+        auto k = parse_keepalive(*text);
+        if (!k) {
+            fmt::print(stderr, "kperf-plan: --keepalive: {}\n", k.error());
+            return exit_usage;
+        }
+        into->keepalive = *k;
+    }
     if (check->parsed()) return check_command(check_file, check_options);
     if (agent->parsed()) return remote::agent_main();
     if (compare->parsed()) {

@@ -1,7 +1,10 @@
 #pragma once
 /// The options of a run that are not part of the plan (the `run` command line).
+#include <chrono>
 #include <string>
 #include <vector>
+
+#include "remote/keepalive.hpp"
 
 namespace kp::runner {
 
@@ -21,6 +24,8 @@ struct run_options {
     bool quiet = false;                 ///< -q: no progress lines and no summary table
     bool json = false;                  ///< --json: results.jsonl lines on stdout; human output on stderr
     bool interval = false;              ///< -i: a line per second while an instance runs
+    /// --keepalive: a ping to each agent when nothing else was sent for this long; 0 (`off`): none
+    std::chrono::milliseconds keepalive = remote::keepalive::default_interval;
 };
 
 } // namespace kp::runner

@@ -143,3 +143,17 @@ TEST_CASE("cli: a plan that is a FIFO or a directory is refused at once with exi
         CHECK(r.out == dir + ": cannot read: is a directory; a plan must be a regular file\n");
     }
 }
+
+TEST_CASE("cli: --keepalive takes a duration of at least 1ms or off; anything else exits 2 naming it") {
+    const std::string plan = "'" + source("plans/quickstart.yaml") + "'";
+    auto no_unit = kperf_plan("run --dry-run --keepalive 5 " + plan);
+    CHECK(no_unit.status == 2);
+    CHECK(no_unit.out == "kperf-plan: --keepalive: expected off or a duration of at least 1ms such as 500ms "
+                         "or 5s, got '5'\n");
+    auto zero = kperf_plan("check --keepalive 0s /nonexistent/plan.yaml");
+    CHECK(zero.status == 2);
+    CHECK(zero.out == "kperf-plan: --keepalive: expected off or a duration of at least 1ms such as 500ms "
+                      "or 5s, got '0s'\n");
+    CHECK(kperf_plan("run --dry-run --keepalive 500ms " + plan).status == 0);
+    CHECK(kperf_plan("run --dry-run --keepalive off " + plan).status == 0);
+}
