@@ -28,6 +28,10 @@ constexpr const char* manifest_keys[] = {"hostname", "kernel", "cpu_model", "cpu
 
 } // namespace
 
+std::string floor_text(double floor) {
+    return floor > 10 ? std::string(">1000%") : fmt::format("{:.1f}%", floor * 100);
+}
+
 double noise_floor(std::span<const double> values) {
     const std::size_t n = values.size();
     if (n < 2) return 0;
@@ -179,8 +183,8 @@ std::string format_calibration(const calibration& c) {
             const double tol = kind ? default_tolerance(*kind, m) : info(m).tolerance;
             if (info(m).direction == better::none || tol == 0) continue;
             noisy += n.too_noisy;
-            out += fmt::format("{:<{}}  {:<22} {:>13} {:>7.1f}%  {}\n", id, w, info(m).name,
-                               human_metric(m, n.median, n.unit), n.floor * 100,
+            out += fmt::format("{:<{}}  {:<22} {:>13} {:>8}  {}\n", id, w, info(m).name,
+                               human_metric(m, n.median, n.unit), floor_text(n.floor),
                                n.too_noisy ? fmt::format("too noisy (limit {:.0f}%)", noise_limit(m) * 100)
                                            : "gated");
         }

@@ -68,6 +68,9 @@ inline constexpr std::size_t min_calibration_runs = 3;
 [[nodiscard]] nlohmann::json calibration_json(const calibration& c);
 [[nodiscard]] result<calibration> calibration_from_json(const nlohmann::json& doc);
 
+/// A floor as a percentage with one decimal, ">1000%" beyond that.
+[[nodiscard]] std::string floor_text(double floor);
+
 /// The noise table `baseline` prints: per instance and gated metric, median, floor, verdict.
 [[nodiscard]] std::string format_calibration(const calibration& c);
 

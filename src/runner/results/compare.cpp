@@ -352,7 +352,7 @@ std::string format_comparison(const comparison_report& r) {
         out += fmt::format("{:<{}}  {:<18} {:>13} {:>13} {:>13} {:>9} {:>5}%{}  {}\n", d.instance, w,
                            info(d.which).name, text(d.base), text(d.fresh), plus_sign(delta, text(delta)),
                            pct(d.change), fmt::format("{:.3g}", d.tolerance * 100),
-                           floors ? fmt::format(" {:>6.1f}%", d.floor.value_or(0) * 100) : "",
+                           floors ? fmt::format(" {:>7}", floor_text(d.floor.value_or(0))) : "",
                            d.outcome == verdict::noise && d.floor ? "within noise" : verdict_name(d.outcome));
     }
     for (const auto& id : r.missing_in_fresh)
