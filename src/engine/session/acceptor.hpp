@@ -35,7 +35,8 @@ struct acceptor_config {
     std::uint8_t per_flow = 1; ///< connections per flow (bidir stream: 2)
     bool udp = false;
     socket_options options;
-    std::int64_t hello_timeout_ns = default_hello_timeout.count(); ///< a hello must be complete this soon after accept
+    std::int64_t hello_timeout_ns =
+        default_hello_timeout.count(); ///< a hello must be complete this soon after accept
 };
 
 class acceptor {

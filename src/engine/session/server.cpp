@@ -115,8 +115,12 @@ class server_session final : public session_core {
 
 } // namespace
 
-result<std::unique_ptr<session>> listen(const job_spec& job, const endpoint& bind_address,
-                                        const listen_options& options) {
+result<std::unique_ptr<session>> listen(const job_spec& job, const endpoint& bind_address) {
+    return listen_with(job, bind_address, {});
+}
+
+result<std::unique_ptr<session>> listen_with(const job_spec& job, const endpoint& bind_address,
+                                             const listen_options& options) {
     if (auto r = validate_job(job); !r) return fail(r.error());
     auto addr = resolve(bind_address.address, bind_address.port);
     if (!addr) return fail(addr.error().context("listen"));

@@ -79,8 +79,10 @@ struct listen_options {
 };
 
 /// Opens the listening socket(s) for a server side on `bind_address` (port 0: any).
-result<std::unique_ptr<session>> listen(const job_spec& job, const endpoint& bind_address,
-                                        const listen_options& options = {});
+result<std::unique_ptr<session>> listen(const job_spec& job, const endpoint& bind_address);
+/// listen(), with other than the agent's options (one name each, so both convert to a function).
+result<std::unique_ptr<session>> listen_with(const job_spec& job, const endpoint& bind_address,
+                                             const listen_options& options);
 
 /// Prepares a client side towards `server`; the connections are made in establish().
 result<std::unique_ptr<session>> connect(const job_spec& job, const endpoint& server);
