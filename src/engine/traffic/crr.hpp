@@ -44,6 +44,10 @@ struct crr_server_slot {
     std::uint64_t owed = 0;                         ///< response bytes to write
     crr_server_stage stage = crr_server_stage::hello;
     bool writing = false;             ///< waiting for EPOLLOUT too (a response larger than the send buffer)
+    /// In the epoll set. A new connection is served at once and joins it only when it must wait
+    /// (its request not all in yet): most are answered and closed with no epoll_ctl at all.
+    bool watched = false;
+    std::uint32_t interest = 0; ///< what it waits for (EPOLLIN, EPOLLOUT) while not watched
     std::byte hello_buf[272]{};       ///< hello_fixed_size + hello_max_token
     std::unique_ptr<tls::pending> hs; ///< TLS: the handshake in progress
     std::unique_ptr<stream_io> io;    ///< TLS: the session (owns fd)
