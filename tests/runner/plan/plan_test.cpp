@@ -133,6 +133,25 @@ TEST_CASE("plan: unit errors say what was expected") {
           "x.yaml:7:23: until.ci_width: expected a percentage such as 2% or 0.5%, got '2'");
 }
 
+TEST_CASE("plan: a loss ratio bound lies from 0% to 100%") {
+    auto text = [](std::string_view bound) {
+        return with_scenario("  - name: s\n    traffic: udp_rr\n    expect: {loss_ratio: \"" + std::string(bound) +
+                             "\"}\n");
+    };
+    auto one = [&](std::string_view bound) {
+        auto out = errors_of(text(bound));
+        return out.substr(0, out.find('\n'));
+    };
+    CHECK(one("< 150%") ==
+          "x.yaml:7:26: loss_ratio: expected a percentage from 0% to 100% or a ratio from 0 to 1, got '150%'");
+    CHECK(one("> 100.5%") ==
+          "x.yaml:7:26: loss_ratio: expected a percentage from 0% to 100% or a ratio from 0 to 1, got '100.5%'");
+    CHECK(one("< 1.5") ==
+          "x.yaml:7:26: loss_ratio: expected a percentage such as 0.1% or a ratio from 0 to 1, got '1.5'");
+    CHECK(load_plan("x.yaml", text("< 100%")).has_value());
+    CHECK(load_plan("x.yaml", text("< 0.1%")).has_value());
+}
+
 TEST_CASE("plan: unknown traffic kind and metric get did-you-mean") {
     CHECK(errors_of(with_scenario("  - name: s\n    traffic: tcp_r\n")) ==
           "x.yaml:6:14: traffic: expected tcp_stream, tcp_rr, tcp_crr, udp_stream or udp_rr, got 'tcp_r', "
