@@ -208,6 +208,12 @@ result<json> load_results(const std::string& path) {
     std::filesystem::path p(path);
     if (std::filesystem::is_directory(p))
         p = std::filesystem::exists(p / "results.json") ? p / "results.json" : p / "results.jsonl";
+    // A FIFO or a device would block the read for ever (or never end): only regular files.
+    std::error_code ec;
+    if (!std::filesystem::exists(p, ec)) return fail(fmt::format("{}: cannot open", p.string()));
+    if (!std::filesystem::is_regular_file(p, ec))
+        return fail(fmt::format("{}: not a regular file (a results.json, a results.jsonl or a results directory)",
+                                p.string()));
     std::ifstream in(p);
     if (!in) return fail(fmt::format("{}: cannot open", p.string()));
     std::stringstream ss;
@@ -434,7 +440,7 @@ result<baseline_source> load_baseline(const std::vector<std::string>& paths) {
     baseline_source out;
     if (paths.size() == 1) {
         std::filesystem::path dir(paths[0]);
-        if (std::filesystem::is_directory(dir) && std::filesystem::exists(dir / "baseline.json")) {
+        if (std::filesystem::is_directory(dir) && std::filesystem::is_regular_file(dir / "baseline.json")) {
             std::ifstream in(dir / "baseline.json");
             json doc = json::parse(in, nullptr, false);
             auto cal = calibration_from_json(doc);

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "runner/results/compare.hpp"
 
@@ -179,4 +181,17 @@ TEST_CASE("compare: a tolerance must be a non-negative number") {
           "--tolerance throughput_bps=-5%: throughput_bps: expected a tolerance such as 5% or 0.5%, or off; got "
           "'-5%'");
     CHECK_FALSE(parse_tolerances({"throughput_bps=5x%"}));
+}
+
+TEST_CASE("compare: a results path that is a FIFO is refused at once, not read for ever") {
+    auto dir = std::filesystem::temp_directory_path() / ("kp-fifo-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto fifo = dir / "results.json";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    auto r = load_results(fifo.string());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == fifo.string() + ": not a regular file (a results.json, a results.jsonl or a "
+                                               "results directory)");
+    CHECK_FALSE(load_results(dir.string())); // the directory's results.json is that FIFO
+    std::filesystem::remove_all(dir);
 }
