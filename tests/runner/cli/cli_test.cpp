@@ -157,3 +157,23 @@ TEST_CASE("cli: --keepalive takes a duration of at least 1ms or off; anything el
     CHECK(kperf_plan("run --dry-run --keepalive 500ms " + plan).status == 0);
     CHECK(kperf_plan("run --dry-run --keepalive off " + plan).status == 0);
 }
+
+TEST_CASE("cli: the gate's usage errors exit 2 with their message, before anything runs") {
+    const std::string plan = "'" + source("plans/quickstart.yaml") + "'";
+    auto few = kperf_plan("baseline --runs 2 -o /tmp/kp-never-made " + plan);
+    CHECK(few.status == 2);
+    CHECK(few.out == "kperf-plan: baseline: --runs 2: at least 3 runs are needed to tell noise\n");
+    auto confirm = kperf_plan("run --confirm 2 -o /tmp/kp-never-made " + plan);
+    CHECK(confirm.status == 2);
+    CHECK(confirm.out == "kperf-plan: --confirm needs --baseline\n");
+    auto unit = kperf_plan("run --tolerance throughput_bps=5 -o /tmp/kp-never-made " + plan);
+    CHECK(unit.status == 2);
+    CHECK(unit.out == "kperf-plan: --tolerance throughput_bps=5: throughput_bps: expected a tolerance such as 5% "
+                      "or 0.5%, or off; got '5'\n");
+    auto name = kperf_plan("compare --tolerance thruput_bps=5% a.json b.json");
+    CHECK(name.status == 2);
+    CHECK(name.out == "kperf-plan: compare: --tolerance thruput_bps=5%: unknown metric 'thruput_bps', did you "
+                      "mean 'throughput_bps'?\n");
+    struct stat st {};
+    CHECK(::stat("/tmp/kp-never-made", &st) != 0); // nothing ran, nothing was made
+}
