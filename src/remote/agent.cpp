@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include "engine/session/session.hpp"
 #include "remote/agent_service.hpp"
 #include "remote/capabilities.hpp"
+#include "remote/keepalive.hpp"
 #include "remote/protocol.hpp"
 
 namespace kp::remote {
@@ -64,6 +66,17 @@ int term_pipe[2] = {-1, -1};
 extern "C" void on_term(int) {
     const char c = 't';
     [[maybe_unused]] auto n = ::write(term_pipe[1], &c, 1);
+}
+
+/// How long poll() may sleep: for ever without a keepalive, else until the idle limit runs out
+/// (rounded up, so that it wakes past the limit rather than spinning just before it).
+int poll_timeout(std::chrono::steady_clock::time_point last_heard, std::chrono::milliseconds limit) {
+    if (limit.count() <= 0) return -1;
+    auto left = last_heard + limit - std::chrono::steady_clock::now();
+    if (left <= left.zero()) return 0;
+    // At most an hour at a time: a huge keepalive_ms must not overflow poll's int.
+    return static_cast<int>(
+        std::min<std::int64_t>(std::chrono::ceil<std::chrono::milliseconds>(left).count(), 3'600'000));
 }
 
 protocol::reply stream_error(protocol::error_code code, std::string message) {
@@ -119,12 +132,22 @@ int agent_main() {
     protocol::frame_decoder decoder;
     std::array<char, 64 * 1024> buf;
     std::string why = "end of control stream";
+    // Any bytes are contact. A partition does not reset the runner's SSH connection, so without
+    // this the agent and its sessions would stay on the host for ever (remote/keepalive.hpp).
+    auto last_heard = std::chrono::steady_clock::now();
     while (!service->shutdown_requested()) {
+        const auto limit = service->idle_limit();
         pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {term_pipe[0], POLLIN, 0}};
-        if (::poll(fds, term_pipe[0] >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+        int ready = ::poll(fds, term_pipe[0] >= 0 ? 2 : 1, poll_timeout(last_heard, limit));
+        if (ready < 0 && errno != EINTR) {
             why = fmt::format("polling the control stream: {}", std::strerror(errno));
             break;
         }
+        if (ready == 0 && limit.count() > 0 && std::chrono::steady_clock::now() - last_heard >= limit) {
+            why = fmt::format("no contact from the runner for {}", keepalive::describe(limit));
+            break;
+        }
+        if (ready <= 0) continue;
         if (term_pipe[0] >= 0 && (fds[1].revents & POLLIN)) {
             why = "terminated (SIGTERM or SIGHUP)";
             break;
@@ -143,6 +166,7 @@ int agent_main() {
             }
             break;
         }
+        last_heard = std::chrono::steady_clock::now();
         decoder.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
         bool desync = false;
         while (!service->shutdown_requested()) {

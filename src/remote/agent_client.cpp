@@ -1,8 +1,10 @@
 #include "remote/agent_client.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -11,6 +13,7 @@
 
 #include "engine/core/clock.hpp"
 #include "engine/wire/codec.hpp"
+#include "remote/keepalive.hpp"
 #include "remote/protocol.hpp"
 
 namespace kp::remote {
@@ -29,6 +32,17 @@ constexpr auto shutdown_timeout = std::chrono::seconds(2);
 
 bool is_read_timeout(const error& e) {
     return e.kind == error_kind::timeout;
+}
+
+std::int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+}
+
+/// Requests the agent serves on its reader thread that may run past the idle limit (the user's
+/// setup commands, up to their timeout): its pings are not answered meanwhile, so silence does
+/// not count against it while one is outstanding; the call's own timeout covers it.
+bool holds_reader(protocol::request_type t) {
+    return t == protocol::request_type::setup_apply || t == protocol::request_type::setup_restore;
 }
 
 } // namespace
@@ -63,6 +77,13 @@ struct agent_client::impl {
     std::atomic<bool> unresponsive{false}; ///< a request went unanswered past its timeout
     std::once_flag shut;
     std::thread reader;
+
+    // Keepalive (remote/keepalive.hpp); all unused while `keepalive` is 0.
+    std::chrono::milliseconds keepalive{0};
+    std::atomic<std::int64_t> last_rx_ns{0}, last_tx_ns{0}; ///< steady clock: bytes in, a frame out
+    std::atomic<int> holding_reader{0};                     ///< outstanding holds_reader() calls
+    std::condition_variable ticker;                         ///< wakes the pinger to stop
+    std::thread pinger;
 
     /// Marks the agent gone and fails every outstanding request with `reason`.
     void die(std::string reason) {
@@ -120,6 +141,7 @@ struct agent_client::impl {
                                 status.empty() ? "end of stream" : status));
                 return;
             }
+            last_rx_ns = steady_ns();
             decoder.feed(std::span<const std::byte>(buf.data(), *n));
             for (;;) {
                 auto frame = decoder.next();
@@ -143,6 +165,52 @@ struct agent_client::impl {
         }
     }
 
+    /// Writes one frame; the write mutex keeps frames whole.
+    result<void> send_frame(const std::string& frame, std::int64_t* sent_ns = nullptr) {
+        std::lock_guard lock(write_mutex);
+        if (sent_ns) *sent_ns = engine::real_ns();
+        auto sent = link->write_all(std::as_bytes(std::span(frame.data(), frame.size())));
+        last_tx_ns = steady_ns();
+        return sent;
+    }
+
+    /// The keepalive thread: a ping when nothing else was sent for an interval, and the agent
+    /// given up once nothing came back for the idle limit. A ping has no caller waiting: its
+    /// reply is dropped on arrival (deliver() finds no slot) and only its bytes count.
+    void keepalive_loop() {
+        const auto limit = keepalive::idle_limit(keepalive);
+        const auto limit_ns = std::chrono::nanoseconds(limit).count();
+        const auto interval_ns = std::chrono::nanoseconds(keepalive).count();
+        const auto tick = std::max(keepalive / 4, std::chrono::milliseconds(1));
+        std::unique_lock lock(mutex);
+        for (;;) {
+            if (ticker.wait_for(lock, tick, [&] { return stopping || dead; })) return;
+            lock.unlock();
+            const std::int64_t now = steady_ns();
+            if (holding_reader > 0) {
+                last_rx_ns = now; // the silence counts from the end of the long request
+            } else if (now - last_rx_ns >= limit_ns) {
+                unresponsive = true;
+                die(fmt::format("agent on host {} stopped answering: nothing received for {} (keepalive "
+                                "probes every {})",
+                                host, keepalive::describe(limit), keepalive::describe(keepalive)));
+                return;
+            }
+            if (now - last_tx_ns >= interval_ns) {
+                protocol::request ping;
+                ping.type = protocol::request_type::ping;
+                ping.timeout = keepalive;
+                {
+                    std::lock_guard l(mutex);
+                    ping.id = next_id++;
+                }
+                // A failed write is the reader's to report (it sees the stream end).
+                (void)send_frame(protocol::encode_frame(protocol::to_json(ping)));
+            }
+            lock.lock();
+        }
+    }
+
     /// Sends one request and waits for its reply; errors are bare (the caller adds context).
     /// `stamps`, when given, gets the runner's clock as the request left and the reply came in.
     result<json> call(protocol::request_type type, json args, std::chrono::milliseconds timeout,
@@ -158,13 +226,16 @@ struct agent_client::impl {
             req.id = next_id++;
             pending.emplace(req.id, slot);
         }
-        std::string frame = protocol::encode_frame(protocol::to_json(req));
-        result<void> sent;
-        {
-            std::lock_guard lock(write_mutex);
-            if (stamps) stamps->sent_ns = engine::real_ns();
-            sent = link->write_all(std::as_bytes(std::span(frame.data(), frame.size())));
-        }
+        // Declared before the lock below, so it lets go after it on every return.
+        struct holding {
+            std::atomic<int>* count;
+            ~holding() {
+                if (count) --*count;
+            }
+        } hold{holds_reader(type) ? &holding_reader : nullptr};
+        if (hold.count) ++holding_reader;
+        result<void> sent =
+            send_frame(protocol::encode_frame(protocol::to_json(req)), stamps ? &stamps->sent_ns : nullptr);
         std::unique_lock lock(mutex);
         if (!sent) {
             // A broken pipe usually means the agent died: give the reader a moment to say how.
@@ -208,7 +279,7 @@ agent_client::~agent_client() {
 }
 
 result<std::unique_ptr<agent_client>> agent_client::start(std::string host_name, std::unique_ptr<transport> t,
-                                                          timeout hello_timeout) {
+                                                          timeout hello_timeout, timeout keepalive) {
     auto i = std::make_unique<impl>();
     i->host = std::move(host_name);
     i->link = std::move(t);
@@ -218,8 +289,10 @@ result<std::unique_ptr<agent_client>> agent_client::start(std::string host_name,
 
     // The hello keeps its shape forever: the version is checked before the strict decoding, so
     // an agent of another version is named as such, whatever else its capabilities hold.
+    const auto keepalive_ms = static_cast<std::uint32_t>(
+        std::clamp<timeout::rep>(keepalive.count(), 0, std::numeric_limits<std::uint32_t>::max()));
     auto hello = raw->rpc<json>("hello", protocol::request_type::hello,
-                                hello_args{protocol::version, build_id()}, hello_timeout);
+                                hello_args{protocol::version, build_id(), keepalive_ms}, hello_timeout);
     if (!hello) return fail(hello.error());
     if (auto v = hello->find("protocol_version"); v != hello->end() && *v != protocol::version)
         return fail(
@@ -228,6 +301,11 @@ result<std::unique_ptr<agent_client>> agent_client::start(std::string host_name,
     auto caps = engine::wire::decode<capabilities>(*hello, "capabilities");
     if (!caps) return fail(caps.error().context(fmt::format("host {}: hello: agent's reply", raw->host)));
     raw->caps = std::move(*caps);
+    if (keepalive_ms > 0) {
+        raw->keepalive = timeout(keepalive_ms);
+        raw->last_rx_ns = raw->last_tx_ns = steady_ns();
+        raw->pinger = std::thread([raw] { raw->keepalive_loop(); });
+    }
     return client;
 }
 
@@ -335,7 +413,12 @@ void agent_client::shutdown() {
         // An agent that stopped answering would only make the polite request wait out its timeout.
         if (alive() && !unresponsive())
             (void)impl_->call(protocol::request_type::shutdown, json::object(), shutdown_timeout);
-        impl_->stopping = true;
+        {
+            std::lock_guard lock(impl_->mutex);
+            impl_->stopping = true;
+        }
+        impl_->ticker.notify_all();
+        if (impl_->pinger.joinable()) impl_->pinger.join();
         if (impl_->reader.joinable()) impl_->reader.join();
         impl_->link->close();
         impl_->die(fmt::format("agent on host {} was shut down", impl_->host));

@@ -37,8 +37,11 @@ class agent_client {
     using timeout = std::chrono::milliseconds;
 
     /// Takes over `t`, exchanges hellos (protocol version check) within `hello_timeout`.
+    /// `keepalive` above 0: sends a ping when nothing else was sent for that long, the agent exits
+    /// after keepalive::idle_limit() without contact, and so does this client give it up
+    /// (remote/keepalive.hpp). 0: neither side ever gives up on silence.
     static result<std::unique_ptr<agent_client>> start(std::string host_name, std::unique_ptr<transport> t,
-                                                       timeout hello_timeout);
+                                                       timeout hello_timeout, timeout keepalive = timeout{0});
     ~agent_client(); ///< shutdown()
     agent_client(const agent_client&) = delete;
     agent_client& operator=(const agent_client&) = delete;
@@ -91,8 +94,9 @@ class agent_client {
     void shutdown();
     /// False once the agent exited or the stream broke.
     [[nodiscard]] bool alive() const;
-    /// True once a request went unanswered past its timeout (a hung host, a partition): the
-    /// runner then declares the host dead rather than wait out every later request.
+    /// True once a request went unanswered past its timeout, or the agent past the keepalive's
+    /// idle limit (a hung host, a partition): the runner then declares the host dead rather than
+    /// wait out every later request.
     [[nodiscard]] bool unresponsive() const;
 
     struct impl;

@@ -7,6 +7,7 @@
 #include "engine/core/clock.hpp"
 #include "engine/session/session.hpp"
 #include "engine/wire/codec.hpp"
+#include "remote/keepalive.hpp"
 
 namespace kp::remote {
 
@@ -77,6 +78,11 @@ bool agent_service::shutdown_requested() const {
     return shutdown_;
 }
 
+std::chrono::milliseconds agent_service::idle_limit() const {
+    std::lock_guard lock(mutex_);
+    return idle_limit_;
+}
+
 void agent_service::handle(const protocol::request& r) {
     answer a{outcome{}};
     // Exceptions are bugs; the agent reports them and stays up for the next request.
@@ -114,6 +120,8 @@ agent_service::answer agent_service::dispatch(const protocol::request& r) {
         break;
     case request_type::environment:
         return outcome(probe_environment());
+    case request_type::ping:
+        return outcome(engine::wire::encode(no_fields{})); // arriving was the point
     case request_type::clock:
         // Read as late as possible: the runner takes the reply's arrival as its other edge.
         return outcome(engine::wire::encode(clock_reply{engine::real_ns()}));
@@ -154,6 +162,7 @@ agent_service::outcome agent_service::hello(const json& args) {
     if (!a) return std::unexpected(a.error());
     std::lock_guard lock(mutex_);
     greeted_ = true;
+    idle_limit_ = keepalive::idle_limit(std::chrono::milliseconds(a->keepalive_ms));
     return engine::wire::encode(caps_);
 }
 

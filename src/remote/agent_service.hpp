@@ -43,6 +43,9 @@ class agent_service : public std::enable_shared_from_this<agent_service> {
     void handle(const protocol::request& r);
     /// True after a shutdown request was answered.
     [[nodiscard]] bool shutdown_requested() const;
+    /// How long the agent may hear nothing from its runner before it gives up: the hello's
+    /// keepalive_ms through keepalive::idle_limit(); 0 (never) until a hello asked for it.
+    [[nodiscard]] std::chrono::milliseconds idle_limit() const;
     /// Stops the traffic of every session (end of stream, shutdown).
     void stop_all();
     /// Waits until no worker thread runs, at most until `deadline`; true when idle.
@@ -95,6 +98,7 @@ class agent_service : public std::enable_shared_from_this<agent_service> {
     int running_ = 0;    // worker threads alive
     bool greeted_ = false;
     bool shutdown_ = false;
+    std::chrono::milliseconds idle_limit_{0};
 };
 
 } // namespace kp::remote

@@ -29,15 +29,18 @@ struct no_fields {
 };
 template <class V> void fields(no_fields&, V&&) {}
 
-/// hello: the runner's protocol version (the reply is the agent's capabilities).
+/// hello: the runner's protocol version (the reply is the agent's capabilities), and how often
+/// the runner promises to send something (remote/keepalive.hpp).
 struct hello_args {
     int protocol = 0;
     std::string build_id;
+    std::uint32_t keepalive_ms = 0; ///< 0: no keepalive; the agent never gives up on silence
     friend bool operator==(const hello_args&, const hello_args&) = default;
 };
 template <class V> void fields(hello_args& x, V&& v) {
     v("protocol", x.protocol, engine::wire::required);
     v("build_id", x.build_id);
+    v("keepalive_ms", x.keepalive_ms);
 }
 
 /// listen: create the server side of `instance` and listen on `bind` (port 0: any).

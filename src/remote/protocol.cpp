@@ -11,9 +11,10 @@ namespace kp::remote::protocol {
 
 namespace {
 
-constexpr std::array<std::string_view, 16> request_names = {
-    "hello",   "environment", "listen",   "connect", "establish", "start",   "wait",        "stop",
-    "collect", "release",     "shutdown", "forward", "clock",     "samples", "setup_apply", "setup_restore"};
+constexpr std::array<std::string_view, 17> request_names = {
+    "hello", "environment", "listen",      "connect",       "establish", "start",
+    "wait",  "stop",        "collect",     "release",       "shutdown",  "forward",
+    "clock", "samples",     "setup_apply", "setup_restore", "ping"};
 
 constexpr std::array<std::string_view, 14> error_names = {
     "bad_frame", "bad_json",         "bad_request",     "unknown_type", "version_mismatch",

@@ -26,7 +26,9 @@ namespace kp::remote::protocol {
 // 2: error kinds; cipher names as in plans ("aes-128-gcm"). 3: the clock request, start's at_ns
 // (the runner needs both of every agent). 4: the samples request (run -i). 5: setup_apply and
 // setup_restore, the setup_failed code (a plan with setups needs them of every agent it names).
-inline constexpr int version = 5;
+// 6: the ping request and hello's keepalive_ms (remote/keepalive.hpp; an agent of 5 would refuse
+// the hello's new key).
+inline constexpr int version = 6;
 /// Bytes of the length prefix.
 inline constexpr std::size_t header_size = 4;
 /// Largest frame either side accepts; a longer length prefix means the stream is garbage.
@@ -45,11 +47,12 @@ enum class request_type : std::uint8_t {
     collect,
     release,
     shutdown,
-    forward,      ///< a forwarder: listens on args.bind, relays to args.next (engine/forwarder/forwarder.hpp)
-    clock,        ///< the host's CLOCK_REALTIME (remote/clock.hpp estimates the offset from it)
-    samples,      ///< a running instance's per-second samples so far (`run -i`)
-    setup_apply,  ///< apply a setup (sysctl, irq_affinity, run), saving what it changes (remote/setup.hpp)
-    setup_restore ///< put a setup back; the agent also does so when its control stream closes
+    forward,     ///< a forwarder: listens on args.bind, relays to args.next (engine/forwarder/forwarder.hpp)
+    clock,       ///< the host's CLOCK_REALTIME (remote/clock.hpp estimates the offset from it)
+    samples,     ///< a running instance's per-second samples so far (`run -i`)
+    setup_apply, ///< apply a setup (sysctl, irq_affinity, run), saving what it changes (remote/setup.hpp)
+    setup_restore, ///< put a setup back; the agent also does so when its control stream closes
+    ping           ///< a keepalive probe, answered {} (remote/keepalive.hpp)
 };
 [[nodiscard]] std::string_view to_string(request_type t);
 [[nodiscard]] std::optional<request_type> parse_request_type(std::string_view s);

@@ -3,6 +3,8 @@
 // `run --baseline` and by `compare`, both exiting 1. Skips where namespaces are unavailable.
 #include "e2e_util.hpp"
 
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "netns_fixture.hpp"
@@ -122,6 +124,80 @@ scenarios:
     // The baseline against itself is no regression.
     auto same = run_kperf({"compare", (s / "base").string(), (s / "base").string()}, s / "same.log", 20s);
     CHECK(same.code == 0);
+}
+
+TEST_CASE("e2e: a calibrated baseline gates the shaped link; --confirm reruns it and keeps every attempt") {
+    if (skip_without_netns()) return;
+    netns_hosts f(2);
+    scratch s;
+    const auto& a = f.hosts()[0].address;
+    const auto& b = f.hosts()[1].address;
+    auto plan = s.write("plan.yaml", fmt::format(R"(version: 1
+name: e2e-calibrated
+hosts:
+  a: {{ssh: "root@{}", identity: "{}", address: "{}"}}
+  b: {{ssh: "root@{}", identity: "{}", address: "{}"}}
+settings: {{connect_timeout: 5s}}
+defaults: {{client: a, server: b, duration: 600ms, warmup: 200ms}}
+scenarios:
+  - name: bulk
+    traffic: tcp_stream
+    gate: {{throughput_bps: 5%}}
+)",
+                                                 a, f.key(), a, b, f.key(), b));
+    const std::string known = f.known_hosts();
+    auto cal = run_kperf({"baseline", plan.string(), "--runs", "3", "-o", (s / "bl").string(), "--known-hosts",
+                          known},
+                         s / "bl.log", 90s);
+    INFO(cal.log);
+    REQUIRE(cal.code == 0);
+    CHECK(contains(cal.log, "baseline: 3 runs; "));
+    auto bl = load_json(s / "bl" / "baseline.json");
+    CHECK(bl["type"] == "kperf-plan-baseline");
+    CHECK(bl["runs"] == 3);
+    REQUIRE(bl["instances"]["bulk"]["throughput_bps"]["values"].size() == 3);
+    CHECK(bl["hosts"]["b"].contains("kernel"));
+    // A second baseline into the same directory is refused.
+    auto again = run_kperf({"baseline", plan.string(), "-o", (s / "bl").string()}, s / "again.log", 20s);
+    CHECK(again.code == 2);
+    {
+        shaped_link shaped(f, 1);
+        auto fresh = run_kperf({plan.string(), "-o", (s / "new").string(), "--known-hosts", known, "--baseline",
+                                (s / "bl").string(), "--confirm", "2"},
+                               s / "new.log", 90s);
+        INFO(fresh.log);
+        CHECK(fresh.code == 1);
+        CHECK(contains(fresh.log, "baseline: calibrated on 3 runs"));
+        CHECK(contains(fresh.log, "confirmation 1: reran bulk; still regressed: bulk\n"));
+        CHECK(contains(fresh.log, "confirmation 2: reran bulk; still regressed: bulk\n"));
+        CHECK(schema_errors(s / "new") == "");
+        auto doc = load_json(s / "new" / "results.json");
+        CHECK(doc["exit_code"] == 1);
+        REQUIRE(doc["baseline"]["confirmations"].size() == 2);
+        const auto& c = doc["baseline"]["confirmations"][1];
+        CHECK(c["still_regressed"] == nlohmann::json::array({"bulk"}));
+        REQUIRE(c["records"].size() == 1);
+        CHECK(c["records"][0]["aggregate"]["metrics"]["throughput_bps"]["value"].get<double>() < 60e6);
+        // The attempts are in results.jsonl too, as lines of their own (not instances).
+        std::ifstream in(s / "new" / "results.jsonl");
+        std::string line;
+        int attempts = 0, instances = 0;
+        while (std::getline(in, line)) {
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            attempts += j.value("type", "") == "attempt";
+            instances += j.value("type", "") == "instance";
+        }
+        CHECK(attempts == 2);
+        CHECK(instances == 1);
+    }
+    // A plan the baseline knows nothing of: exit 2 before anything runs, naming both sides.
+    auto other = s.write("other.yaml", "version: 1\nname: other\nhosts: {me: {}}\n"
+                                       "scenarios:\n  - {name: x, traffic: tcp_rr, client: me, server: me}\n");
+    auto none = run_kperf({other.string(), "-o", (s / "other").string(), "--baseline", (s / "bl").string()},
+                          s / "other.log", 20s);
+    INFO(none.log);
+    CHECK(none.code == 2);
+    CHECK(contains(none.log, "no instance is in both: BASE has bulk; NEW has x\n"));
 }
 
 TEST_SUITE_END();

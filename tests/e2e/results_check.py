@@ -95,6 +95,20 @@ def check_dir(schema, directory):
         except json.JSONDecodeError as e:
             errors.append(f"results.jsonl:{n}: not JSON: {e}")
             continue
+        if n > 1 and isinstance(v, dict) and v.get("type") == "attempt":
+            # run --confirm: a rerun of a regressed instance, an instance record plus its attempt
+            # number; results.json keeps it in baseline.confirmations[].records.
+            if not isinstance(v.get("attempt"), int) or v["attempt"] < 1:
+                errors.append(f"results.jsonl:{n}: attempt line without a positive 'attempt'")
+            record = {k: x for k, x in v.items() if k != "attempt"}
+            record["type"] = "instance"
+            errors += errors_of(instance, record, f"results.jsonl:{n}")
+            confirmations = (doc.get("baseline") or {}).get("confirmations") or []
+            kept = [r for c in confirmations if c.get("attempt") == v.get("attempt") for r in c.get("records", [])]
+            if record not in kept:
+                errors.append(f"results.jsonl:{n}: attempt {v.get('attempt')} of {v.get('id')!r} is not in "
+                              "results.json baseline.confirmations")
+            continue
         parsed.append(v)
         errors += errors_of(header if n == 1 else instance, v, f"results.jsonl:{n}")
     if not errors:

@@ -36,7 +36,7 @@ TEST_CASE("agent: a hello with another protocol version names both versions") {
     raw_agent a;
     a.send(req(1, "hello", {{"protocol", 99}}));
     check_error(a.next(), 1, protocol::error_code::version_mismatch,
-                "protocol version mismatch: runner speaks 99, agent speaks 5");
+                "protocol version mismatch: runner speaks 99, agent speaks 6");
     a.send(req(2, "listen", {{"instance", "x"}}));
     check_error(a.next(), 2, protocol::error_code::no_hello, "expected a hello request first");
 }

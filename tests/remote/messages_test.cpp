@@ -40,7 +40,7 @@ const std::vector<std::string> none;
 } // namespace
 
 TEST_CASE("messages: every request's arguments round-trip by value") {
-    const hello_args h{3, "0.1.0+abc"};
+    const hello_args h{3, "0.1.0+abc", 5000};
     CHECK(same_as_default(h) == none);
     CHECK(round_trip(h) == h);
 

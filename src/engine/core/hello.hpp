@@ -10,6 +10,7 @@
 /// tcp_crr sends only the hello, followed at once by the request: the response is the reply.
 /// UDP kinds use the TCP connection as the flow's control channel: the hello carries the client's
 /// UDP port, the reply the server's, and at the end each sender writes a udp_end on it.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -24,6 +25,9 @@ inline constexpr std::size_t hello_max_token = 256;
 inline constexpr std::size_t reply_size = 12;
 inline constexpr std::size_t decision_size = 12;
 inline constexpr std::size_t udp_end_size = 16;
+/// How soon after accept a data connection's hello must be complete, on every data path
+/// (the acceptor's and tcp_crr's); a server may be given another (listen_options).
+inline constexpr std::chrono::nanoseconds default_hello_timeout = std::chrono::seconds(3);
 
 /// What a connection is for.
 enum class hello_purpose : std::uint8_t { data = 0, crr = 1 };

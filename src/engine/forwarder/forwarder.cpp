@@ -32,7 +32,8 @@
 namespace kp::engine {
 namespace {
 
-constexpr std::int64_t hello_timeout_ns = 3'000'000'000;
+constexpr std::int64_t hello_timeout_ns =
+    std::chrono::duration_cast<std::chrono::nanoseconds>(default_hello_timeout).count();
 constexpr std::int64_t scan_every_ns = 100'000'000;
 constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
 constexpr std::uint64_t tag_wake = 0, tag_listen = 1; // relays: 2 + 2 * slot + fd index

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/core/error.hpp"
+#include "engine/core/hello.hpp"
 #include "engine/core/job.hpp"
 #include "engine/core/socket.hpp"
 
@@ -34,7 +35,8 @@ struct acceptor_config {
     std::uint8_t per_flow = 1; ///< connections per flow (bidir stream: 2)
     bool udp = false;
     socket_options options;
-    std::int64_t hello_timeout_ns = 3'000'000'000; ///< a hello must be complete this soon after accept
+    std::int64_t hello_timeout_ns =
+        default_hello_timeout.count(); ///< a hello must be complete this soon after accept
 };
 
 class acceptor {

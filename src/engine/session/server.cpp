@@ -14,8 +14,8 @@ namespace {
 
 class server_session final : public session_core {
   public:
-    server_session(const job_spec& job, unique_fd listener, std::uint16_t port)
-        : session_core(job, true), listener_(std::move(listener)), port_(port) {}
+    server_session(const job_spec& job, unique_fd listener, std::uint16_t port, const listen_options& options)
+        : session_core(job, true), listener_(std::move(listener)), port_(port), options_(options) {}
     ~server_session() override {
         session_core::stop();
         if (acceptor_) acceptor_->stop();
@@ -36,6 +36,7 @@ class server_session final : public session_core {
         cfg.per_flow = conns_per_flow(job_);
         cfg.udp = info(job_.kind).udp();
         cfg.options = job_.sockopts;
+        cfg.hello_timeout_ns = options_.hello_timeout.count();
         acceptor_ = std::make_unique<acceptor>(listener_.get(), cfg);
         return acceptor_->start();
     }
@@ -97,6 +98,7 @@ class server_session final : public session_core {
             for (auto& p : probes_)
                 probe_fds_.push_back(p->fd());
             ctx_.probes = probe_fds_;
+            ctx_.hello_timeout_ns = options_.hello_timeout.count();
         }
         ctx_.tls = tls_ctx_.get();
     }
@@ -104,6 +106,7 @@ class server_session final : public session_core {
   private:
     unique_fd listener_;
     std::uint16_t port_;
+    listen_options options_;
     std::unique_ptr<acceptor> acceptor_;
     std::vector<int> probe_fds_; ///< tcp_crr: the probes' fds, which the workers watch
     tls::identity identity_;
@@ -113,6 +116,11 @@ class server_session final : public session_core {
 } // namespace
 
 result<std::unique_ptr<session>> listen(const job_spec& job, const endpoint& bind_address) {
+    return listen_with(job, bind_address, {});
+}
+
+result<std::unique_ptr<session>> listen_with(const job_spec& job, const endpoint& bind_address,
+                                             const listen_options& options) {
     if (auto r = validate_job(job); !r) return fail(r.error());
     auto addr = resolve(bind_address.address, bind_address.port);
     // No "listen" context: the caller names the step (the agent: "listen rr#0/server").
@@ -123,7 +131,7 @@ result<std::unique_ptr<session>> listen(const job_spec& job, const endpoint& bin
     // handshake fixes the window scale.
     if (auto r = apply_udp_options(fd->get(), job.sockopts); !r) return fail(r.error());
     std::uint16_t port = local_port(fd->get());
-    auto s = std::make_unique<server_session>(job, std::move(*fd), port);
+    auto s = std::make_unique<server_session>(job, std::move(*fd), port, options);
     if (auto r = s->init(); !r) return fail(r.error());
     return std::unique_ptr<session>(std::move(s));
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/core/error.hpp"
+#include "engine/core/hello.hpp"
 #include "engine/core/job.hpp"
 #include "engine/stats/result.hpp"
 
@@ -70,8 +71,18 @@ class session {
     [[nodiscard]] virtual std::vector<sample> live_samples() const { return {}; }
 };
 
+/// What a server side enforces beyond the job (its defaults are the agent's).
+struct listen_options {
+    /// A data connection's hello must be complete this soon after accept, on every data path
+    /// (establishing, and tcp_crr's connections while it runs); later, it is refused and counted.
+    std::chrono::nanoseconds hello_timeout = default_hello_timeout;
+};
+
 /// Opens the listening socket(s) for a server side on `bind_address` (port 0: any).
 result<std::unique_ptr<session>> listen(const job_spec& job, const endpoint& bind_address);
+/// listen(), with other than the agent's options (one name each, so both convert to a function).
+result<std::unique_ptr<session>> listen_with(const job_spec& job, const endpoint& bind_address,
+                                             const listen_options& options);
 
 /// Prepares a client side towards `server`; the connections are made in establish().
 result<std::unique_ptr<session>> connect(const job_spec& job, const endpoint& server);

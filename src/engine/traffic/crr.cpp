@@ -8,7 +8,8 @@
 // Only `server` waits for the peer, and then inside close_latency: nothing of a cycle falls
 // outside the figures but the loop's own work. The server accepts throughout the run from a
 // listener every worker shares (EPOLLEXCLUSIVE) and checks each connection's hello, so stray
-// connections are counted as rejected and never measured.
+// connections are counted as rejected and never measured; one that sends no hello gives its slot
+// up to the next connection when none is free, or at the hello deadline (crr.hpp, crr_server).
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -145,6 +146,33 @@ void finish_connection(worker& w, conn& c, crr_client_state& s) noexcept {
     const std::int64_t now = mono_ns();
     if (c.hist != nullptr && w.in_window()) w.close_latency.record(std::uint64_t(now - s.t_close));
     if (c.mean_gap_ns <= 0) start_transaction(w, c, s, now);
+}
+
+/// Appends slot `k`, just accepted, to the pending list.
+void pending_push(crr_server& s, std::uint32_t k) noexcept {
+    crr_server_slot& slot = s.slots[k];
+    slot.older = s.newest;
+    slot.newer = no_slot;
+    if (s.newest != no_slot)
+        s.slots[s.newest].newer = k;
+    else
+        s.oldest = k;
+    s.newest = k;
+}
+
+/// Takes slot `k` off the pending list: its hello is complete, or it is closed.
+void pending_remove(crr_server& s, std::uint32_t k) noexcept {
+    crr_server_slot& slot = s.slots[k];
+    (slot.older != no_slot ? s.slots[slot.older].newer : s.oldest) = slot.newer;
+    (slot.newer != no_slot ? s.slots[slot.newer].older : s.newest) = slot.older;
+    slot.older = slot.newer = no_slot;
+}
+
+/// Refuses a connection whose hello is bad, late or never came: counted as a rejected hello,
+/// as the acceptor counts them.
+void reject(worker& w, crr_server& s, std::uint32_t k) noexcept {
+    ++w.extra.err_rejected;
+    crr_kind::server_close(w, s, k);
 }
 
 } // namespace
@@ -318,8 +346,19 @@ void server_window_end(worker& w, crr_server& s) noexcept {
         w.crr_flows[f] = window_delta(s.begin[f], s.live[f]);
 }
 
-void server_accept(worker& w, crr_server& s) noexcept {
+std::int64_t server_expire(worker& w, crr_server& s, std::int64_t now) noexcept {
+    const std::int64_t limit = w.context().hello_timeout_ns;
+    while (s.oldest != no_slot) {
+        const std::int64_t due = s.slots[s.oldest].accepted_ns + limit;
+        if (now < due) return due;
+        reject(w, s, s.oldest);
+    }
+    return INT64_MAX;
+}
+
+void server_accept(worker& w, crr_server& s, std::int64_t now) noexcept {
     const run_context& ctx = w.context();
+    server_expire(w, s, now);
     for (std::size_t i = 0; i < 32; ++i) {
         // The event says one is waiting. Beyond that, no more can be than the flows without a
         // connection here (each flow has one at a time), but a stray: the listener is
@@ -330,7 +369,17 @@ void server_accept(worker& w, crr_server& s) noexcept {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++w.extra.err_connect;
             return;
         }
-        if (s.free.empty()) { // more connections than flows: not ours to serve
+        // No free slot: the oldest connection still without a hello gives up its slot. There is
+        // one unless more than 16 of the flows' connections are open at once (each flow has one,
+        // but a connection the server still drains may overlap the flow's next). Its hello may
+        // have come since (its event not handled yet), so read it first: a real one is then
+        // identified and leaves the pending list, and the next oldest is tried.
+        while (s.free.empty() && s.oldest != no_slot) {
+            const std::uint32_t k = s.oldest;
+            server_event(w, s, k);
+            if (s.oldest == k) reject(w, s, k);
+        }
+        if (s.free.empty()) {
             ::close(fd);
             ++w.extra.err_connect;
             continue;
@@ -345,18 +394,34 @@ void server_accept(worker& w, crr_server& s) noexcept {
         slot.owed = 0;
         slot.writing = false;
         slot.stage = crr_server_stage::hello;
-        epoll_event e{EPOLLIN, {.u64 = worker::tag_of(worker::tag::crr_slot, k)}};
-        if (epoll_ctl(w.epoll_fd(), EPOLL_CTL_ADD, fd, &e) != 0) {
+        slot.accepted_ns = now;
+        slot.watched = false;
+        slot.interest = EPOLLIN;
+        pending_push(s, k);
+        // A real client's hello and request come with its connect: read them now, so the
+        // connection is identified before any stray could take its slot. Most are answered and
+        // closed right here, which saves the epoll_ctl and the epoll round trip a connection
+        // would otherwise cost (netperf's blocking server makes neither). One that must wait
+        // joins the epoll set (level-triggered, so nothing that came meanwhile is missed). A
+        // stray that sent nothing costs one recv.
+        server_event(w, s, k);
+        if (slot.fd < 0 || s.slots[k].watched) continue;
+        epoll_event e{slot.interest, {.u64 = worker::tag_of(worker::tag::crr_slot, k)}};
+        if (epoll_ctl(w.epoll_fd(), EPOLL_CTL_ADD, slot.fd, &e) != 0) {
             ++w.extra.err_connect;
             server_close(w, s, k);
+            continue;
         }
+        slot.watched = true;
     }
 }
 
 void server_close(worker&, crr_server& s, std::uint32_t k) noexcept {
     crr_server_slot& slot = s.slots[k];
     if (slot.fd < 0) return;
-    if (slot.stage != crr_server_stage::hello) {
+    if (slot.stage == crr_server_stage::hello) {
+        pending_remove(s, k);
+    } else {
         --s.identified;
         s.live[slot.flow].retrans += total_retrans(slot.fd); // its SYN-ACK's retransmits too
     }
@@ -377,6 +442,8 @@ void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
     const auto scratch = w.scratch();
     const std::size_t hello_len = hello_fixed_size + job.token.size();
     auto want = [&](std::uint32_t ev) {
+        slot.interest = ev;
+        if (!slot.watched) return; // server_accept adds it with this interest
         epoll_event e{ev, {.u64 = worker::tag_of(worker::tag::crr_slot, k)}};
         epoll_ctl(w.epoll_fd(), EPOLL_CTL_MOD, slot.fd, &e);
     };
@@ -392,7 +459,7 @@ void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
         if (n <= 0) {
             // Gone before a complete hello: never a measured connection. One that sent nothing
             // at all is a client abandoning a connect at its window end, not a refusal.
-            if (slot.have > 0) ++w.extra.err_rejected;
+            if (slot.have > 0) return reject(w, s, k);
             return server_close(w, s, k);
         }
         if (together) {
@@ -406,10 +473,9 @@ void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
         std::size_t used = 0;
         auto p = parse_hello({slot.hello_buf, slot.have}, job.token, h, used);
         if (p == hello_parse::incomplete) return;
-        if (p != hello_parse::ok || h.purpose != hello_purpose::crr || h.candidate >= job.flows) {
-            ++w.extra.err_rejected;
-            return server_close(w, s, k);
-        }
+        if (p != hello_parse::ok || h.purpose != hello_purpose::crr || h.candidate >= job.flows)
+            return reject(w, s, k);
+        pending_remove(s, k);
         slot.flow = h.candidate;
         slot.stage = crr_server_stage::request;
         ++s.identified;
@@ -459,7 +525,12 @@ void server_event(worker& w, crr_server& s, std::uint32_t k) noexcept {
             auto r = crr_read(slot.fd, slot.io.get(), scratch.first(n));
             if (r.status == io_status::retry) return;
             if (r.status != io_status::ok) {
-                ++fc.err_read;
+                // Gone before any of its request: a client abandoning its transaction at its
+                // window end (over TLS a FIN without close_notify reads as an error), as with a
+                // hang-up mid-handshake. Were it a failure on its side, it counts it there.
+                const bool abandoned =
+                    slot.got == 0 && (r.status == io_status::closed || slot.io != nullptr);
+                if (!abandoned) ++fc.err_read;
                 return server_close(w, s, k);
             }
             if (job.verify && !w.payload().check(slot.got, scratch.first(r.bytes))) ++fc.err_verify;

@@ -216,13 +216,14 @@ void worker::loop() noexcept {
         hooks(c.role).start(*this, c, now);
     }
     std::int64_t next_timer = paced_ ? on_timers(now) : INT64_MAX;
+    std::int64_t hello_due = INT64_MAX; // tcp_crr server: the oldest pending hello's deadline
     const std::int64_t w_begin = ctx_.w.begin, w_end = ctx_.w.end;
     for (;;) {
         std::int64_t boundary =
             !in_window_ && !ended_ ? w_begin
             : in_window_ ? std::min<std::int64_t>(w_end, w_begin + std::int64_t(next_sample_ + 1) * second_ns)
                          : ctx_.w.linger_end;
-        std::int64_t wake = std::min(next_timer, boundary);
+        std::int64_t wake = std::min({next_timer, boundary, hello_due});
         std::int64_t wait = std::max<std::int64_t>(0, wake - now);
         // Open loop: sleep until shortly before the next send is due, then poll without
         // blocking until it is. The margin holds the latest wake-ups this thread has seen (a
@@ -273,7 +274,7 @@ void worker::loop() noexcept {
             } else if (kind == tag::crr_slot) {
                 crr_kind::server_event(*this, crr_, idx);
             } else if (kind == tag::listener) {
-                crr_kind::server_accept(*this, crr_);
+                crr_kind::server_accept(*this, crr_, now);
             } else if (kind == tag::probe) {
                 probe_event(idx);
             }
@@ -283,6 +284,7 @@ void worker::loop() noexcept {
             break;
         }
         if (paced_ || now >= next_timer) next_timer = on_timers(now);
+        if (ctx_.listen_fd >= 0) hello_due = crr_kind::server_expire(*this, crr_, now);
         // After the window: stop as soon as nothing is owed; the linger's end bounds only a
         // silent peer.
         if (ended_ && (drained() || now >= ctx_.w.linger_end)) break;
@@ -355,7 +357,8 @@ bool worker::drained() const noexcept {
     // The tcp_crr server keeps serving (uncounted) while a client flow may still be measuring:
     // until every flow's probe has brought its FIN and no transaction is open.
     if (ctx_.listen_fd < 0) return true;
-    return probes_ended_ == ctx_.probes.size() && crr_.free.size() == crr_.slots.size();
+    // Connections still without a hello are not the flows' (theirs came with the connect).
+    return probes_ended_ == ctx_.probes.size() && crr_.identified == 0;
 }
 
 void worker::probe_event(std::uint32_t index) noexcept {

@@ -14,6 +14,7 @@
 
 #include <sys/epoll.h>
 
+#include "engine/core/hello.hpp"
 #include "engine/core/job.hpp"
 #include "engine/core/pattern.hpp"
 #include "engine/core/socket.hpp"
@@ -40,6 +41,8 @@ struct run_context {
     const tls::context* tls = nullptr; ///< tcp_crr with TLS: this side's context
     /// tcp_crr server: the flows' probe connections; a client's FIN on one ends that flow.
     std::span<const int> probes;
+    /// tcp_crr server: a connection's hello must be complete this soon after accept (ns).
+    std::int64_t hello_timeout_ns = default_hello_timeout.count();
     finish_line* finish = nullptr; ///< each worker arrives here when its thread is done
 };
 

@@ -7,18 +7,21 @@
 #include <vector>
 
 #include "remote/agent.hpp"
+#include "runner/cli/baseline.hpp"
 #include "runner/cli/check.hpp"
 #include "runner/cli/dry_run.hpp"
 #include "runner/cli/report.hpp"
 #include "runner/cli/run.hpp"
 #include "runner/plan/plan.hpp"
 #include "runner/plan/select.hpp"
+#include "runner/plan/units.hpp"
 #include "runner/results/compare.hpp"
 
 namespace kp::runner {
 namespace {
 
-constexpr std::string_view subcommands[] = {"run", "validate", "check", "agent", "compare", "report"};
+constexpr std::string_view subcommands[] = {"run",     "validate", "check",   "agent",
+                                            "compare", "report",   "baseline"};
 
 int validate_plans(const std::vector<std::string>& files) {
     int rc = exit_ok;
@@ -33,6 +36,25 @@ int validate_plans(const std::vector<std::string>& files) {
         }
     }
     return rc;
+}
+
+/// --keepalive: `off`, or a duration of at least 1 ms.
+parsed<std::chrono::milliseconds> parse_keepalive(std::string_view text) {
+    if (text == "off") return std::chrono::milliseconds(0);
+    auto d = parse_duration(text);
+    auto ms = d ? std::chrono::duration_cast<std::chrono::milliseconds>(*d) : std::chrono::milliseconds(0);
+    if (ms.count() < 1)
+        return std::unexpected(
+            fmt::format("expected off or a duration of at least 1ms such as 500ms or 5s, got '{}'", text));
+    return ms;
+}
+
+/// Adds --keepalive to `cmd`; the text is parsed after the command line (keepalive_text).
+void add_keepalive(CLI::App* cmd, std::string& text) {
+    cmd->add_option(
+        "--keepalive", text,
+        "Ping each remote agent when nothing else was sent for this long (default 5s); after 4 times "
+        "that without contact, the agent exits and its host is declared dead; off: never");
 }
 
 int run_command(const std::string& file, bool dry_run, run_options options) {
@@ -94,7 +116,14 @@ int run_cli(int argc, char** argv) {
                     "Report directory (default results/<plan>/<UTC time>/)");
     run->add_option("--junit", options.junit, "Also write JUnit XML to FILE");
     run->add_option("--baseline", options.baseline,
-                    "Compare with this earlier results.json; regressions exit 1");
+                    "Compare with an earlier results.json, or a `baseline` directory; regressions exit 1");
+    run->add_option("--confirm", options.confirm,
+                    "With --baseline: rerun regressed instances up to N times; fail only on a regression "
+                    "that persists")
+        ->check(CLI::Range(0, 20));
+    run->add_option("--tolerance", options.tolerances,
+                    "With --baseline: tolerance per metric, e.g. throughput_bps=5% or latency_p99=off "
+                    "(repeatable; above the plan's gate:)");
     run->add_flag("--csv-repeats", options.csv_repeats, "One CSV row per repeat instead of per instance");
     run->add_option("--known-hosts", options.known_hosts, "known_hosts file (overrides the plan's)");
     run->add_flag("--accept-new-host-keys", options.accept_new_host_keys,
@@ -111,6 +140,8 @@ int run_cli(int argc, char** argv) {
     run->add_flag(
         "--json", options.json,
         "Write the results.jsonl lines to stdout as they are produced; human output goes to stderr");
+    std::string keepalive_text;
+    add_keepalive(run, keepalive_text);
 
     std::string check_file;
     run_options check_options;
@@ -120,17 +151,36 @@ int run_cli(int argc, char** argv) {
     check->add_option("--known-hosts", check_options.known_hosts, "known_hosts file (overrides the plan's)");
     check->add_flag("--accept-new-host-keys", check_options.accept_new_host_keys,
                     "Accept and record host keys not yet known (a changed key is never accepted)");
+    std::string check_keepalive_text;
+    add_keepalive(check, check_keepalive_text);
 
     auto* agent =
         app.add_subcommand("agent", "Serve the control protocol on stdin/stdout (started by the runner)");
 
-    std::string base, fresh;
-    std::vector<std::string> tolerances;
-    auto* compare = app.add_subcommand("compare", "Compare two results files; regressions exit 1");
-    compare->add_option("base", base, "Baseline results.json")->required();
-    compare->add_option("new", fresh, "New results.json")->required();
+    std::vector<std::string> compare_files, tolerances;
+    auto* compare = app.add_subcommand(
+        "compare", "Compare NEW with BASE (a results file, a `baseline` directory, or several runs to "
+                   "calibrate on); regressions exit 1");
+    compare->add_option("files", compare_files, "BASE... NEW: results files or directories")
+        ->required()
+        ->expected(2, 64);
     compare->add_option("--tolerance", tolerances,
-                        "Tolerance per metric, e.g. throughput_bps=5% (repeatable)");
+                        "Tolerance per metric, e.g. throughput_bps=5% or latency_p99=off (repeatable)");
+
+    std::string baseline_file;
+    int baseline_runs = 5;
+    run_options baseline_options;
+    auto* baseline = app.add_subcommand(
+        "baseline", "Calibrate: run a plan N times into DIR and keep its run-to-run noise for compare");
+    baseline->add_option("plan", baseline_file, "Plan file")->required();
+    baseline->add_option("--runs", baseline_runs, "How many runs (at least 3; default 5)");
+    baseline->add_option("-o,--output", baseline_options.output_dir, "The baseline directory (new)")->required();
+    baseline->add_option("--only", baseline_options.only, "Only the instances whose id matches this glob");
+    baseline->add_option("--set", baseline_options.overrides, "Override a parameter, e.g. duration=1s");
+    baseline->add_option("--known-hosts", baseline_options.known_hosts, "known_hosts file (overrides the plan's)");
+    baseline->add_flag("--accept-new-host-keys", baseline_options.accept_new_host_keys,
+                       "Accept and record host keys not yet known");
+    baseline->add_flag("-q,--quiet", baseline_options.quiet, "No progress lines and no summary tables");
 
     std::string report_results, report_base, report_out;
     auto* report = app.add_subcommand("report", "Write the self-contained HTML report of a results file");
@@ -149,9 +199,31 @@ int run_cli(int argc, char** argv) {
         return rc == 0 ? exit_ok : exit_usage;
     }
     if (validate->parsed()) return validate_plans(plans);
+    for (auto [text, into] :
+         {std::pair{&keepalive_text, &options}, std::pair{&check_keepalive_text, &check_options}}) {
+        if (text->empty()) continue;
+        auto k = parse_keepalive(*text);
+        if (!k) {
+            fmt::print(stderr, "kperf-plan: --keepalive: {}\n", k.error());
+            return exit_usage;
+        }
+        into->keepalive = *k;
+    }
     if (check->parsed()) return check_command(check_file, check_options);
     if (agent->parsed()) return remote::agent_main();
-    if (compare->parsed()) return compare_main(base, fresh, tolerances);
+    if (compare->parsed()) {
+        std::vector<std::string> bases(compare_files.begin(), compare_files.end() - 1);
+        return compare_main(bases, compare_files.back(), tolerances);
+    }
+    if (baseline->parsed()) {
+        auto p = load_plan_file(baseline_file, baseline_options.overrides);
+        if (!p) {
+            fmt::print(stderr, "{}", p.error().text);
+            return exit_usage;
+        }
+        baseline_options.argv.assign(argv, argv + argc);
+        return baseline_plan(*p, baseline_runs, baseline_options);
+    }
     if (report->parsed()) return report_main(report_results, report_base, report_out);
     options.argv.assign(argv, argv + argc);
     return run_command(plan_file, dry_run, options);

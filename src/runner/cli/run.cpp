@@ -25,6 +25,7 @@
 #include "runner/report/junit.hpp"
 #include "runner/report/progress.hpp"
 #include "runner/report/summary.hpp"
+#include "runner/results/calibrate.hpp"
 #include "runner/results/compare.hpp"
 
 namespace kp::runner {
@@ -157,6 +158,50 @@ struct report_files {
     }
 };
 
+/// run --baseline B --confirm N: reruns the instances that regressed, up to N times, and keeps
+/// a regression only where the same metric of the same instance regressed on every attempt;
+/// the rest become "not confirmed". Every attempt's records are kept in the comparison (and in
+/// results.jsonl as "attempt" lines), beside the first run's.
+void confirm_regressions(const plan& p, const std::vector<instance>& instances, agent_pool& pool,
+                         progress& prog, const run_record& run, const baseline_source& baseline,
+                         const tolerance_map& tolerances, int confirm, report_files& files,
+                         comparison_report& report) {
+    for (int k = 1; k <= confirm && !interrupt_requested; ++k) {
+        const std::vector<std::string> ids = report.regressed_instances();
+        if (ids.empty()) return;
+        // A member regressed: its whole group runs again (members share one window).
+        auto wanted = [&](const instance& i) {
+            return std::any_of(ids.begin(), ids.end(), [&](const std::string& id) {
+                return id == i.id || id.starts_with(i.id + "/");
+            });
+        };
+        std::vector<instance> again;
+        for (const auto& i : instances)
+            if (wanted(i)) again.push_back(i);
+        if (again.empty()) return;
+        std::string list;
+        for (const auto& id : ids)
+            list += (list.empty() ? "" : ", ") + id;
+        prog.note(fmt::format("kperf-plan: confirming {} regressed instance(s), attempt {} of {}: {}", ids.size(),
+                              k, confirm, list));
+        run_record attempt;
+        attempt.hosts = run.hosts;
+        run_instances(p, again, pool, prog, attempt, [&](const instance_record& rec) {
+            nlohmann::json line = instance_json(rec);
+            line["type"] = "attempt";
+            line["attempt"] = k;
+            files.line(line);
+        });
+        const comparison_report rerun =
+            compare_results(baseline.doc, run_json(attempt), tolerances, baseline.cal.get());
+        confirmation_attempt a;
+        a.attempt = k;
+        for (const auto& rec : attempt.instances)
+            a.instances.push_back(instance_json(rec));
+        confirm_with(report, rerun, std::move(a));
+    }
+}
+
 int exit_code_of(const run_record& run, bool regressed) {
     if (run.status == run_status::interrupted) return 130;
     bool failed = false, expect_failed = false;
@@ -198,14 +243,37 @@ int run_plan(const plan& p, const run_options& options) {
     auto instances = std::move(*chosen);
     // --json: stdout carries the results.jsonl lines, so everything for humans goes to stderr.
     std::FILE* human = options.json ? stderr : stdout;
-    nlohmann::json baseline;
+    baseline_source baseline;
+    auto tolerances = parse_tolerances(options.tolerances);
+    if (!tolerances) {
+        fmt::print(stderr, "kperf-plan: {}\n", tolerances.error().message);
+        return exit_usage;
+    }
     if (!options.baseline.empty()) {
-        auto b = load_results(options.baseline);
+        auto b = load_baseline({options.baseline});
         if (!b) {
             fmt::print(stderr, "kperf-plan: --baseline: {}\n", b.error().message);
             return exit_usage;
         }
         baseline = std::move(*b);
+        // A baseline of another plan would compare nothing and report "no regression".
+        nlohmann::json planned = {{"instances", nlohmann::json::array()}};
+        for (const auto& i : instances) {
+            nlohmann::json e = {{"id", i.id}};
+            if (i.is_group()) {
+                e["group"] = {{"members", nlohmann::json::array()}};
+                for (const auto& m : i.members)
+                    e["group"]["members"].push_back({{"id", m.id}});
+            }
+            planned["instances"].push_back(std::move(e));
+        }
+        if (auto none = nothing_matched(baseline.doc, planned)) {
+            fmt::print(stderr, "kperf-plan: --baseline {}: {}\n", options.baseline, *none);
+            return exit_usage;
+        }
+    } else if (options.confirm > 0) {
+        fmt::print(stderr, "kperf-plan: --confirm needs --baseline\n");
+        return exit_usage;
     }
     auto now = std::chrono::system_clock::now();
     auto dir = make_output_dir(p.name, options.output_dir, now);
@@ -289,6 +357,15 @@ int run_plan(const plan& p, const run_options& options) {
         run.max_rss_kib = max_rss_kib();
         files.finished(run, rec);
     });
+    bool regressed = false;
+    std::string comparison_text;
+    if (!baseline.doc.is_null() && !interrupt_requested) {
+        auto report = compare_results(baseline.doc, run_json(run), *tolerances, baseline.cal.get());
+        confirm_regressions(p, instances, pool, prog, run, baseline, *tolerances, options.confirm, files, report);
+        regressed = report.regressed();
+        run.baseline = report;
+        comparison_text = format_comparison(report);
+    }
     pool.shutdown();
     prog.finish();
 
@@ -296,14 +373,6 @@ int run_plan(const plan& p, const run_options& options) {
         run.status = run_status::interrupted;
     else if (run.status == run_status::running)
         run.status = run_status::complete;
-    bool regressed = false;
-    std::string comparison_text;
-    if (!baseline.is_null()) {
-        auto report = compare_results(baseline, run_json(run), {});
-        regressed = report.regressed();
-        run.baseline = report;
-        comparison_text = format_comparison(report);
-    }
     run.finished_at = utc_iso8601(std::chrono::system_clock::now());
     run.max_rss_kib = max_rss_kib();
     const int code = exit_code_of(run, regressed);

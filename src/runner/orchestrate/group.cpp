@@ -451,6 +451,8 @@ instance_record run_group(const plan& p, const instance& g, agent_pool& pool, pr
         }
         for (auto& w : window_overruns(g.members[i], m))
             m.warnings.push_back(std::move(w));
+        for (auto& w : rejected_hello_warnings(m))
+            m.warnings.push_back(std::move(w));
         if (const auto* late = m.aggregate.find(metric::send_lateness_p99))
             if (auto w = lateness_warning(g.members[i], late->value)) m.warnings.push_back(std::move(*w));
     }

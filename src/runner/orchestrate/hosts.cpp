@@ -119,7 +119,10 @@ opened open_one(const host& h, const plan& p, const run_options& options, const 
             if (auto r = remote::resolve_ssh_target(so)) resolved_address = r->target.host;
     }
     if (!link) return failed("start agent", link.error());
-    auto agent = remote::agent_client::start(h.name, std::move(*link), hello_timeout);
+    // A local agent cannot be cut off: the end of its pipe and its death signal already say the
+    // runner is gone. Sparing it the keepalive also lets a stopped (Ctrl-Z) runner keep it.
+    const auto keepalive = h.local() ? std::chrono::milliseconds(0) : options.keepalive;
+    auto agent = remote::agent_client::start(h.name, std::move(*link), hello_timeout, keepalive);
     if (!agent) return failed("hello", agent.error());
     o.record.capabilities = (*agent)->caps();
     if (h.address_auto) {

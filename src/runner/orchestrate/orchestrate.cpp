@@ -43,6 +43,8 @@ void finish_aggregate(const instance& inst, instance_record& rec) {
     if (rec.failure || rec.repeats.empty()) return;
     for (auto& w : window_overruns(inst, rec))
         rec.warnings.push_back(std::move(w));
+    for (auto& w : rejected_hello_warnings(rec))
+        rec.warnings.push_back(std::move(w));
     if (const auto* late = rec.aggregate.find(metric::send_lateness_p99))
         if (auto w = lateness_warning(inst, late->value)) rec.warnings.push_back(std::move(*w));
     bool all_passed = true;
@@ -69,6 +71,20 @@ std::vector<std::string> window_overruns(const instance& inst, const instance_re
                                           "planned length, so they are overstated",
                                           rep.index, side, *host, human_seconds(lasted), human_seconds(planned)));
         }
+    return out;
+}
+
+std::vector<std::string> rejected_hello_warnings(const instance_record& rec) {
+    std::vector<std::string> out;
+    for (const auto& rep : rec.repeats) {
+        const std::uint64_t n = rep.server.errors.rejected_hello;
+        if (n == 0) continue;
+        out.push_back(
+            fmt::format("repeat {}: the server on {} refused {} connection{} without the run's token "
+                        "(errors.rejected_hello): something else reached its data port while it ran, "
+                        "and may have loaded it",
+                        rep.index, rec.server_host, n, n == 1 ? "" : "s"));
+    }
     return out;
 }
 
@@ -113,6 +129,8 @@ instance_record record_of(const instance& inst) {
     rec.scenario = inst.scenario;
     rec.kind = inst.job.kind;
     rec.parameters = inst.matrix;
+    for (const auto& g : inst.gate)
+        rec.gate.emplace_back(info(g.which).name, g.text);
     rec.client_host = inst.client;
     rec.server_host = inst.server;
     rec.client_job = inst.for_side(side::client);

@@ -50,6 +50,9 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
 /// Warnings for sides whose window (start to end, their own clock) lasted more than 5% longer
 /// than planned: a stopped or starved agent; its rates are over the planned length.
 [[nodiscard]] std::vector<std::string> window_overruns(const instance& inst, const instance_record& rec);
+/// Warnings for repeats whose server refused connections without the run's token (any kind):
+/// something else reached its data port while it ran, and may have loaded it.
+[[nodiscard]] std::vector<std::string> rejected_hello_warnings(const instance_record& rec);
 /// A warning when the client's paced sends left later than lateness_limit_us (p99, µs).
 [[nodiscard]] std::optional<std::string> lateness_warning(const instance& inst, std::optional<double> p99_us);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <fmt/format.h>
 
+#include "runner/plan/text.hpp"
+
 namespace kp::runner {
 
 void diagnostics::error(source_loc loc, std::string message) {
@@ -45,8 +47,9 @@ std::string format_diagnostic(std::string_view file, std::string_view text, cons
     if (d.loc.line <= 0) return fmt::format("{}: {}\n", file, d.message);
     std::string out = fmt::format("{}:{}:{}: {}\n", file, d.loc.line, d.loc.col, d.message);
     auto line = line_of(text, d.loc.line);
-    // Long lines (minified or garbage input) are not worth echoing in full.
-    if (line.empty() || line.size() > 200) return out;
+    // Long lines (minified or garbage input) are not worth echoing in full, and a line holding
+    // a NUL, an escape or invalid UTF-8 must not reach the terminal.
+    if (line.empty() || line.size() > 200 || !is_echo_safe(line)) return out;
     out += fmt::format("{}\n", line);
     // Keep tabs so the caret lines up under the same column in a terminal.
     std::string caret;

@@ -12,6 +12,15 @@
 namespace kp::runner {
 namespace {
 
+/// `over` laid over `base`: a metric set in both takes `over`'s setting.
+std::vector<gate_entry> merged_gate(std::vector<gate_entry> base, const std::vector<gate_entry>& over) {
+    for (const auto& g : over) {
+        std::erase_if(base, [&](const gate_entry& b) { return b.which == g.which; });
+        base.push_back(g);
+    }
+    return base;
+}
+
 using engine::traffic;
 
 using engine::max_udp_payload;
@@ -311,6 +320,9 @@ class expander {
                 sc.compare_idle->loc,
                 fmt::format("compare_idle: group '{}' has no latency member (rr, crr or udp_rr) to run alone",
                             sc.name));
+        g.gate = merged_gate(p_.defaults.gate, sc.gate);
+        for (auto& m : g.members)
+            m.gate = merged_gate(g.gate, m.gate);
         g.expect = p_.defaults.expect;
         for (const auto& e : sc.expect) {
             std::erase_if(g.expect,
@@ -468,6 +480,8 @@ class expander {
                 diags_.error(u->loc, fmt::format("until: max_repeat ({}) is below repeat ({})",
                                                  u->value.max_repeat, in.repeat));
         }
+        // A member's gate lies over its group's (merged in by the group), so it starts empty.
+        in.gate = merged_gate(in_member_ ? std::vector<gate_entry>{} : p_.defaults.gate, sc.gate);
         in.expect = in_member_ ? std::vector<expectation>{} : p_.defaults.expect;
         for (const auto& e : sc.expect) {
             std::erase_if(in.expect, [&](const expectation& d) { return d.metric == e.metric; });

@@ -35,6 +35,7 @@ struct instance {
     std::uint32_t repeat = 1;
     std::optional<until_rule> until; ///< min_repeat is max(2, repeat)
     std::vector<expectation> expect;
+    std::vector<gate_entry> gate;         ///< `gate:`, defaults' then the scenario's (a member: over its group's)
     std::optional<search_rule> search;    ///< rates resolved to messages/s; runner/orchestrate/search.hpp
     std::vector<std::string> via;         ///< proxy hosts, client side first (`via:`)
     engine::placement_rule via_placement; ///< the forwarders' rule (`placement: {via: ...}`)

@@ -36,7 +36,13 @@ parsed<double> parse_bound(std::string_view unit, std::string_view text) {
         return r->value;
     }
     if (unit == "ratio") {
-        if (auto p = parse_percent(text)) return *p;
+        if (auto p = parse_percent(text)) {
+            // `< 150%` would hold always and `> -1%` never: a ratio bound is a share of the messages.
+            if (*p < 0 || *p > 1)
+                return std::unexpected(fmt::format(
+                    "expected a percentage from 0% to 100% or a ratio from 0 to 1, got '{}'", text));
+            return *p;
+        }
         auto n = parse_number(text);
         if (!n || *n < 0 || *n > 1)
             return std::unexpected(

@@ -30,7 +30,7 @@ constexpr std::string_view host_keys[] = {"ssh",        "address", "identity", "
 constexpr std::string_view settings_keys[] = {"known_hosts", "connect_timeout", "on_error", "ssh_config"};
 constexpr std::string_view structured_keys[] = {"name",   "matrix", "placement",      "until", "expect",
                                                 "search", "via",    "compare_direct", "group", "clients",
-                                                "mesh",   "pairs",  "compare_idle"};
+                                                "mesh",   "pairs",  "compare_idle", "gate"};
 /// The keys that make a scenario a group; a scenario has at most one of them.
 constexpr std::string_view group_keys[] = {"group", "clients", "mesh", "pairs"};
 /// Keys that belong to a group as a whole, never to one member; the reason why.
@@ -620,6 +620,8 @@ class loader {
                 until(kl, v, sc);
             } else if (key == "expect") {
                 expect(kl, v, sc);
+            } else if (key == "gate") {
+                gate(kl, v, sc);
             } else if (key == "search") {
                 search(kl, v, sc);
             } else if (key == "via") {
@@ -1071,6 +1073,21 @@ class loader {
             e->loc = k;
             e->member = std::move(member);
             sc.expect.push_back(std::move(*e));
+        });
+    }
+
+    /// `gate: {throughput_bps: 5%, latency_p99: off}`: compare's tolerances for this scenario.
+    void gate(source_loc kl, const YAML::Node& v, scenario& sc) {
+        if (!map("gate", kl, v)) return;
+        entries(v, [&](const std::string& key, source_loc k, const YAML::Node& x) {
+            auto s = scalar("gate." + key, k, x);
+            if (!s) return;
+            auto g = parse_gate(key, *s);
+            // An unknown metric is the key's fault; a bad tolerance is the value's.
+            if (!g) return d_.error(is_metric_name(key) ? loc_or(x, k) : k, "gate: " + g.error());
+            g->loc = k;
+            std::erase_if(sc.gate, [&](const gate_entry& e) { return e.which == g->which; });
+            sc.gate.push_back(std::move(*g));
         });
     }
 

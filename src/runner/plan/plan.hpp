@@ -13,6 +13,7 @@
 #include "engine/core/job.hpp"
 #include "runner/plan/diagnostics.hpp"
 #include "runner/plan/expect.hpp"
+#include "runner/plan/gate.hpp"
 #include "runner/plan/params.hpp"
 #include "runner/plan/search_rule.hpp"
 #include "runner/plan/until.hpp"
@@ -102,6 +103,7 @@ struct scenario {
     std::optional<placement_spec> placement;
     std::optional<located<until_rule>> until; ///< until_rule: runner/plan/until.hpp
     std::vector<expectation> expect;
+    std::vector<gate_entry> gate; ///< `gate:`, compare's tolerances (runner/plan/gate.hpp)
     std::optional<located<std::vector<located<std::string>>>> via; ///< `via:` proxy hosts, client side first
     std::optional<located<bool>> compare_direct;                   ///< also run without the proxies
     std::optional<search_rule> search;                             ///< `search:` (not in defaults)

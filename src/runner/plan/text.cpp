@@ -18,6 +18,8 @@ std::size_t utf8_length(std::string_view s) {
     return n;
 }
 
+/// The first byte that is not UTF-8 text, located: the message names the byte, the location
+/// its place (the line is not echoed, see is_echo_safe).
 std::optional<diagnostic> check_text(std::string_view text) {
     int line = 1, col = 1;
     for (std::size_t i = 0; i < text.size();) {
@@ -25,11 +27,8 @@ std::optional<diagnostic> check_text(std::string_view text) {
         std::size_t n = utf8_length(text.substr(i));
         bool control = c < 0x20 && c != '\t' && c != '\n' && c != '\r';
         if (n == 0 || control || c == 0x7f)
-            return diagnostic{
-                {},
-                fmt::format("not a UTF-8 text file: byte 0x{:02x} at line {}, column {}; a plan "
-                            "is YAML text",
-                            c, line, col)};
+            return diagnostic{{line, col},
+                              fmt::format("not a UTF-8 text file: byte 0x{:02x}; a plan is YAML text", c)};
         if (c == '\n') {
             ++line;
             col = 1;
@@ -102,6 +101,16 @@ std::optional<diagnostic> check_depth(std::string_view text) {
 }
 
 } // namespace
+
+bool is_echo_safe(std::string_view line) {
+    for (std::size_t i = 0; i < line.size();) {
+        unsigned char c = static_cast<unsigned char>(line[i]);
+        std::size_t n = utf8_length(line.substr(i));
+        if (n == 0 || (c < 0x20 && c != '\t') || c == 0x7f) return false;
+        i += n;
+    }
+    return true;
+}
 
 std::optional<diagnostic> prescan_plan_text(std::string_view text) {
     if (text.size() > max_plan_bytes)

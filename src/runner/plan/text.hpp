@@ -15,4 +15,8 @@ inline constexpr int max_plan_depth = 32;
 /// deeply), or nullopt when it is fit to hand to the YAML parser.
 [[nodiscard]] std::optional<diagnostic> prescan_plan_text(std::string_view text);
 
+/// True when `line` is UTF-8 without control bytes (tab allowed): fit to echo on a terminal
+/// under a diagnostic.
+[[nodiscard]] bool is_echo_safe(std::string_view line);
+
 } // namespace kp::runner

@@ -322,6 +322,12 @@ json instance_json(const instance_record& r) {
         {"checks", checks},
         {"warnings", r.warnings},
     };
+    if (!r.gate.empty()) {
+        json gate = json::object();
+        for (const auto& [m, text] : r.gate)
+            gate[m] = text;
+        out["gate"] = gate;
+    }
     if (!r.member.empty())
         out["member"] = r.member;
     else

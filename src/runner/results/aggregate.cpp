@@ -21,7 +21,7 @@ instance_aggregate aggregate_repeats(std::span<const metric_values> values,
         for (const auto& v : values)
             if (const auto& x = v[static_cast<std::size_t>(m)]) a.per_repeat.push_back(*x);
         if (a.per_repeat.empty()) continue;
-        a.stats = summarize(a.per_repeat);
+        a.stats = info(m).is_latency ? summarize_log(a.per_repeat) : summarize(a.per_repeat);
         a.value = a.stats.mean;
         if (info(m).is_latency)
             if (auto merged = latency_from(out.latency, m)) a.value = *merged;

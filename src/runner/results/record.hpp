@@ -141,6 +141,8 @@ struct instance_record {
     std::string scenario;
     engine::traffic kind = engine::traffic::tcp_stream;
     std::vector<std::pair<std::string, std::string>> parameters; ///< matrix values, in plan order
+    /// `gate:` as the plan set it: metric name -> "5%" or "off" (compare reads it from NEW).
+    std::vector<std::pair<std::string, std::string>> gate;
     std::string client_host, server_host;
     engine::job_spec client_job, server_job;
     instance_status status = instance_status::ok;

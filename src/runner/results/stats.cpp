@@ -27,6 +27,32 @@ double student_t_975(std::size_t df) {
     return 1.960;
 }
 
+double student_t_995(std::size_t df) {
+    static constexpr std::array<double, 30> table = {63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499, 3.355,
+                                                     3.250,  3.169, 3.106, 3.055, 3.012, 2.977, 2.947, 2.921,
+                                                     2.898,  2.878, 2.861, 2.845, 2.831, 2.819, 2.807, 2.797,
+                                                     2.787,  2.779, 2.771, 2.763, 2.756, 2.750};
+    if (df == 0) return 0;
+    if (df <= table.size()) return table[df - 1];
+    if (df <= 40) return 2.704;
+    if (df <= 60) return 2.660;
+    if (df <= 120) return 2.617;
+    return 2.576;
+}
+
+summary_stats summarize_log(std::span<const double> values) {
+    summary_stats s = summarize(values);
+    if (s.n < 2 || s.min <= 0) return s;
+    std::vector<double> logs;
+    for (double v : values)
+        logs.push_back(std::log(v));
+    summary_stats l = summarize(logs);
+    double half = student_t_975(l.n - 1) * l.stddev / std::sqrt(static_cast<double>(l.n));
+    s.ci_low = std::exp(l.mean - half);
+    s.ci_high = std::exp(l.mean + half);
+    return s;
+}
+
 summary_stats summarize(std::span<const double> values) {
     summary_stats s;
     s.n = values.size();
@@ -48,7 +74,7 @@ summary_stats summarize(std::span<const double> values) {
         sq += (v - s.mean) * (v - s.mean);
     s.stddev = std::sqrt(sq / static_cast<double>(s.n - 1));
     double half = student_t_975(s.n - 1) * s.stddev / std::sqrt(static_cast<double>(s.n));
-    s.ci_low = s.mean - half;
+    s.ci_low = std::max(0.0, s.mean - half);
     s.ci_high = s.mean + half;
     return s;
 }

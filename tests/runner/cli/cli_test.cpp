@@ -143,3 +143,37 @@ TEST_CASE("cli: a plan that is a FIFO or a directory is refused at once with exi
         CHECK(r.out == dir + ": cannot read: is a directory; a plan must be a regular file\n");
     }
 }
+
+TEST_CASE("cli: --keepalive takes a duration of at least 1ms or off; anything else exits 2 naming it") {
+    const std::string plan = "'" + source("plans/quickstart.yaml") + "'";
+    auto no_unit = kperf_plan("run --dry-run --keepalive 5 " + plan);
+    CHECK(no_unit.status == 2);
+    CHECK(no_unit.out == "kperf-plan: --keepalive: expected off or a duration of at least 1ms such as 500ms "
+                         "or 5s, got '5'\n");
+    auto zero = kperf_plan("check --keepalive 0s /nonexistent/plan.yaml");
+    CHECK(zero.status == 2);
+    CHECK(zero.out == "kperf-plan: --keepalive: expected off or a duration of at least 1ms such as 500ms "
+                      "or 5s, got '0s'\n");
+    CHECK(kperf_plan("run --dry-run --keepalive 500ms " + plan).status == 0);
+    CHECK(kperf_plan("run --dry-run --keepalive off " + plan).status == 0);
+}
+
+TEST_CASE("cli: the gate's usage errors exit 2 with their message, before anything runs") {
+    const std::string plan = "'" + source("plans/quickstart.yaml") + "'";
+    auto few = kperf_plan("baseline --runs 2 -o /tmp/kp-never-made " + plan);
+    CHECK(few.status == 2);
+    CHECK(few.out == "kperf-plan: baseline: --runs 2: at least 3 runs are needed to tell noise\n");
+    auto confirm = kperf_plan("run --confirm 2 -o /tmp/kp-never-made " + plan);
+    CHECK(confirm.status == 2);
+    CHECK(confirm.out == "kperf-plan: --confirm needs --baseline\n");
+    auto unit = kperf_plan("run --tolerance throughput_bps=5 -o /tmp/kp-never-made " + plan);
+    CHECK(unit.status == 2);
+    CHECK(unit.out == "kperf-plan: --tolerance throughput_bps=5: throughput_bps: expected a tolerance such as 5% "
+                      "or 0.5%, or off; got '5'\n");
+    auto name = kperf_plan("compare --tolerance thruput_bps=5% a.json b.json");
+    CHECK(name.status == 2);
+    CHECK(name.out == "kperf-plan: compare: --tolerance thruput_bps=5%: unknown metric 'thruput_bps', did you "
+                      "mean 'throughput_bps'?\n");
+    struct stat st {};
+    CHECK(::stat("/tmp/kp-never-made", &st) != 0); // nothing ran, nothing was made
+}

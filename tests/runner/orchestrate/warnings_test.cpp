@@ -1,5 +1,5 @@
 // What qualifies an instance's figures without failing it: a client that did not send on
-// schedule, a side whose window overran.
+// schedule, a side whose window overran, a server reached by connections without the token.
 #include <doctest/doctest.h>
 
 #include "runner/orchestrate/orchestrate.hpp"
@@ -64,4 +64,26 @@ TEST_CASE("warnings: a side whose window lasted more than 5% past the plan is na
                   "stopped or starved?): its rates count over the planned length, so they are overstated");
     rec.repeats = {ok};
     CHECK(window_overruns(inst, rec).empty());
+}
+
+TEST_CASE("warnings: a server that refused connections without the token is named, repeat by repeat") {
+    instance_record rec;
+    rec.server_host = "s";
+    repeat_record clean, hit, one;
+    clean.index = 0;
+    hit.index = 1;
+    hit.server.errors.rejected_hello = 40;
+    one.index = 2;
+    one.server.errors.rejected_hello = 1;
+    rec.repeats = {clean, hit, one};
+    auto w = rejected_hello_warnings(rec);
+    REQUIRE(w.size() == 2);
+    CHECK(w[0] == "repeat 1: the server on s refused 40 connections without the run's token "
+                  "(errors.rejected_hello): something else reached its data port while it ran, and may "
+                  "have loaded it");
+    CHECK(w[1] == "repeat 2: the server on s refused 1 connection without the run's token "
+                  "(errors.rejected_hello): something else reached its data port while it ran, and may "
+                  "have loaded it");
+    rec.repeats = {clean};
+    CHECK(rejected_hello_warnings(rec).empty());
 }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "plan/plan_errors.hpp"
+#include "runner/plan/expand.hpp"
 #include "runner/plan/plan.hpp"
 
 using namespace kp::runner;
@@ -130,6 +131,25 @@ TEST_CASE("plan: unit errors say what was expected") {
           "x.yaml:7:30: throughput_bps: expected a bit rate such as 9Gbit/s or 500Mbit/s, got '9Gbit'");
     CHECK(one("until: {ci_width: 2}") ==
           "x.yaml:7:23: until.ci_width: expected a percentage such as 2% or 0.5%, got '2'");
+}
+
+TEST_CASE("plan: a loss ratio bound lies from 0% to 100%") {
+    auto text = [](std::string_view bound) {
+        return with_scenario("  - name: s\n    traffic: udp_rr\n    expect: {loss_ratio: \"" + std::string(bound) +
+                             "\"}\n");
+    };
+    auto one = [&](std::string_view bound) {
+        auto out = errors_of(text(bound));
+        return out.substr(0, out.find('\n'));
+    };
+    CHECK(one("< 150%") ==
+          "x.yaml:7:26: loss_ratio: expected a percentage from 0% to 100% or a ratio from 0 to 1, got '150%'");
+    CHECK(one("> 100.5%") ==
+          "x.yaml:7:26: loss_ratio: expected a percentage from 0% to 100% or a ratio from 0 to 1, got '100.5%'");
+    CHECK(one("< 1.5") ==
+          "x.yaml:7:26: loss_ratio: expected a percentage such as 0.1% or a ratio from 0 to 1, got '1.5'");
+    CHECK(load_plan("x.yaml", text("< 100%")).has_value());
+    CHECK(load_plan("x.yaml", text("< 0.1%")).has_value());
 }
 
 TEST_CASE("plan: unknown traffic kind and metric get did-you-mean") {
@@ -284,4 +304,42 @@ TEST_CASE("plan: an expectation on a metric the traffic kind never measures is r
                     with_scenario("  - name: s\n    traffic: udp_rr\n    expect: {loss_ratio: \"< 1%\", "
                                   "latency_p99: \"< 1ms\"}\n"))
               .has_value());
+}
+
+TEST_CASE("plan: gate: sets compare's tolerances per scenario, over the defaults'") {
+    auto p = load_plan("x.yaml", R"(version: 1
+hosts: {me: {}}
+defaults: {client: me, server: me, gate: {throughput_bps: 3%, latency_p99: 20%}}
+scenarios:
+  - name: bulk
+    traffic: tcp_stream
+    gate: {throughput_bps: 5%}
+  - name: rpc
+    traffic: tcp_rr
+    gate: {latency_p99: off}
+)");
+    REQUIRE(p);
+    auto in = expand(*p);
+    REQUIRE(in.size() == 2);
+    auto tol = [](const instance& i, metric m) -> std::optional<std::optional<double>> {
+        for (const auto& g : i.gate)
+            if (g.which == m) return g.tolerance;
+        return std::nullopt;
+    };
+    CHECK(*tol(in[0], metric::throughput_bps) == doctest::Approx(0.05));
+    CHECK(*tol(in[0], metric::latency_p99) == doctest::Approx(0.20));
+    CHECK(*tol(in[1], metric::throughput_bps) == doctest::Approx(0.03));
+    REQUIRE(tol(in[1], metric::latency_p99).has_value());
+    CHECK_FALSE(tol(in[1], metric::latency_p99)->has_value()); // off
+}
+
+TEST_CASE("plan: gate: errors are located, with did-you-mean, and a tolerance needs its unit") {
+    CHECK(errors_of(with_scenario("  - name: s\n    traffic: tcp_rr\n    gate: {transactions_per_s: 5}\n")) ==
+          "x.yaml:7:32: gate: transactions_per_s: expected a tolerance such as 5% or 0.5%, or off; got '5'\n"
+          "    gate: {transactions_per_s: 5}\n"
+          "                               ^\n");
+    CHECK(errors_of(with_scenario("  - name: s\n    traffic: tcp_rr\n    gate: {latncy_p99: 5%}\n")) ==
+          "x.yaml:7:12: gate: unknown metric 'latncy_p99', did you mean 'latency_p99'?\n"
+          "    gate: {latncy_p99: 5%}\n"
+          "           ^\n");
 }

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "runner/results/compare.hpp"
 
@@ -132,16 +134,23 @@ TEST_CASE("compare: the table prints base, new and the signed delta in the metri
 }
 
 TEST_CASE("compare: tolerances parse and reject nonsense verbatim") {
-    auto t = parse_tolerances({"throughput_bps=5%", "transactions_per_s=0.2"});
+    auto t = parse_tolerances({"throughput_bps=5%", "transactions_per_s=20%", "latency_p99=off"});
     REQUIRE(t);
-    CHECK(t->at(metric::throughput_bps) == doctest::Approx(0.05));
-    CHECK(t->at(metric::transactions_per_s) == doctest::Approx(0.2));
+    CHECK(*t->at(metric::throughput_bps) == doctest::Approx(0.05));
+    CHECK(*t->at(metric::transactions_per_s) == doctest::Approx(0.2));
+    CHECK_FALSE(t->at(metric::latency_p99).has_value());
     auto bad = parse_tolerances({"thruput=5%"});
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message == "--tolerance thruput=5%: unknown metric 'thruput'");
     CHECK(bad.error().kind == kp::error_kind::usage);
+    CHECK(parse_tolerances({"latncy_p99=5%"}).error().message ==
+          "--tolerance latncy_p99=5%: unknown metric 'latncy_p99', did you mean 'latency_p99'?");
     CHECK(parse_tolerances({"throughput_bps"}).error().message ==
-          "--tolerance throughput_bps: expected METRIC=PERCENT, e.g. throughput_bps=5%");
+          "--tolerance throughput_bps: expected METRIC=PERCENT, e.g. throughput_bps=5%, or METRIC=off");
+    // A bare number used to mean a fraction: "5" was 500% and silently turned the gate off.
+    CHECK(parse_tolerances({"throughput_bps=5"}).error().message ==
+          "--tolerance throughput_bps=5: throughput_bps: expected a tolerance such as 5% or 0.5%, or off; got '5'");
+    CHECK(parse_tolerances({"transactions_per_s=0.2"}).error().kind == kp::error_kind::usage);
 }
 
 TEST_CASE("compare: compare_main reads results.json and results.jsonl, exits 1 on a regression") {
@@ -154,22 +163,35 @@ TEST_CASE("compare: compare_main reads results.json and results.jsonl, exits 1 o
         << json{{"type", "run"}, {"plan", {{"name", "p"}}}}.dump() << "\n"
         << instance("bulk", {{"throughput_bps", metric_json(1e9, 0.9e9, 1.1e9)}}).dump()
         << "\n{\"type\":\"inst";
-    CHECK(compare_main((dir / "base.json").string(), (dir / "new.jsonl").string(), {}) == 1);
+    CHECK(compare_main({(dir / "base.json").string()}, (dir / "new.jsonl").string(), {}) == 1);
     // The header's figures come along (the report of a killed run shows its plan), as running.
     auto loaded = load_results((dir / "new.jsonl").string());
     REQUIRE(loaded.has_value());
     CHECK((*loaded)["plan"]["name"] == "p");
     CHECK((*loaded)["status"] == "running");
     CHECK((*loaded)["instances"].size() == 1);
-    CHECK(compare_main((dir / "base.json").string(), (dir / "base.json").string(), {}) == 0);
-    CHECK(compare_main((dir / "base.json").string(), (dir / "nope.json").string(), {}) == 2);
-    CHECK(compare_main((dir / "base.json").string(), (dir / "base.json").string(), {"x=1%"}) == 2);
+    CHECK(compare_main({(dir / "base.json").string()}, (dir / "base.json").string(), {}) == 0);
+    CHECK(compare_main({(dir / "base.json").string()}, (dir / "nope.json").string(), {}) == 2);
+    CHECK(compare_main({(dir / "base.json").string()}, (dir / "base.json").string(), {"x=1%"}) == 2);
     std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("compare: a tolerance must be a non-negative number") {
     CHECK(parse_tolerances({"throughput_bps=-5%"}).error().message ==
-          "--tolerance throughput_bps=-5%: expected a non-negative percentage such as 5% or a fraction such "
-          "as 0.05");
+          "--tolerance throughput_bps=-5%: throughput_bps: expected a tolerance such as 5% or 0.5%, or off; got "
+          "'-5%'");
     CHECK_FALSE(parse_tolerances({"throughput_bps=5x%"}));
+}
+
+TEST_CASE("compare: a results path that is a FIFO is refused at once, not read for ever") {
+    auto dir = std::filesystem::temp_directory_path() / ("kp-fifo-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto fifo = dir / "results.json";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    auto r = load_results(fifo.string());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == fifo.string() + ": not a regular file (a results.json, a results.jsonl or a "
+                                               "results directory)");
+    CHECK_FALSE(load_results(dir.string())); // the directory's results.json is that FIFO
+    std::filesystem::remove_all(dir);
 }
