@@ -179,25 +179,21 @@ void confirm_regressions(const plan& p, const std::vector<instance>& instances, 
         for (const auto& i : instances)
             if (wanted(i)) again.push_back(i);
         if (again.empty()) return;
-        std::string list;
-        for (const auto& id : ids)
-            list += (list.empty() ? "" : ", ") + id;
         prog.note(fmt::format("kperf-plan: confirming {} regressed instance(s), attempt {} of {}: {}", ids.size(),
-                              k, confirm, list));
+                              k, confirm, join_ids(ids)));
         run_record attempt;
         attempt.hosts = run.hosts;
+        confirmation_attempt a;
+        a.attempt = k;
         run_instances(p, again, pool, prog, attempt, [&](const instance_record& rec) {
-            nlohmann::json line = instance_json(rec);
-            line["type"] = "attempt";
-            line["attempt"] = k;
-            files.line(line);
+            nlohmann::json record = instance_json(rec); // serialized once: kept, and written as a line
+            a.instances.push_back(record);
+            record["type"] = "attempt";
+            record["attempt"] = k;
+            files.line(record);
         });
         const comparison_report rerun =
             compare_results(baseline.doc, run_json(attempt), tolerances, baseline.cal.get());
-        confirmation_attempt a;
-        a.attempt = k;
-        for (const auto& rec : attempt.instances)
-            a.instances.push_back(instance_json(rec));
         confirm_with(report, rerun, std::move(a));
     }
 }

@@ -55,20 +55,26 @@ bool measured(const std::string& status) {
     return status == "ok" || status == "expect_failed";
 }
 
-metric_delta judge(const std::string& id, metric m, const figure& b, const figure& f, double tolerance) {
+/// A row of `id`'s `m`: base, new and the relative change (infinite from a zero base).
+metric_delta delta_of(const std::string& id, metric m, double base, const figure& f, double tolerance) {
     metric_delta d;
     d.instance = id;
     d.which = m;
-    d.base = b.value;
+    d.base = base;
     d.fresh = f.value;
     d.tolerance = tolerance;
-    d.base_ci = b.ci;
-    d.fresh_ci = f.ci;
     d.unit = f.unit;
-    if (b.value != 0)
-        d.change = (f.value - b.value) / std::abs(b.value);
+    if (base != 0)
+        d.change = (f.value - base) / std::abs(base);
     else
         d.change = f.value == 0 ? 0 : std::copysign(1.0, f.value) * HUGE_VAL;
+    return d;
+}
+
+metric_delta judge(const std::string& id, metric m, const figure& b, const figure& f, double tolerance) {
+    metric_delta d = delta_of(id, m, b.value, f, tolerance);
+    d.base_ci = b.ci;
+    d.fresh_ci = f.ci;
     // An explicit tolerance gates a metric without a direction (CPU seconds): less is better.
     bool higher = info(m).direction == better::higher;
     bool worse = higher ? d.change < -tolerance : d.change > tolerance;
@@ -91,18 +97,8 @@ metric_delta judge(const std::string& id, metric m, const figure& b, const figur
 /// Against a calibration: the runs' median, and the floor as well as the tolerance.
 metric_delta judge_calibrated(const std::string& id, metric m, const metric_noise& n, const figure& f,
                               double tolerance) {
-    metric_delta d;
-    d.instance = id;
-    d.which = m;
-    d.base = n.median;
-    d.fresh = f.value;
-    d.tolerance = tolerance;
+    metric_delta d = delta_of(id, m, n.median, f, tolerance);
     d.floor = n.floor;
-    d.unit = f.unit;
-    if (n.median != 0)
-        d.change = (f.value - n.median) / std::abs(n.median);
-    else
-        d.change = f.value == 0 ? 0 : std::copysign(1.0, f.value) * HUGE_VAL;
     const bool higher = info(m).direction == better::higher;
     const double bad = higher ? -d.change : d.change;
     // The floor is a spread of ln(value) (calibrate.hpp), so it is applied on that scale: a
@@ -137,13 +133,6 @@ const char* verdict_name(verdict v) {
     return "?";
 }
 
-std::string join_ids(const std::vector<std::string>& ids) {
-    std::string out;
-    for (const auto& id : ids)
-        out += (out.empty() ? "" : ", ") + id;
-    return out;
-}
-
 std::string pct(double change) {
     if (std::isinf(change)) return change > 0 ? "+inf" : "-inf";
     return fmt::format("{:+.1f}%", change * 100);
@@ -165,6 +154,13 @@ std::map<std::string, const json*> instances_by_id(const json& doc) {
             for (const auto& m : i["group"]["members"])
                 add(m);
     }
+    return out;
+}
+
+std::string join_ids(const std::vector<std::string>& ids) {
+    std::string out;
+    for (const auto& id : ids)
+        out += (out.empty() ? "" : ", ") + id;
     return out;
 }
 

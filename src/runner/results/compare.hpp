@@ -89,6 +89,8 @@ void confirm_with(comparison_report& report, const comparison_report& rerun, con
 
 /// Every instance of a results document by id, a group's members as instances of their own.
 [[nodiscard]] std::map<std::string, const nlohmann::json*> instances_by_id(const nlohmann::json& doc);
+/// "a, b, c".
+[[nodiscard]] std::string join_ids(const std::vector<std::string>& ids);
 /// An instance's aggregate value of `m` and its unit, if it has one.
 [[nodiscard]] std::optional<std::pair<double, std::string>> metric_value(const nlohmann::json& instance,
                                                                          metric m);
