@@ -45,6 +45,8 @@ void finish_aggregate(const instance& inst, instance_record& rec) {
         rec.warnings.push_back(std::move(w));
     for (auto& w : rejected_hello_warnings(rec))
         rec.warnings.push_back(std::move(w));
+    for (auto& w : steal_warnings(rec))
+        rec.warnings.push_back(std::move(w));
     if (const auto* late = rec.aggregate.find(metric::send_lateness_p99))
         if (auto w = lateness_warning(inst, late->value)) rec.warnings.push_back(std::move(*w));
     bool all_passed = true;
@@ -71,6 +73,31 @@ std::vector<std::string> window_overruns(const instance& inst, const instance_re
                                           "planned length, so they are overstated",
                                           rep.index, side, *host, human_seconds(lasted), human_seconds(planned)));
         }
+    return out;
+}
+
+namespace {
+double side_steal(const engine::side_result& s) {
+    if (s.seconds <= 0 || s.cpus.empty()) return 0;
+    return s.cpu_total.steal / (s.seconds * double(s.cpus.size()));
+}
+} // namespace
+
+double steal_share(const repeat_record& rep) {
+    return std::max(side_steal(rep.client), side_steal(rep.server));
+}
+
+std::vector<std::string> steal_warnings(const instance_record& rec) {
+    std::vector<std::string> out;
+    for (const auto& rep : rec.repeats) {
+        const bool client_worse = side_steal(rep.client) >= side_steal(rep.server);
+        const double share = steal_share(rep);
+        if (share <= steal_warn_share) continue;
+        out.push_back(fmt::format("repeat {}: the hypervisor took {} of {}'s CPU time in the window "
+                                  "(/proc/stat steal): latency tails and rates here are partly the VM's",
+                                  rep.index, human_percent(share),
+                                  client_worse ? rec.client_host : rec.server_host));
+    }
     return out;
 }
 

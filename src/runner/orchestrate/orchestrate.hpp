@@ -53,6 +53,14 @@ void run_instances(const plan& p, const std::vector<instance>& instances, agent_
 /// Warnings for repeats whose server refused connections without the run's token (any kind):
 /// something else reached its data port while it ran, and may have loaded it.
 [[nodiscard]] std::vector<std::string> rejected_hello_warnings(const instance_record& rec);
+/// Above this share of a host's CPU time taken by the hypervisor (/proc/stat steal) over a
+/// window, the window's figures are flagged as the VM's.
+inline constexpr double steal_warn_share = 0.02;
+/// The larger of the two sides' steal shares: steal seconds / (window x CPUs) from the sides'
+/// /proc/stat windows; 0 when neither has one.
+[[nodiscard]] double steal_share(const repeat_record& rep);
+/// Warnings for repeats whose steal_share exceeded steal_warn_share.
+[[nodiscard]] std::vector<std::string> steal_warnings(const instance_record& rec);
 /// A warning when the client's paced sends left later than lateness_limit_us (p99, µs).
 [[nodiscard]] std::optional<std::string> lateness_warning(const instance& inst, std::optional<double> p99_us);
 

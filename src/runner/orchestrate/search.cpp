@@ -40,7 +40,7 @@ std::string probe_figure(const probe_record& p) {
 }
 
 /// After the phase in a probe's progress line: which of the rate's probes it is.
-constexpr const char* attempt_words[] = {"", ", confirming", ", tie-break"};
+constexpr const char* attempt_words[] = {"", ", confirming", ", tie-break", ", tie-break"};
 
 } // namespace
 
@@ -121,7 +121,7 @@ std::string inversions_text(const search_record& s) {
 }
 
 search_run search_peak(const search_rule& rule, const probe_fn& probe, const elapsed_fn& elapsed,
-                       const probe_observer& seen) {
+                       const probe_observer& seen, double late_limit_us) {
     search_run out;
     auto& rec = out.record;
     rec.samples_needed = samples_needed(rule);
@@ -141,7 +141,9 @@ search_run search_peak(const search_rule& rule, const probe_fn& probe, const ela
         return true;
     };
     // Runs one probe; nullopt when the budget is spent or it could not run (out.failure says).
-    auto once = [&](double offered, const char* phase, std::uint8_t attempt) -> std::optional<bool> {
+    // `may_skip`: a failure on latency alone with late sends is not counted (probe.counted).
+    auto once = [&](double offered, const char* phase, std::uint8_t attempt,
+                    bool may_skip) -> std::optional<bool> {
         if (!budget_left()) return std::nullopt;
         const auto duration = probe_duration_at(rule, offered);
         auto m = probe(offered, duration, rec.probes.size());
@@ -154,20 +156,36 @@ search_run search_peak(const search_rule& rule, const probe_fn& probe, const ela
         p.phase = phase;
         p.attempt = attempt;
         p.duration_s = std::chrono::duration<double>(duration).count();
-        if (!p.passed && (!lowest_failed || offered < *lowest_failed)) lowest_failed = offered;
+        if (const auto& v = p.metrics[static_cast<std::size_t>(metric::send_lateness_p99)]; v && *v > late_limit_us)
+            p.late_sends = true;
+        if (may_skip && !p.passed && p.late_sends && p.achieved >= search_min_achieved * offered) {
+            p.counted = false;
+            p.why += "; not counted: the client's sends left late, so the rate is probed again";
+        }
+        if (!p.passed && p.counted && (!lowest_failed || offered < *lowest_failed)) lowest_failed = offered;
         rec.probes.push_back(std::move(p));
         if (seen) seen(rec.probes.back());
         return rec.probes.back().passed;
     };
     // A rate's verdict. A failure, or a pass above a rate that failed, is what moves the bracket
     // wrongly when one probe is noisy, so it is confirmed; 2 of 3 decide when the two disagree.
+    // A failure on latency alone while the client's sends left late is not a vote, once per
+    // rate: the rate is probed again (a lone pass then still needs its confirmation).
     auto judge_rate = [&](double offered, const char* phase) -> std::optional<bool> {
         const bool above_failure = lowest_failed && offered > *lowest_failed;
-        auto first = once(offered, phase, 1);
-        if (!first || (*first && !above_failure)) return first;
-        auto second = once(offered, phase, 2);
-        if (!second || *second == *first) return second;
-        return once(offered, phase, 3);
+        std::uint8_t attempt = 0, passes = 0, fails = 0;
+        bool skipped = false;
+        for (;;) {
+            auto v = once(offered, phase, ++attempt, !skipped);
+            if (!v) return v;
+            if (!rec.probes.back().counted) {
+                skipped = true;
+                continue;
+            }
+            ++(*v ? passes : fails);
+            if (passes == 1 && fails == 0 && !above_failure && !skipped) return true;
+            if (passes == 2 || fails == 2) return passes == 2;
+        }
     };
     // Records a verdict in the bracket; false when the search has to stop (budget or failure).
     auto decide = [&](double offered, const char* phase) {
@@ -235,19 +253,30 @@ void run_search(const repeat_context& ctx, progress& prog, instance_record& rec)
     auto elapsed = [&] { return std::chrono::steady_clock::now() - began; };
     auto seen = [&](const probe_record& p) {
         prog.log(fmt::format("{}: probe {} ({}{}) offered {}: achieved {}, {}: {}{}", inst.id, p.index, p.phase,
-                             attempt_words[std::min<std::size_t>(p.attempt, 3) - 1], rate_text(p.offered), rate_text(p.achieved), probe_figure(p),
+                             attempt_words[std::min<std::size_t>(p.attempt, 4) - 1], rate_text(p.offered), rate_text(p.achieved), probe_figure(p),
                              p.passed ? "pass" : "FAIL", p.passed ? "" : " (" + p.why + ")"));
     };
-    auto run = search_peak(rule, probe, elapsed, seen);
-    if (run.failure) rec.failure = run.failure;
     const double limit = lateness_limit_us(inst);
-    std::size_t late = 0;
-    double worst = 0;
-    for (auto& p : run.record.probes)
-        if (const auto& v = p.metrics[static_cast<std::size_t>(metric::send_lateness_p99)]; v && *v > limit) {
-            p.late_sends = true;
+    auto run = search_peak(rule, probe, elapsed, seen, limit);
+    if (run.failure) rec.failure = run.failure;
+    std::size_t late = 0, stolen = 0;
+    double worst = 0, most_stolen = 0;
+    for (auto& p : run.record.probes) {
+        if (auto r = runs.find(p.index); r != runs.end()) p.steal_share = steal_share(r->second);
+        if (p.steal_share > steal_warn_share) {
+            ++stolen;
+            most_stolen = std::max(most_stolen, p.steal_share);
+        }
+    }
+    if (stolen > 0)
+        rec.warnings.push_back(fmt::format("{} of {} probes ran while the hypervisor took more than {} of the CPU "
+                                           "time (/proc/stat steal, up to {}): their verdicts are partly the VM's",
+                                           stolen, run.record.probes.size(), human_percent(steal_warn_share),
+                                           human_percent(most_stolen)));
+    for (const auto& p : run.record.probes)
+        if (p.late_sends) {
             ++late;
-            worst = std::max(worst, *v);
+            worst = std::max(worst, p.metrics[static_cast<std::size_t>(metric::send_lateness_p99)].value_or(0));
         }
     if (late > 0)
         rec.warnings.push_back(fmt::format("{} of {} probes: the client's paced sends left late (send_lateness_p99 "

@@ -6,11 +6,14 @@
 /// offered rate (an overloaded generator or system must not pass by doing less).
 /// One noisy probe must not decide the bracket: a rate whose first probe fails, or passes above
 /// a rate some probe failed at, gets a second probe; when the two disagree a third decides (the
-/// rate's verdict is 2 of 3). Each probe lasts long enough to hold 10/(1 - q) latency samples
+/// rate's verdict is 2 of 3). A probe that failed on latency alone while the client's own sends
+/// left late (send_lateness_p99 above the lateness limit) is not counted, once per rate: the rate
+/// is probed again, because that verdict may be the client's, not the system's. Each probe lasts long enough to hold 10/(1 - q) latency samples
 /// for the SLO's highest percentile q at the offered rate.
 #include <chrono>
 #include <expected>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,8 +67,10 @@ struct search_run {
 [[nodiscard]] probe_record judge_probe(const search_rule& rule, double offered, const probe_measurement& m);
 
 /// The search loop over `probe` (pure: all effects go through `probe`, `elapsed` and `seen`).
+/// A probe whose send_lateness_p99 exceeds `late_limit_us` is marked late_sends.
 [[nodiscard]] search_run search_peak(const search_rule& rule, const probe_fn& probe,
-                                     const elapsed_fn& elapsed, const probe_observer& seen = {});
+                                     const elapsed_fn& elapsed, const probe_observer& seen = {},
+                                     double late_limit_us = std::numeric_limits<double>::infinity());
 
 /// Runs `ctx.inst`'s search on its two agents (one run_repeat per probe, job.rate = the offered
 /// rate, job.duration = the probe duration) into `rec`: rec.search, and rec.repeats holds the

@@ -90,6 +90,8 @@ json search_json(const search_record& s) {
                           {"passed", p.passed},
                           {"why", p.why},
                           {"late_sends", p.late_sends},
+                          {"counted", p.counted},
+                          {"steal_share", p.steal_share},
                           {"slo", slo},
                           {"metrics", metrics_json(p.metrics)}});
     }

@@ -23,7 +23,8 @@ struct slo_outcome {
 struct probe_record {
     std::size_t index = 0;
     std::string phase;   ///< "ramp" or "bisect"
-    /// 1: the rate's first probe; 2: its confirmation; 3: the tie-break when 1 and 2 disagree.
+    /// 1: the rate's first probe; 2: its confirmation; 3: the tie-break when 1 and 2 disagree
+    /// (one more, 4, when a failure was not counted).
     std::uint8_t attempt = 1;
     double duration_s = 0;     ///< measured window asked for (probe_duration, stretched for samples)
     std::uint64_t samples = 0; ///< latency samples in the window (0 for udp_stream)
@@ -36,6 +37,12 @@ struct probe_record {
     /// The client's paced sends left later than the instance's lateness limit: the verdict may be
     /// the client's, not the system's (orchestrate.hpp lateness_limit_us).
     bool late_sends = false;
+    /// false: a failure not counted as the rate's vote, because it failed on latency alone while
+    /// its sends left late (the client fell behind its own schedule); the rate was probed again.
+    /// Once per rate: a second such failure counts.
+    bool counted = true;
+    /// The share of CPU time the hypervisor took during the probe (orchestrate.hpp steal_share).
+    double steal_share = 0;
 };
 
 /// A passing probe at or above a rate a probe failed at: load and verdict are not monotonic.

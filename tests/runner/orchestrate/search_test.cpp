@@ -28,6 +28,7 @@ struct fake_system {
     double knee = 100'000;
     double capacity = 1e12;
     std::set<std::size_t> noisy;
+    std::set<std::size_t> late; ///< probes whose sends left 4.9 ms late (and so fail on p99)
     std::vector<double> offered;                  ///< every probe, in order
     std::vector<std::chrono::nanoseconds> length; ///< every probe's duration
     probe_fn fn() {
@@ -39,8 +40,9 @@ struct fake_system {
             probe_measurement m;
             m.achieved = std::min(rate, capacity);
             m.samples = static_cast<std::uint64_t>(m.achieved * std::chrono::duration<double>(duration).count());
-            bool fast = (rate <= knee) != noisy.contains(index);
+            bool fast = (rate <= knee) != noisy.contains(index) && !late.contains(index);
             m.metrics[static_cast<std::size_t>(metric::latency_p99)] = fast ? 100.0 : 5000.0;
+            m.metrics[static_cast<std::size_t>(metric::send_lateness_p99)] = late.contains(index) ? 4900.0 : 5.0;
             m.metrics[static_cast<std::size_t>(metric::transactions_per_s)] = m.achieved;
             return m;
         };
@@ -173,6 +175,64 @@ TEST_CASE("search: two failing probes bracket even when the system is only noisy
     CHECK(sys.offered[5] == 6000); // bisection in [4k, 8k]
     CHECK(*s.bracket_high <= 8000);
     CHECK(s.inversions.empty());
+}
+
+TEST_CASE("search: a failure whose sends left late is not counted, once per rate") {
+    const double limit = 100; // us, as lateness_limit_us gives for a 1 ms SLO
+    SUBCASE("the rate is probed again; the pass that follows is confirmed") {
+        fake_system sys;
+        sys.late = {3}; // the first probe at 8k
+        auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time(), {}, limit);
+        const auto& s = run.record;
+        REQUIRE(s.outcome == search_outcome::bracketed);
+        REQUIRE(sys.offered.size() > 7);
+        CHECK(std::vector<double>(sys.offered.begin(), sys.offered.begin() + 7) ==
+              std::vector<double>{1000, 2000, 4000, 8000, 8000, 8000, 16000});
+        CHECK(s.probes[3].late_sends);
+        CHECK_FALSE(s.probes[3].counted);
+        CHECK(s.probes[3].why == "latency_p99 < 1ms: measured 5.00 ms; not counted: the client's sends left late, "
+                                 "so the rate is probed again");
+        CHECK(s.probes[4].counted);
+        CHECK(s.probes[5].attempt == 3);
+        // The uncounted failure is no failed rate: 16k passes on its own probe, the ramp goes on.
+        CHECK(sys.offered[7] == 32000);
+        CHECK(*s.peak == 100000);
+        for (const auto& p : s.probes)
+            CHECK(p.late_sends == (p.index == 3));
+    }
+    SUBCASE("a second late failure at the same rate counts") {
+        fake_system sys;
+        sys.late = {3, 4, 5};
+        auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time(), {}, limit);
+        const auto& s = run.record;
+        REQUIRE(s.outcome == search_outcome::bracketed);
+        CHECK_FALSE(s.probes[3].counted);
+        CHECK(s.probes[4].counted);
+        CHECK(s.probes[5].counted);
+        CHECK(sys.offered[6] == 6000); // 8k failed 2 counted votes: bisection in [4k, 8k]
+        CHECK(*s.bracket_high <= 8000);
+    }
+    SUBCASE("a late failure that also fell short of the rate counts") {
+        fake_system sys;
+        sys.knee = 1e12;
+        sys.capacity = 6000; // 8k achieves 75%: the system's limit, whatever the client's lateness
+        sys.late = {3};
+        auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time(), {}, limit);
+        const auto& s = run.record;
+        CHECK(s.probes[3].counted);
+        CHECK(sys.offered[4] == 8000); // its confirmation, attempt 2
+        CHECK(s.probes[4].attempt == 2);
+    }
+    SUBCASE("without a limit nothing is late") {
+        fake_system sys;
+        sys.late = {3, 4};
+        auto run = search_peak(rule(1000, 2e6), sys.fn(), no_time());
+        for (const auto& p : run.record.probes) {
+            CHECK_FALSE(p.late_sends);
+            CHECK(p.counted);
+        }
+        CHECK(sys.offered[5] == 6000); // 8k failed twice: bisection
+    }
 }
 
 TEST_CASE("search: each probe lasts long enough for its percentile's samples") {

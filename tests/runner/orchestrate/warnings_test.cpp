@@ -87,3 +87,33 @@ TEST_CASE("warnings: a server that refused connections without the token is name
     rec.repeats = {clean};
     CHECK(rejected_hello_warnings(rec).empty());
 }
+
+TEST_CASE("warnings: a repeat whose host lost CPU time to the hypervisor is named") {
+    instance_record rec;
+    rec.client_host = "c";
+    rec.server_host = "s";
+    auto side = [](double seconds, std::size_t cpus, double steal) {
+        kp::engine::side_result r;
+        r.seconds = seconds;
+        r.cpus.resize(cpus);
+        r.cpu_total.steal = steal;
+        return r;
+    };
+    repeat_record calm, stolen, no_cpu;
+    calm.index = 0;
+    calm.client = side(2, 2, 0.08); // 2% of 4 CPU-seconds: at the limit, not above it
+    calm.server = side(2, 2, 0.01);
+    stolen.index = 1;
+    stolen.client = side(2, 2, 0.04);
+    stolen.server = side(2, 2, 0.5); // 12.5%
+    no_cpu.index = 2;
+    no_cpu.server.cpu_total.steal = 9; // no window, no CPUs: nothing to divide by
+    CHECK(steal_share(calm) == doctest::Approx(0.02));
+    CHECK(steal_share(stolen) == doctest::Approx(0.125));
+    CHECK(steal_share(no_cpu) == 0);
+    rec.repeats = {calm, stolen, no_cpu};
+    auto w = steal_warnings(rec);
+    REQUIRE(w.size() == 1);
+    CHECK(w[0] == "repeat 1: the hypervisor took 12.5% of s's CPU time in the window (/proc/stat steal): "
+                  "latency tails and rates here are partly the VM's");
+}
