@@ -174,16 +174,34 @@ scenarios:
     CHECK(never["search"]["outcome"] == "below_range");
     CHECK(never["search"]["peak"].is_null());
     CHECK(never["search"]["bracket"][1] == 200.0);
-    REQUIRE(never["search"]["probes"].size() == 2);
-    CHECK(never["search"]["probes"][0]["why"].get<std::string>().starts_with("latency_p50 < 1ns: measured"));
-    CHECK(never["search"]["probes"][1]["attempt"] == 2);
-    CHECK(never["search"]["probes"][1]["offered"] == 200.0);
-    CHECK(never["search"]["probes"][1]["passed"] == false);
+    // A first failure whose sends left late (send_lateness_p99 > 20us, which a 200/s client on a
+    // busy VM can show) is not counted and the rate is probed again, once: 2 or 3 probes, 2 counted.
+    const json& probes = never["search"]["probes"];
+    REQUIRE((probes.size() == 2 || probes.size() == 3));
+    std::size_t counted = 0;
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+        const json& p = probes[i];
+        CHECK(p["offered"] == 200.0);
+        CHECK(p["passed"] == false);
+        CHECK(p["attempt"] == i + 1);
+        CHECK(p["why"].get<std::string>().starts_with("latency_p50 < 1ns: measured"));
+        if (p["counted"] == true) {
+            ++counted;
+        } else {
+            CHECK(i == 0); // only a first failure may be set aside, and only once per rate
+            CHECK(p["late_sends"] == true);
+            CHECK(p["metrics"]["send_lateness_p99"].get<double>() > 20.0);
+            CHECK(p["why"].get<std::string>().find("; not counted: the client's sends left late") !=
+                  std::string::npos);
+        }
+    }
+    CHECK(counted == 2);
     REQUIRE(never["checks"].size() == 1);
     CHECK(never["checks"][0]["metric"] == "search_peak");
     CHECK(never["checks"][0]["passed"] == false);
-    CHECK(r.text.find("SEARCH never: no peak: the SLO is not met even at the low end (200/s); 2 probe(s)") !=
-          std::string::npos);
+    CHECK(r.text.find(fmt::format("SEARCH never: no peak: the SLO is not met even at the low end (200/s); "
+                                  "{} probe(s)",
+                                  probes.size())) != std::string::npos);
 
     // Every report validates against schemas/results.schema.json.
     int rc = 0;
