@@ -414,6 +414,7 @@ side_result session_core::collect() {
         r.close_latency.merge(w->close_latency);
         r.handshake_latency.merge(w->handshake_latency);
         r.send_lateness.merge(w->send_lateness);
+        r.sends_held += w->sends_held;
         add_errors(w->extra);
         for (std::size_t f = 0; f < w->crr_flows.size() && f < r.flows.size(); ++f) {
             add_traffic(r.flows[f], w->crr_flows[f]);

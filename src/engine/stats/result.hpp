@@ -130,7 +130,8 @@ struct side_result {
     histogram latency;                             ///< merged over flows
     histogram connect_latency, close_latency;      ///< tcp_crr steps
     histogram handshake_latency;                   ///< tcp_crr with TLS: the TLS handshake step
-    histogram send_lateness; ///< open loop: how late paced sends left against their schedule
+    histogram send_lateness; ///< open loop: how late paced sends left (worker::send_lateness)
+    std::uint64_t sends_held = 0; ///< open loop: paced sends that waited for an in-flight place
     cpu_time cpu_total;                            ///< all CPUs
     std::vector<cpu_time> cpus;                    ///< per CPU
     double rusage_user_s = 0, rusage_system_s = 0; ///< the workers' own CPU over the window

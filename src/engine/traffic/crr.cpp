@@ -83,7 +83,7 @@ void start_transaction(worker& w, conn& c, crr_client_state& s, std::int64_t now
     const bool open = c.mean_gap_ns > 0;
     s.t_sched = open ? c.next_send : now;
     if (open) {
-        w.paced_send(c.next_send, now);
+        w.paced_send(c.next_send, now, s.freed);
         c.next_send += w.next_gap(c.mean_gap_ns);
     }
     int fd = ::socket(ctx.peer.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -145,6 +145,7 @@ void finish_connection(worker& w, conn& c, crr_client_state& s) noexcept {
     close_transaction(c, s);
     const std::int64_t now = mono_ns();
     if (c.hist != nullptr && w.in_window()) w.close_latency.record(std::uint64_t(now - s.t_close));
+    s.freed = now;
     if (c.mean_gap_ns <= 0) start_transaction(w, c, s, now);
 }
 

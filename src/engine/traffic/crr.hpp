@@ -21,6 +21,7 @@ struct crr_client_state {
     crr_stage stage = crr_stage::idle;
     int fd = -1;
     std::int64_t t_sched = 0, t_connect = 0, t_close = 0, t_handshake = 0;
+    std::int64_t freed = 0; ///< open loop: when the last transaction ended (the flow's place freed)
     std::vector<std::byte> request; ///< hello followed by the request bytes
     std::uint64_t sent = 0, received = 0;
     std::unique_ptr<tls::pending> hs; ///< TLS: the handshake in progress

@@ -30,7 +30,7 @@ void issue(worker& w, conn& c, rr_state& s, std::int64_t now) noexcept {
         if (open) {
             if (now < c.next_send) break;
             t = c.next_send;
-            w.paced_send(t, now);
+            w.paced_send(t, now, s.freed);
             c.next_send += w.next_gap(c.mean_gap_ns);
         }
         s.stamps[(s.head + s.outstanding) % depth] = t;
@@ -145,6 +145,7 @@ void client_event(worker& w, conn& c, std::uint32_t events, bool, std::int64_t n
                 }
                 std::int64_t sent = s.stamps[s.head];
                 s.head = (s.head + 1) % depth;
+                if (s.outstanding == depth) s.freed = now;
                 --s.outstanding;
                 ++c.c.transactions;
                 w.transacted(1);

@@ -15,6 +15,7 @@ struct rr_state {
     std::uint64_t rx_partial = 0;         ///< bytes of the message being received
     std::vector<std::int64_t> stamps;     ///< client: send times, FIFO, in_flight deep
     std::uint32_t head = 0, outstanding = 0;
+    std::int64_t freed = 0; ///< client: when a full in-flight window last got a place back
     /// Read-first: after a send, read again before going back to epoll, unless the last such
     /// read found nothing; then skip that many sends before trying again (a depth-1 loop on an
     /// idle path would only add an EAGAIN per transaction).

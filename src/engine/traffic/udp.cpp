@@ -273,10 +273,11 @@ void rr_send(worker& w, conn& c, std::int64_t now) noexcept {
             return;
         }
         if (open) {
-            w.paced_send(t, now);
+            w.paced_send(t, now, s.freed);
             c.next_send += w.next_gap(c.mean_gap_ns);
         }
         s.stamps[k] = t;
+        s.sent_at[k] = now;
         s.slot_seq[k] = s.seq++;
         s.head = (k + 1) % depth;
         ++s.outstanding;
@@ -290,8 +291,9 @@ void rr_timeouts(worker& w, conn& c, std::int64_t now) noexcept {
     auto& s = state_of<udp_rr_client_state>(c);
     const std::int64_t timeout = w.job().timeout.count();
     for (std::size_t k = 0; k < s.stamps.size() && s.outstanding > 0; ++k) {
-        if (s.stamps[k] != 0 && now - s.stamps[k] > timeout) {
+        if (s.stamps[k] != 0 && now - s.sent_at[k] > timeout) {
             s.stamps[k] = 0;
+            if (s.outstanding == s.stamps.size()) s.freed = now;
             --s.outstanding;
             ++c.c.lost;
             ++c.c.err_timeout;
@@ -313,6 +315,7 @@ void prepare_rr_client(worker& w, conn& c) {
     auto& s = c.state.emplace<udp_rr_client_state>();
     s.stamps.assign(std::max(1u, w.job().in_flight), 0);
     s.slot_seq.assign(s.stamps.size(), 0);
+    s.sent_at.assign(s.stamps.size(), 0);
 }
 
 void prepare_rr_server(worker&, conn& c) {
@@ -418,8 +421,9 @@ void rr_client_event(worker& w, conn& c, std::uint32_t, bool control, std::int64
         if (h.aux >= depth || s.stamps[h.aux] == 0 || s.slot_seq[h.aux] != h.seq)
             return; // late: already lost
         now = mono_ns();
-        if (now - s.stamps[h.aux] > w.job().timeout.count()) { // late, before the timer saw it
+        if (now - s.sent_at[h.aux] > w.job().timeout.count()) { // late, before the timer saw it
             s.stamps[h.aux] = 0;
+            if (s.outstanding == depth) s.freed = now;
             --s.outstanding;
             ++c.c.lost;
             ++c.c.err_timeout;
@@ -427,6 +431,7 @@ void rr_client_event(worker& w, conn& c, std::uint32_t, bool control, std::int64
         }
         w.record(c, now - s.stamps[h.aux]);
         s.stamps[h.aux] = 0;
+        if (s.outstanding == depth) s.freed = now;
         --s.outstanding;
         ++c.c.transactions;
         w.transacted(1);

@@ -25,12 +25,16 @@ struct udp_recv_state {
     std::byte end_buf[16]{};
 };
 
-/// A udp_rr client: one slot per request in flight, with its send time (0 = free) and sequence.
+/// A udp_rr client: one slot per request in flight, with its scheduled send time (0 = free; the
+/// latency counts from it), the time it actually left (a reply is lost `timeout` after that:
+/// a client behind its schedule must not lose replies it has not waited for) and its sequence.
 struct udp_rr_client_state {
     std::vector<std::int64_t> stamps;
+    std::vector<std::int64_t> sent_at;
     std::vector<std::uint64_t> slot_seq;
     std::uint32_t head = 0, outstanding = 0;
     std::uint64_t seq = 0;
+    std::int64_t freed = 0; ///< when a full in-flight window last got a place back
 };
 
 /// A udp_rr server keeps nothing: it echoes each request's header.

@@ -251,6 +251,7 @@ template <class V> void fields(side_result& x, V&& v) {
     v("close_latency", x.close_latency);
     v("handshake_latency", x.handshake_latency);
     v("send_lateness", x.send_lateness);
+    v("sends_held", x.sends_held);
     v("cpu_total", x.cpu_total);
     v("cpus", x.cpus);
     v("rusage_user_s", x.rusage_user_s);

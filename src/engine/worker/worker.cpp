@@ -91,6 +91,7 @@ result<void> worker::prepare() {
         samples[i].t = std::min<double>(double(i + 1), window_s);
     if (job.histograms) intervals.reserve(samples.size());
 
+    double paced_rate = 0; // open loop: this worker's sends per second
     for (std::uint32_t i = 0; i < conns_.size(); ++i) {
         conn& c = *conns_[i];
         c.index = i;
@@ -106,6 +107,7 @@ result<void> worker::prepare() {
         h.prepare(*this, c);
         if (c.mean_gap_ns > 0 || h.timed) paced_ = true;
         if (c.mean_gap_ns > 0) open_loop_ = true;
+        if (c.mean_gap_ns > 0) paced_rate += 1e9 / c.mean_gap_ns;
         if (c.io) {
             epoll_event e{h.reads_control ? std::uint32_t{EPOLLIN} : 0u, {.u64 = tag_of(tag::conn, i)}};
             if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.io->fd(), &e) != 0)
@@ -117,7 +119,10 @@ result<void> worker::prepare() {
                 return fail(errno_error("epoll_ctl"));
         }
     }
-    if (open_loop_) send_lateness.reserve();
+    if (open_loop_) {
+        send_lateness.reserve();
+        spin_cap_ns_ = std::clamp<std::int64_t>(static_cast<std::int64_t>(1e9 / paced_rate / 4), 2'000, 500'000);
+    }
     if (ctx_.listen_fd >= 0) {
         crr_kind::server_prepare(*this, crr_);
         epoll_event e{EPOLLIN | EPOLLEXCLUSIVE, {.u64 = tag_of(tag::listener, 0)}};
@@ -227,10 +232,12 @@ void worker::loop() noexcept {
         std::int64_t wait = std::max<std::int64_t>(0, wake - now);
         // Open loop: sleep until shortly before the next send is due, then poll without
         // blocking until it is. The margin holds the latest wake-ups this thread has seen (a
-        // slowly decaying peak, so a VM's occasional late wake-up is covered too).
+        // peak decaying over about a thousand wake-ups, so a VM's occasional late wake-up is
+        // covered too), but at most a quarter of the mean gap between this worker's sends, so
+        // the spinning leaves the CPU to the threads it shares it with.
         bool timed = false;
         if (open_loop_ && next_timer <= boundary && wait > 0) {
-            const std::int64_t margin = std::clamp<std::int64_t>(wake_late_ns_ + 2'000, 2'000, 100'000);
+            const std::int64_t margin = std::clamp<std::int64_t>(wake_late_ns_ + 2'000, 2'000, spin_cap_ns_);
             timed = wait > margin;
             wait = timed ? wait - margin : 0;
         }
@@ -239,7 +246,7 @@ void worker::loop() noexcept {
         int n = epoll_pwait2(epoll_.get(), events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
         now = mono_ns();
         if (timed && n == 0)
-            wake_late_ns_ = std::max(now - asleep - wait, wake_late_ns_ - wake_late_ns_ / 64);
+            wake_late_ns_ = std::max(now - asleep - wait, wake_late_ns_ - wake_late_ns_ / 1024);
         // Window edges first, so events that arrive after the end are not counted in it.
         if (!in_window_ && !ended_ && now >= w_begin) begin_window(now);
         if (in_window_) {

@@ -74,10 +74,12 @@ class worker {
     [[nodiscard]] int cpu() const { return cpu_; }
     [[nodiscard]] int app_cpu() const { return app_cpu_; }
     histogram latency, connect_latency, close_latency, handshake_latency;
-    /// Open loop: how late each paced send left against its schedule, in the window. It shows
-    /// the client's own lateness (timer wake-ups, a busy CPU, a full in-flight window), which
-    /// the latencies include, since they count from the scheduled send.
+    /// Open loop: how late each paced send left against its schedule, or against the freeing of
+    /// its in-flight place when that came later, in the window. It shows the client's own
+    /// lateness (timer wake-ups, a busy CPU), which the latencies include, since they count
+    /// from the scheduled send.
     histogram send_lateness;
+    std::uint64_t sends_held = 0; ///< open loop: paced sends that waited for an in-flight place
     std::vector<sample> samples;     ///< per second of the window: bytes and transactions in it
     interval_latency intervals;      ///< per second of the window: the latencies record()ed in it
     std::vector<counters> crr_flows; ///< tcp_crr server: per flow, over the window
@@ -117,9 +119,15 @@ class worker {
     void fail_conn(conn& c, std::uint64_t counters::*err) noexcept;
     /// Records a latency in `c`'s histogram, inside the window only.
     void record(conn& c, std::int64_t ns) noexcept;
-    /// Open loop: a send scheduled for `scheduled` leaves at `now` (window only).
-    void paced_send(std::int64_t scheduled, std::int64_t now) noexcept {
-        if (in_window_) send_lateness.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - scheduled, 0)));
+    /// Open loop: a send scheduled for `scheduled` leaves at `now` (window only). `freed` is
+    /// when the in-flight place it takes came free; a send held for its place past the schedule
+    /// is counted in sends_held, and its lateness counts from the place's freeing: the wait is
+    /// the peer's (the latencies, timed from the schedule, include it), the rest the client's.
+    void paced_send(std::int64_t scheduled, std::int64_t now, std::int64_t freed = 0) noexcept {
+        if (!in_window_) return;
+        const bool held = freed > scheduled;
+        sends_held += held ? 1 : 0;
+        send_lateness.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - (held ? freed : scheduled), 0)));
     }
     /// Open loop: the next inter-arrival gap around `mean_ns`.
     std::int64_t next_gap(double mean_ns) noexcept;
@@ -155,6 +163,7 @@ class worker {
     rusage_times ru_begin_;
     std::uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
     std::int64_t wake_late_ns_ = 0; ///< open loop: how late timed waits woke (a decaying peak)
+    std::int64_t spin_cap_ns_ = 0;  ///< open loop: the longest spin before a send (gap / 4)
     bool in_window_ = false, ended_ = false, paced_ = false;
     bool open_loop_ = false; ///< some connection sends on a schedule (rate:)
 };

@@ -455,6 +455,7 @@ instance_record run_group(const plan& p, const instance& g, agent_pool& pool, pr
             m.warnings.push_back(std::move(w));
         if (const auto* late = m.aggregate.find(metric::send_lateness_p99))
             if (auto w = lateness_warning(g.members[i], late->value)) m.warnings.push_back(std::move(*w));
+        if (auto w = held_warning(g.members[i], m)) m.warnings.push_back(std::move(*w));
     }
     rec.aggregate = aggregate_of(rec.repeats);
     for (auto& idle : rec.group->idle) {

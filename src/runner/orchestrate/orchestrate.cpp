@@ -49,6 +49,7 @@ void finish_aggregate(const instance& inst, instance_record& rec) {
         rec.warnings.push_back(std::move(w));
     if (const auto* late = rec.aggregate.find(metric::send_lateness_p99))
         if (auto w = lateness_warning(inst, late->value)) rec.warnings.push_back(std::move(*w));
+    if (auto w = held_warning(inst, rec)) rec.warnings.push_back(std::move(*w));
     bool all_passed = true;
     for (const auto& e : inst.expect) {
         rec.checks.push_back(evaluate_check({e.metric, e.op, e.bound, e.text}, rec.aggregate));
@@ -133,9 +134,23 @@ std::optional<std::string> lateness_warning(const instance& inst, std::optional<
     const double limit = lateness_limit_us(inst);
     if (!p99_us || *p99_us <= limit) return std::nullopt;
     return fmt::format("the client's paced sends left late (send_lateness_p99 {} > {}): its latencies "
-                       "include that delay; it could not keep the schedule (a busy client CPU, or "
-                       "in_flight too low for the rate)",
+                       "include that delay; it could not keep the schedule (a busy client CPU or a "
+                       "late timer)",
                        human_us(*p99_us), human_us(limit));
+}
+
+std::optional<std::string> held_warning(const instance& inst, const instance_record& rec) {
+    std::uint64_t held = 0, sends = 0;
+    for (const auto& rep : rec.repeats) {
+        held += rep.client.sends_held;
+        sends += rep.client.send_lateness.count();
+    }
+    if (sends == 0 || double(held) <= held_warn_share * double(sends)) return std::nullopt;
+    const auto places = std::uint64_t{inst.job.flows} * std::max(1u, inst.job.in_flight);
+    return fmt::format("{} of the paced sends waited for an earlier reply ({} in flight at most: flows x "
+                       "in_flight, at {}): their latencies include the wait; more flows or in_flight "
+                       "offer the rate without it",
+                       human_percent(double(held) / double(sends)), places, human_rate(inst.job.rate));
 }
 
 std::chrono::nanoseconds planned_time(const instance& inst) {

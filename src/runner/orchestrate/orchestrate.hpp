@@ -63,5 +63,11 @@ inline constexpr double steal_warn_share = 0.02;
 [[nodiscard]] std::vector<std::string> steal_warnings(const instance_record& rec);
 /// A warning when the client's paced sends left later than lateness_limit_us (p99, µs).
 [[nodiscard]] std::optional<std::string> lateness_warning(const instance& inst, std::optional<double> p99_us);
+/// Above this share of paced sends held for an in-flight place (side_result::sends_held), the
+/// offered rate queued behind the peer's replies.
+inline constexpr double held_warn_share = 0.1;
+/// A warning when more than held_warn_share of the client's paced sends, over all repeats,
+/// waited for an in-flight place.
+[[nodiscard]] std::optional<std::string> held_warning(const instance& inst, const instance_record& rec);
 
 } // namespace kp::runner

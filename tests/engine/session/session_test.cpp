@@ -92,6 +92,31 @@ TEST_CASE("session: tcp_rr open loop keeps the scheduled rate") {
     CHECK(double(tx) == doctest::Approx(2000.0).epsilon(0.15));
 }
 
+TEST_CASE("session: a paced send held for its in-flight place is late from the place's freeing") {
+    // 1M/s on one flow with one request in flight: nearly every send comes due while the
+    // previous transaction is still out. The schedule falls further behind with every send (by
+    // 0.3 s it is tens of ms behind), and that wait is the peer's: it goes to the latencies and
+    // sends_held, while send_lateness keeps the client's own delay from the place's freeing.
+    for (traffic kind : {traffic::tcp_rr, traffic::udp_rr, traffic::tcp_crr}) {
+        CAPTURE(static_cast<int>(kind));
+        auto job = short_job(kind, std::chrono::milliseconds(300));
+        job.rate = 1e6;
+        job.in_flight = 1;
+        job.timeout = std::chrono::milliseconds(50); // udp_rr: the schedule falls this far behind
+        auto r = run_pair(job);
+        const auto sends = r.client.send_lateness.count();
+        CHECK(sends > 100);
+        CHECK(double(r.client.sends_held) > 0.9 * double(sends));
+        CHECK(r.client.sends_held <= sends);
+        CHECK(r.server.sends_held == 0);
+        CHECK(r.client.send_lateness.percentile(50) < 1'000'000);
+        CHECK(r.client.latency.percentile(50) > 10'000'000); // the backlog the schedule built
+        // udp_rr: a reply is lost `timeout` after its request left, not after its schedule; a
+        // client behind its schedule once counted every reply as lost on loopback.
+        if (kind == traffic::udp_rr) CHECK(r.client.flows[0].lost * 100 <= r.client.flows[0].datagrams_sent);
+    }
+}
+
 TEST_CASE("session: tcp_crr connects, exchanges and closes per transaction") {
     auto job = short_job(traffic::tcp_crr);
     job.flows = 2;

@@ -82,6 +82,7 @@ side_result full_side() {
     s.close_latency = some_histogram(4);
     s.handshake_latency = some_histogram(5);
     s.send_lateness = some_histogram(6);
+    s.sends_held = 42;
     s.cpu_total = {3, 1.5, 0.01, 2.25, 0.1, 0.2, 0.3, 16.0};
     s.cpus = {{0, 1, 0, 1, 0, 0, 0, 8}, {1, 0.5, 0.01, 1.25, 0.1, 0.2, 0, 8}};
     s.rusage_user_s = 1.25;

@@ -40,8 +40,30 @@ TEST_CASE("warnings: send lateness is judged against 20 us or a tenth of the tig
     auto w = lateness_warning(inst, 250.0);
     REQUIRE(w);
     CHECK(*w == "the client's paced sends left late (send_lateness_p99 250 us > 200 us): its latencies include "
-                "that delay; it could not keep the schedule (a busy client CPU, or in_flight too low for the "
-                "rate)");
+                "that delay; it could not keep the schedule (a busy client CPU or a late timer)");
+}
+
+TEST_CASE("warnings: paced sends held for an in-flight place past a tenth are named once") {
+    instance inst;
+    inst.job.flows = 2;
+    inst.job.in_flight = 4;
+    inst.job.rate = 50'000;
+    instance_record rec;
+    rec.repeats.resize(2);
+    for (int i = 0; i < 1000; ++i) {
+        rec.repeats[0].client.send_lateness.record(1'000);
+        rec.repeats[1].client.send_lateness.record(1'000);
+    }
+    rec.repeats[0].client.sends_held = 150;
+    rec.repeats[1].client.sends_held = 50; // 200 of 2000: exactly a tenth, not above it
+    CHECK_FALSE(held_warning(inst, rec));
+    rec.repeats[1].client.sends_held = 101;
+    rec.repeats[1].server.sends_held = 900; // the server's side never counts
+    auto w = held_warning(inst, rec);
+    REQUIRE(w);
+    CHECK(*w == "12.6% of the paced sends waited for an earlier reply (8 in flight at most: flows x in_flight, "
+                "at 50.0k/s): their latencies include the wait; more flows or in_flight offer the rate without it");
+    CHECK_FALSE(held_warning(inst, instance_record{})); // closed loop: nothing paced
 }
 
 TEST_CASE("warnings: a side whose window lasted more than 5% past the plan is named, repeat by repeat") {
