@@ -287,14 +287,20 @@ void rr_send(worker& w, conn& c, std::int64_t now) noexcept {
     }
 }
 
+/// Frees slot `k`: its reply came, or it is lost. A full window getting a place back is noted
+/// (udp_rr_client_state::freed), for the lateness of a send held for it.
+void free_slot(udp_rr_client_state& s, std::size_t k, std::int64_t now) noexcept {
+    if (s.outstanding == s.stamps.size()) s.freed = now;
+    s.stamps[k] = 0;
+    --s.outstanding;
+}
+
 void rr_timeouts(worker& w, conn& c, std::int64_t now) noexcept {
     auto& s = state_of<udp_rr_client_state>(c);
     const std::int64_t timeout = w.job().timeout.count();
     for (std::size_t k = 0; k < s.stamps.size() && s.outstanding > 0; ++k) {
         if (s.stamps[k] != 0 && now - s.sent_at[k] > timeout) {
-            s.stamps[k] = 0;
-            if (s.outstanding == s.stamps.size()) s.freed = now;
-            --s.outstanding;
+            free_slot(s, k, now);
             ++c.c.lost;
             ++c.c.err_timeout;
         }
@@ -422,17 +428,13 @@ void rr_client_event(worker& w, conn& c, std::uint32_t, bool control, std::int64
             return; // late: already lost
         now = mono_ns();
         if (now - s.sent_at[h.aux] > w.job().timeout.count()) { // late, before the timer saw it
-            s.stamps[h.aux] = 0;
-            if (s.outstanding == depth) s.freed = now;
-            --s.outstanding;
+            free_slot(s, h.aux, now);
             ++c.c.lost;
             ++c.c.err_timeout;
             return;
         }
         w.record(c, now - s.stamps[h.aux]);
-        s.stamps[h.aux] = 0;
-        if (s.outstanding == depth) s.freed = now;
-        --s.outstanding;
+        free_slot(s, h.aux, now);
         ++c.c.transactions;
         w.transacted(1);
         ++c.c.datagrams_received;

@@ -453,9 +453,8 @@ instance_record run_group(const plan& p, const instance& g, agent_pool& pool, pr
             m.warnings.push_back(std::move(w));
         for (auto& w : rejected_hello_warnings(m))
             m.warnings.push_back(std::move(w));
-        if (const auto* late = m.aggregate.find(metric::send_lateness_p99))
-            if (auto w = lateness_warning(g.members[i], late->value)) m.warnings.push_back(std::move(*w));
-        if (auto w = held_warning(g.members[i], m)) m.warnings.push_back(std::move(*w));
+        for (auto& w : paced_warnings(g.members[i], m))
+            m.warnings.push_back(std::move(w));
     }
     rec.aggregate = aggregate_of(rec.repeats);
     for (auto& idle : rec.group->idle) {

@@ -47,9 +47,8 @@ void finish_aggregate(const instance& inst, instance_record& rec) {
         rec.warnings.push_back(std::move(w));
     for (auto& w : steal_warnings(rec))
         rec.warnings.push_back(std::move(w));
-    if (const auto* late = rec.aggregate.find(metric::send_lateness_p99))
-        if (auto w = lateness_warning(inst, late->value)) rec.warnings.push_back(std::move(*w));
-    if (auto w = held_warning(inst, rec)) rec.warnings.push_back(std::move(*w));
+    for (auto& w : paced_warnings(inst, rec))
+        rec.warnings.push_back(std::move(w));
     bool all_passed = true;
     for (const auto& e : inst.expect) {
         rec.checks.push_back(evaluate_check({e.metric, e.op, e.bound, e.text}, rec.aggregate));
@@ -151,6 +150,14 @@ std::optional<std::string> held_warning(const instance& inst, const instance_rec
                        "in_flight, at {}): their latencies include the wait; more flows or in_flight "
                        "offer the rate without it",
                        human_percent(double(held) / double(sends)), places, human_rate(inst.job.rate));
+}
+
+std::vector<std::string> paced_warnings(const instance& inst, const instance_record& rec) {
+    std::vector<std::string> out;
+    if (const auto* late = rec.aggregate.find(metric::send_lateness_p99))
+        if (auto w = lateness_warning(inst, late->value)) out.push_back(std::move(*w));
+    if (auto w = held_warning(inst, rec)) out.push_back(std::move(*w));
+    return out;
 }
 
 std::chrono::nanoseconds planned_time(const instance& inst) {

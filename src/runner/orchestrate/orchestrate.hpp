@@ -69,5 +69,7 @@ inline constexpr double held_warn_share = 0.1;
 /// A warning when more than held_warn_share of the client's paced sends, over all repeats,
 /// waited for an in-flight place.
 [[nodiscard]] std::optional<std::string> held_warning(const instance& inst, const instance_record& rec);
+/// Both of the above for a finished instance (rec.aggregate set).
+[[nodiscard]] std::vector<std::string> paced_warnings(const instance& inst, const instance_record& rec);
 
 } // namespace kp::runner
