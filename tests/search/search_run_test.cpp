@@ -174,8 +174,9 @@ scenarios:
     CHECK(never["search"]["outcome"] == "below_range");
     CHECK(never["search"]["peak"].is_null());
     CHECK(never["search"]["bracket"][1] == 200.0);
-    // A first failure whose sends left late (send_lateness_p99 > 20us, which a 200/s client on a
-    // busy VM can show) is not counted and the rate is probed again, once: 2 or 3 probes, 2 counted.
+    // A failure whose sends left late (send_lateness_p99 > 20us, which a 200/s client on a busy VM
+    // can show) is not counted and the rate is probed again, once per rate (the first probe or
+    // the confirming one): 2 or 3 probes, 2 counted.
     const json& probes = never["search"]["probes"];
     REQUIRE((probes.size() == 2 || probes.size() == 3));
     std::size_t counted = 0;
@@ -188,7 +189,7 @@ scenarios:
         if (p["counted"] == true) {
             ++counted;
         } else {
-            CHECK(i == 0); // only a first failure may be set aside, and only once per rate
+            CHECK(i + 1 < probes.size()); // set aside, so probed again after it
             CHECK(p["late_sends"] == true);
             CHECK(p["metrics"]["send_lateness_p99"].get<double>() > 20.0);
             CHECK(p["why"].get<std::string>().find("; not counted: the client's sends left late") !=
