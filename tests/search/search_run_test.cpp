@@ -252,7 +252,7 @@ scenarios:
     traffic: udp_stream
     write_size: {2}
     rcvbuf: 4MiB
-    search: {{rate: [500/s, 40k/s], slo: {{loss: "< 0.1%"}}, precision: 5%, probe_duration: 1s, max_probes: 16}}
+    search: {{rate: [500/s, 40k/s], slo: {{loss: "< 0.1%"}}, precision: 5%, probe_duration: 1s, max_probes: 24}}
 )",
                             b.address, f.key(), payload);
     auto knee = [&](const std::string& shaping) {
